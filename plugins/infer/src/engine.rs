@@ -1,0 +1,405 @@
+//! ONNX Runtime: finding and loading the shared library, execution providers, sessions, and the
+//! reusable batch tensor that frames are letterboxed into.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use half::f16;
+use ort::ep::{self, ExecutionProvider as _};
+use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use crate::model::{self, GraphSignature, ModelInfo, Precision};
+use crate::preprocess::{letterbox_into, FrameError, FrameView, Letterbox};
+use crate::InferError;
+
+/// Execution provider selection of an element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Provider {
+    #[default]
+    Cpu,
+    Cuda,
+    TensorRt,
+    /// The best available (TensorRT is never picked automatically: its engine build takes
+    /// minutes; CUDA, else CPU with a warning).
+    Auto,
+}
+
+/// Everything needed to open a model.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    pub model: PathBuf,
+    /// Explicit path of libonnxruntime (the `ort-library` property).
+    pub ort_library: Option<PathBuf>,
+    pub provider: Provider,
+    pub device_id: i32,
+    /// Intra-op threads; 0 lets ONNX Runtime choose (one per core).
+    pub intra_threads: usize,
+    /// TensorRT engine cache directory.
+    pub trt_cache_dir: Option<PathBuf>,
+}
+
+/// The library loaded into this process (ONNX Runtime can be loaded once per process).
+static LOADED: Mutex<Option<PathBuf>> = Mutex::new(None);
+static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+
+/// Where the ONNX Runtime library is looked for, in order, with the path each place gave.
+pub fn library_candidates(explicit: Option<&Path>) -> Vec<(String, Option<PathBuf>)> {
+    if let Some(p) = explicit {
+        return vec![("the ort-library property".into(), Some(p.to_path_buf()))];
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return vec![("ORT_DYLIB_PATH".into(), Some(PathBuf::from(p)))];
+    }
+    vec![("the onnxruntime Python package (python3)".into(), python_package_library())]
+}
+
+/// Asks python3 where the onnxruntime (or onnxruntime-gpu: same module) package lives, without
+/// importing it, and picks the newest `capi/libonnxruntime.so.*` inside.
+fn python_package_library() -> Option<PathBuf> {
+    let script = "import importlib.util as u\ns=u.find_spec('onnxruntime')\n\
+                  print(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')";
+    let out = std::process::Command::new("python3").args(["-c", script]).output().ok()?;
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("capi");
+    let mut libs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so") || n == "onnxruntime.dll")
+        })
+        .collect();
+    libs.sort_by_key(|p| p.as_os_str().len());
+    libs.pop()
+}
+
+/// Loads ONNX Runtime (once per process) and creates the process' environment.
+/// Returns the library path in use and, when a different one was asked for after the first
+/// load, a warning saying so.
+pub fn ensure_runtime(explicit: Option<&Path>) -> Result<(PathBuf, Option<String>), InferError> {
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    let candidates = library_candidates(explicit);
+    if let Some(path) = loaded.as_ref() {
+        let wanted = candidates.first().and_then(|(_, p)| p.clone());
+        let warning = match wanted {
+            Some(w) if explicit.is_some() && w != *path => Some(format!(
+                "ONNX Runtime is already loaded from {} in this process; {} is not used",
+                path.display(),
+                w.display()
+            )),
+            _ => None,
+        };
+        return Ok((path.clone(), warning));
+    }
+    let mut tried = Vec::new();
+    for (source, path) in &candidates {
+        let Some(path) = path else {
+            tried.push(format!("{source}: not found"));
+            continue;
+        };
+        if !path.exists() {
+            tried.push(format!("{source}: {} does not exist", path.display()));
+            continue;
+        }
+        match ort::init_from(path) {
+            Ok(builder) => {
+                let env = ENVIRONMENT.get_or_init(|| {
+                    builder.with_name("courtvision").build().map_err(|e| e.to_string())
+                });
+                if let Err(e) = env {
+                    return Err(InferError::Runtime(format!(
+                        "ONNX Runtime environment could not be created: {e}"
+                    )));
+                }
+                *loaded = Some(path.clone());
+                return Ok((path.clone(), None));
+            }
+            Err(e) => tried.push(format!("{source}: {e}")),
+        }
+    }
+    Err(InferError::LibraryNotFound(format!(
+        "ONNX Runtime library (1.{}.x or newer) not found; tried {}. Install it with \
+         `pip install onnxruntime==1.31.1`, or set ORT_DYLIB_PATH or the ort-library property \
+         to libonnxruntime.so",
+        ort::MINOR_VERSION,
+        tried.join("; ")
+    )))
+}
+
+fn environment() -> Result<&'static ort::environment::Environment, InferError> {
+    match ENVIRONMENT.get() {
+        Some(Ok(env)) => Ok(env),
+        Some(Err(e)) => Err(InferError::Runtime(e.clone())),
+        None => Err(InferError::Runtime("ONNX Runtime is not loaded".into())),
+    }
+}
+
+fn precision(ty: &ValueType, what: &str) -> Result<(Vec<i64>, Precision), InferError> {
+    match ty {
+        ValueType::Tensor { ty, shape, .. } => {
+            let p = match ty {
+                TensorElementType::Float32 => Precision::F32,
+                TensorElementType::Float16 => Precision::F16,
+                other => {
+                    return Err(InferError::UnsupportedModel(format!(
+                        "{what} is {other:?}; float32 and float16 are supported"
+                    )))
+                }
+            };
+            Ok((shape.iter().copied().collect(), p))
+        }
+        other => Err(InferError::UnsupportedModel(format!("{what} is not a tensor ({other:?})"))),
+    }
+}
+
+/// A loaded model: its session and what it says about itself.
+pub struct Engine {
+    session: Session,
+    pub info: ModelInfo,
+    /// The provider actually in use (Auto resolved).
+    pub provider: Provider,
+    output: Vec<f32>,
+}
+
+/// Output of one batch run, copied once into host memory as f32.
+pub struct BatchOutput<'a> {
+    pub data: &'a [f32],
+    /// `[batch, d1, d2]` as run.
+    pub shape: [usize; 3],
+}
+
+impl BatchOutput<'_> {
+    /// The slice of frame `i` and its (d1, d2).
+    pub fn frame(&self, i: usize) -> (&[f32], (usize, usize)) {
+        let per = self.shape[1] * self.shape[2];
+        (&self.data[i * per..(i + 1) * per], (self.shape[1], self.shape[2]))
+    }
+}
+
+impl Engine {
+    /// Loads the runtime and the model. Warnings (fallbacks) are returned for the caller to log.
+    pub fn load(cfg: &EngineConfig) -> Result<(Engine, Vec<String>), InferError> {
+        let mut warnings = Vec::new();
+        if !cfg.model.is_file() {
+            return Err(InferError::ModelNotFound(cfg.model.display().to_string()));
+        }
+        let (_, warning) = ensure_runtime(cfg.ort_library.as_deref())?;
+        warnings.extend(warning);
+        let env = environment()?;
+
+        let provider = match cfg.provider {
+            Provider::Auto => {
+                if ep::CUDA::is_available().unwrap_or(false) {
+                    Provider::Cuda
+                } else {
+                    warnings.push(
+                        "execution-provider=auto: CUDA is not available in this ONNX Runtime, \
+                         running on the CPU"
+                            .into(),
+                    );
+                    Provider::Cpu
+                }
+            }
+            p => p,
+        };
+        let ort_err = |e: ort::Error| InferError::Runtime(e.to_string());
+        let mut builder = Session::builder(env)
+            .map_err(ort_err)?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| ort_err(e.into()))?;
+        if cfg.intra_threads > 0 {
+            builder = builder.with_intra_threads(cfg.intra_threads).map_err(|e| ort_err(e.into()))?;
+        }
+        let mut provider = provider;
+        if let Err(e) = register_provider(&mut builder, provider, cfg) {
+            if cfg.provider == Provider::Auto {
+                warnings.push(format!("execution-provider=auto: {e}; running on the CPU"));
+                provider = Provider::Cpu;
+            } else {
+                return Err(e);
+            }
+        }
+
+        let session = builder.commit_from_file(&cfg.model).map_err(|e| {
+            InferError::BadModel(format!("{}: {e}", cfg.model.display()))
+        })?;
+
+        let meta: HashMap<String, String> = match session.metadata() {
+            Ok(m) => m
+                .custom_keys()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|k| m.custom(&k).map(|v| (k, v)))
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
+        let (input, output) = match (session.inputs(), session.outputs()) {
+            ([i], [o, ..]) => (i, o),
+            (ins, outs) => {
+                return Err(InferError::UnsupportedModel(format!(
+                    "{} inputs and {} outputs; a YOLO export has one image input and one output",
+                    ins.len(),
+                    outs.len()
+                )))
+            }
+        };
+        let (input_shape, input_precision) = precision(input.dtype(), "the input")?;
+        let (output_shape, output_precision) = precision(output.dtype(), "the output")?;
+        let sig = GraphSignature {
+            input_name: input.name().to_string(),
+            input_shape,
+            input_precision,
+            output_name: output.name().to_string(),
+            output_shape,
+            output_precision,
+        };
+        let info = model::introspect(&sig, &meta)?;
+        Ok((Engine { session, info, provider, output: Vec::new() }, warnings))
+    }
+
+    /// A batch tensor for this model: `batch` slots letterboxed as `lb` says.
+    pub fn new_batch(&self, batch: usize, lb: Letterbox) -> BatchTensor {
+        BatchTensor::new(self.info.input_precision, batch, lb)
+    }
+
+    /// Runs one batch and copies the output once into host f32.
+    pub fn run(&mut self, batch: &BatchTensor) -> Result<BatchOutput<'_>, InferError> {
+        let shape = [batch.slots as i64, 3, batch.lb.dst_h as i64, batch.lb.dst_w as i64];
+        let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
+        let name = self.info.input_name.as_str();
+        let outputs = match &batch.data {
+            BatchData::F32(v) => self
+                .session
+                .run(ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?]),
+            BatchData::F16(v) => self
+                .session
+                .run(ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?]),
+        }
+        .map_err(err)?;
+        let value = &outputs[0];
+        let dims: Vec<usize>;
+        self.output.clear();
+        match self.info.output_precision {
+            Precision::F32 => {
+                let (s, d) = value.try_extract_tensor::<f32>().map_err(err)?;
+                dims = s.iter().map(|&x| x as usize).collect();
+                self.output.extend_from_slice(d);
+            }
+            Precision::F16 => {
+                let (s, d) = value.try_extract_tensor::<f16>().map_err(err)?;
+                dims = s.iter().map(|&x| x as usize).collect();
+                self.output.extend(d.iter().map(|v| v.to_f32()));
+            }
+        }
+        drop(outputs);
+        let [b, d1, d2] = dims[..] else {
+            return Err(InferError::UnsupportedModel(format!("output has shape {dims:?} at run time")));
+        };
+        let expect = self.info.values_per_object();
+        let ok = match self.info.layout {
+            model::OutputLayout::Raw => d1 == expect,
+            model::OutputLayout::EndToEnd => d2 == expect,
+        };
+        if !ok || b != batch.slots {
+            return Err(InferError::UnsupportedModel(format!(
+                "output has shape [{b}, {d1}, {d2}] at run time; expected batch {} and {expect} \
+                 values per object ({:?} layout)",
+                batch.slots, self.info.layout
+            )));
+        }
+        Ok(BatchOutput { data: &self.output, shape: [b, d1, d2] })
+    }
+}
+
+/// Appends the GPU execution provider `p` to the session options (nothing for the CPU).
+fn register_provider(
+    builder: &mut ort::session::builder::SessionBuilder,
+    p: Provider,
+    cfg: &EngineConfig,
+) -> Result<(), InferError> {
+    let (name, available) = match p {
+        Provider::Cuda => ("CUDA", ep::CUDA::is_available().unwrap_or(false)),
+        Provider::TensorRt => ("TensorRT", ep::TensorRT::is_available().unwrap_or(false)),
+        Provider::Cpu | Provider::Auto => return Ok(()),
+    };
+    if !available {
+        return Err(InferError::Provider(format!(
+            "execution provider {name} is not available in this ONNX Runtime build (it offers {}); \
+             install onnxruntime-gpu or use execution-provider=cpu",
+            available_providers().join(", ")
+        )));
+    }
+    let result = if p == Provider::Cuda {
+        ep::CUDA::default().with_device_id(cfg.device_id).register(builder)
+    } else {
+        let mut trt = ep::TensorRT::default().with_device_id(cfg.device_id);
+        if let Some(dir) = &cfg.trt_cache_dir {
+            trt = trt
+                .with_engine_cache(true)
+                .with_engine_cache_path(dir.display())
+                .with_timing_cache(true)
+                .with_timing_cache_path(dir.display());
+        }
+        trt.register(builder)
+    };
+    result.map_err(|e| {
+        InferError::Provider(format!(
+            "execution provider {name} failed to start on device {}: {e}",
+            cfg.device_id
+        ))
+    })
+}
+
+/// Names of the execution providers the loaded ONNX Runtime offers.
+pub fn available_providers() -> Vec<&'static str> {
+    let mut v = vec!["CPU"];
+    if ep::CUDA::is_available().unwrap_or(false) {
+        v.push("CUDA");
+    }
+    if ep::TensorRT::is_available().unwrap_or(false) {
+        v.push("TensorRT");
+    }
+    v
+}
+
+enum BatchData {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+}
+
+/// A reusable `[slots, 3, H, W]` input tensor that frames are letterboxed into in place.
+pub struct BatchTensor {
+    data: BatchData,
+    slots: usize,
+    lb: Letterbox,
+}
+
+impl BatchTensor {
+    pub fn new(precision: Precision, slots: usize, lb: Letterbox) -> Self {
+        let n = slots * lb.slot_len();
+        let data = match precision {
+            Precision::F32 => BatchData::F32(vec![0.0; n]),
+            Precision::F16 => BatchData::F16(vec![f16::ZERO; n]),
+        };
+        BatchTensor { data, slots, lb }
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    pub fn letterbox(&self) -> &Letterbox {
+        &self.lb
+    }
+
+    /// Letterboxes `frame` into slot `i`.
+    pub fn fill_slot(&mut self, i: usize, frame: &FrameView) -> Result<(), FrameError> {
+        let n = self.lb.slot_len();
+        match &mut self.data {
+            BatchData::F32(v) => letterbox_into(frame, &self.lb, &mut v[i * n..(i + 1) * n]),
+            BatchData::F16(v) => letterbox_into(frame, &self.lb, &mut v[i * n..(i + 1) * n]),
+        }
+    }
+}

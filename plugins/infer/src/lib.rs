@@ -1,0 +1,33 @@
+//! courtvision-infer: YOLO inference on ONNX Runtime, without GStreamer.
+//!
+//! - [`engine`]: finding libonnxruntime, execution providers, sessions, the batch tensor;
+//! - [`model`]: what an ultralytics export says about itself (task, names, layout, sizes);
+//! - [`preprocess`]: letterbox straight from a video frame into a batch slot;
+//! - [`decode`]: output tensors to objects in frame pixels, NMS.
+
+pub mod decode;
+pub mod engine;
+pub mod model;
+pub mod preprocess;
+
+pub use decode::{DecodeParams, FrameObjects, Object, Point};
+pub use engine::{BatchTensor, Engine, EngineConfig, Provider};
+pub use model::{ModelInfo, OutputLayout, Precision, Task};
+pub use preprocess::{FrameView, Letterbox, PixelFormat, YuvMatrix};
+
+/// Errors of loading and running models, each with a message fit for a user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InferError {
+    #[error("model file not found: {0}")]
+    ModelNotFound(String),
+    #[error("model could not be loaded (not a valid ONNX model?): {0}")]
+    BadModel(String),
+    #[error("unsupported model: {0}")]
+    UnsupportedModel(String),
+    #[error("{0}")]
+    LibraryNotFound(String),
+    #[error("{0}")]
+    Provider(String),
+    #[error("ONNX Runtime: {0}")]
+    Runtime(String),
+}
