@@ -1,1 +1,30 @@
+//! gst-plugin-courtvision: GStreamer elements for real-time sports video analysis.
+//!
+//! This file only registers the elements; each lives in its own folder (mod.rs + imp.rs).
+#![allow(clippy::non_send_fields_in_send_ty)]
 
+use gst::glib;
+
+mod detector;
+pub mod posedetect;
+pub mod yolodetect;
+
+pub use detector::ExecutionProvider;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    yolodetect::register(plugin)?;
+    posedetect::register(plugin)?;
+    Ok(())
+}
+
+gst::plugin_define!(
+    courtvision,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MIT/X11",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

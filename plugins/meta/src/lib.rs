@@ -1,1 +1,27 @@
+//! courtvision-meta: the metadata courtvision attaches to video buffers, and its safe API.
+//!
+//! Applications embed this crate to read results:
+//!
+//! ```no_run
+//! # fn f(buffer: &gst::BufferRef) {
+//! use courtvision_meta::DetectionsMeta;
+//! if let Some(meta) = buffer.meta::<DetectionsMeta>() {
+//!     for (det, keypoints) in meta.iter() {
+//!         println!("{} {:.2} at {:?} with {} keypoints", det.label, det.confidence, det.bbox, keypoints.len());
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! Every detection is mirrored as a `GstVideoRegionOfInterestMeta` (see [`add_detection`]), so C
+//! and Python applications can read the same results with stock GStreamer API, and
+//! [`frame_json`] gives one JSON object per frame (schema in the README).
 
+mod detections;
+mod json;
+
+pub use detections::{
+    add_detection, BBox, Detection, DetectionList, DetectionsMeta, Keypoint, Skeleton, COCO17_EDGES,
+    COCO17_KEYPOINTS, ROI_PARAM,
+};
+pub use json::{frame_json, FrameRecord};

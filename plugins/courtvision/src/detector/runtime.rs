@@ -1,0 +1,826 @@
+//! The batching runtime behind yolodetect and posedetect.
+//!
+//! The streaming thread letterboxes each frame straight into a slot of the batch being filled;
+//! a full batch (or a partial one at EOS, caps/segment changes, drain queries, or when
+//! `max-batch-latency` expires) goes to a queue. The source pad's task takes batches from the
+//! queue, runs ONNX Runtime, decodes, attaches metadata and pushes the frames, in order, while the
+//! streaming thread fills the next batch. Two batch tensors exist per element (one running, one
+//! filling) and are reused. Serialized events travel through the same queue so they stay in
+//! order with the frames around them.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use gst::glib;
+use gst::prelude::*;
+use gst_video::prelude::*;
+
+use courtvision_infer::{
+    engine::BatchTensor, DecodeParams, Engine, EngineConfig, FrameObjects, FrameView, Letterbox,
+    ModelInfo, PixelFormat, Task, YuvMatrix,
+};
+use courtvision_meta::{add_detection, BBox, Detection, Keypoint};
+
+use super::{resolve_classes, Kind, Settings, DEFAULT_DYNAMIC_BATCH};
+
+pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "cvdetector",
+        gst::DebugColorFlags::empty(),
+        Some("courtvision detector runtime (yolodetect, posedetect)"),
+    )
+});
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Something the worker pushes downstream, in order.
+enum Entry {
+    Frame(gst::Buffer),
+    Event(gst::Event),
+}
+
+/// A batch: its tensor and the frames (with events between them) it holds.
+struct Batch {
+    tensor: BatchTensor,
+    entries: Vec<Entry>,
+    frames: usize,
+    params: DecodeParams,
+}
+
+enum Item {
+    Batch(Batch),
+    /// A serialized event with no batch around it.
+    Event(gst::Event),
+    /// Signalled once everything before it has been pushed (DRAIN query).
+    Drained(Arc<(Mutex<bool>, Condvar)>),
+}
+
+/// What the worker needs from the loaded model.
+struct Model {
+    engine: Engine,
+    labels: Vec<Arc<str>>,
+    source: Arc<str>,
+}
+
+/// Queue between the streaming thread and the worker task.
+struct Queue {
+    items: VecDeque<Item>,
+    /// Batches in `items` (not counting the one the worker runs).
+    queued_batches: usize,
+    /// Tensors ready for reuse.
+    free: Vec<BatchTensor>,
+    flushing: bool,
+    /// Last downstream flow, returned by chain.
+    flow: Result<gst::FlowSuccess, gst::FlowError>,
+    /// When the batch being filled must run at the latest (max-batch-latency).
+    deadline: Option<Instant>,
+    /// Mean time of a batch run, for the LATENCY answer.
+    run_time: Option<Duration>,
+}
+
+/// Stream configuration, from the model (READY) and the caps.
+struct Config {
+    info: Arc<ModelInfo>,
+    labels: Vec<Arc<str>>,
+    batch_size: usize,
+    video: Option<VideoConfig>,
+}
+
+#[derive(Clone)]
+struct VideoConfig {
+    info: gst_video::VideoInfo,
+    format: PixelFormat,
+    matrix: YuvMatrix,
+    full_range: bool,
+    letterbox: Letterbox,
+}
+
+struct Filling {
+    config: Option<Config>,
+    batch: Option<Batch>,
+}
+
+/// State shared with the worker task.
+struct Shared {
+    /// Locked by the streaming thread while it fills a batch; lock order: filling, then queue.
+    filling: Mutex<Filling>,
+    queue: Mutex<Queue>,
+    cond: Condvar,
+    model: Mutex<Option<Model>>,
+}
+
+pub struct Detector {
+    kind: Kind,
+    sinkpad: gst::Pad,
+    srcpad: gst::Pad,
+    settings: Mutex<Settings>,
+    shared: Arc<Shared>,
+}
+
+fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
+    use gst_video::VideoFormat as F;
+    Some(match f {
+        F::Rgb => PixelFormat::Rgb,
+        F::Rgba => PixelFormat::Rgba,
+        F::Bgr => PixelFormat::Bgr,
+        F::Bgrx => PixelFormat::Bgrx,
+        F::I420 => PixelFormat::I420,
+        F::Nv12 => PixelFormat::Nv12,
+        _ => return None,
+    })
+}
+
+impl Detector {
+    pub fn new(kind: Kind, sinkpad: gst::Pad, srcpad: gst::Pad) -> Self {
+        Detector {
+            kind,
+            sinkpad,
+            srcpad,
+            settings: Mutex::new(Settings::default()),
+            shared: Arc::new(Shared {
+                filling: Mutex::new(Filling { config: None, batch: None }),
+                queue: Mutex::new(Queue {
+                    items: VecDeque::new(),
+                    queued_batches: 0,
+                    free: Vec::new(),
+                    flushing: true,
+                    flow: Err(gst::FlowError::Flushing),
+                    deadline: None,
+                    run_time: None,
+                }),
+                cond: Condvar::new(),
+                model: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn sinkpad(&self) -> &gst::Pad {
+        &self.sinkpad
+    }
+
+    pub fn srcpad(&self) -> &gst::Pad {
+        &self.srcpad
+    }
+
+    pub fn set_property(&self, value: &glib::Value, pspec: &glib::ParamSpec) {
+        lock(&self.settings).set_property(value, pspec);
+    }
+
+    pub fn property(&self, pspec: &glib::ParamSpec) -> glib::Value {
+        lock(&self.settings).property(pspec)
+    }
+
+    // ---- state changes ------------------------------------------------------------------------
+
+    pub fn before_state_change(
+        &self,
+        element: &gst::Element,
+        transition: gst::StateChange,
+    ) -> Result<(), gst::StateChangeError> {
+        if transition == gst::StateChange::NullToReady {
+            self.load(element).map_err(|msg| {
+                gst::element_error!(element, gst::LibraryError::Init, ["{}", msg]);
+                gst::StateChangeError
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn after_state_change(&self, _element: &gst::Element, transition: gst::StateChange) {
+        if transition == gst::StateChange::ReadyToNull {
+            *lock(&self.shared.model) = None;
+            let mut f = lock(&self.shared.filling);
+            f.config = None;
+            f.batch = None;
+            lock(&self.shared.queue).free.clear();
+        }
+    }
+
+    /// Loads the model (NULL → READY).
+    fn load(&self, element: &gst::Element) -> Result<(), String> {
+        let settings = lock(&self.settings).clone();
+        let name = element.name();
+        let model = settings
+            .model
+            .clone()
+            .ok_or_else(|| format!("{name}: no model set (set the 'model' property to an ONNX file)"))?;
+        let cfg = EngineConfig {
+            model,
+            ort_library: settings.ort_library.clone(),
+            provider: settings.provider.into(),
+            device_id: settings.device_id as i32,
+            intra_threads: settings.intra_threads as usize,
+            trt_cache_dir: settings.trt_cache_dir.clone(),
+        };
+        let (engine, warnings) = Engine::load(&cfg).map_err(|e| format!("{name}: {e}"))?;
+        for w in warnings {
+            gst::warning!(CAT, obj = element, "{w}");
+            gst::element_warning!(element, gst::LibraryError::Settings, ["{}", w]);
+        }
+        let mut info = engine.info.clone();
+        if self.kind == Kind::Pose && info.task != Task::Pose {
+            return Err(format!(
+                "{name}: {} is not a pose model (no kpt_shape); use yolodetect for detection models",
+                cfg.model.display()
+            ));
+        }
+        if let Some(path) = &settings.labels {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{name}: labels file {}: {e}", path.display()))?;
+            let names = courtvision_infer::model::parse_labels_file(&text);
+            if names.len() < info.names.len() {
+                gst::warning!(
+                    CAT,
+                    obj = element,
+                    "labels file has {} names for {} classes; the rest keep the model's names",
+                    names.len(),
+                    info.names.len()
+                );
+            }
+            for (i, n) in names.into_iter().enumerate().take(info.names.len()) {
+                info.names[i] = n;
+            }
+        }
+        if settings.input_size > 0 {
+            if !info.dynamic_size {
+                gst::warning!(CAT, obj = element, "input-size ignored: the model has a static input size");
+            } else {
+                let s = (settings.input_size as usize).div_ceil(info.stride) * info.stride;
+                info.imgsz = (s, s);
+            }
+        }
+        let batch_size = match (info.static_batch, settings.batch_size as usize) {
+            (Some(n), b) => {
+                if b != 0 && b != n {
+                    gst::warning!(
+                        CAT,
+                        obj = element,
+                        "batch-size {b} ignored: the model has a static batch of {n}"
+                    );
+                }
+                n
+            }
+            (None, 0) => DEFAULT_DYNAMIC_BATCH,
+            (None, b) => b,
+        };
+        let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
+        resolve_classes(settings.classes.as_deref(), &labels).map_err(|e| format!("{name}: classes: {e}"))?;
+        gst::info!(
+            CAT,
+            obj = element,
+            "loaded {}: {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}",
+            cfg.model.display(),
+            info.task,
+            info.layout,
+            info.names.len(),
+            info.kpt_shape,
+            info.imgsz,
+            if info.dynamic_size { "dynamic, rectangular" } else { "static" },
+            info.input_precision,
+            info.output_precision,
+            engine.provider
+        );
+        *lock(&self.shared.model) = Some(Model { engine, labels: labels.clone(), source: Arc::from(name.as_str()) });
+        let mut f = lock(&self.shared.filling);
+        f.config = Some(Config { info: Arc::new(info), labels, batch_size, video: None });
+        f.batch = None;
+        Ok(())
+    }
+
+    // ---- pad activation -----------------------------------------------------------------------
+
+    pub fn sink_activate(&self, _pad: &gst::Pad, mode: gst::PadMode, active: bool) -> Result<(), gst::LoggableError> {
+        if mode != gst::PadMode::Push {
+            return Err(gst::loggable_error!(CAT, "only push mode is supported"));
+        }
+        if !active {
+            self.set_flushing();
+        }
+        Ok(())
+    }
+
+    pub fn src_activate(
+        &self,
+        pad: &gst::Pad,
+        element: &gst::Element,
+        mode: gst::PadMode,
+        active: bool,
+    ) -> Result<(), gst::LoggableError> {
+        if mode != gst::PadMode::Push {
+            return Err(gst::loggable_error!(CAT, "only push mode is supported"));
+        }
+        if active {
+            self.start_worker(pad, element)
+        } else {
+            self.set_flushing();
+            pad.stop_task().map_err(|e| gst::loggable_error!(CAT, "stop task: {e}"))
+        }
+    }
+
+    /// Drops everything queued or being filled and wakes every waiter.
+    fn set_flushing(&self) {
+        let dropped = lock(&self.shared.filling).batch.take();
+        let mut q = lock(&self.shared.queue);
+        q.flushing = true;
+        q.flow = Err(gst::FlowError::Flushing);
+        q.deadline = None;
+        let items: Vec<Item> = q.items.drain(..).collect();
+        q.queued_batches = 0;
+        for item in items {
+            match item {
+                Item::Batch(b) => q.free.push(b.tensor),
+                Item::Drained(signal) => notify(&signal),
+                Item::Event(_) => {}
+            }
+        }
+        if let Some(b) = dropped {
+            q.free.push(b.tensor);
+        }
+        self.shared.cond.notify_all();
+    }
+
+    fn start_worker(&self, pad: &gst::Pad, element: &gst::Element) -> Result<(), gst::LoggableError> {
+        {
+            let mut q = lock(&self.shared.queue);
+            q.flushing = false;
+            q.flow = Ok(gst::FlowSuccess::Ok);
+        }
+        let shared = self.shared.clone();
+        let srcpad = pad.clone();
+        let element = element.downgrade();
+        pad.start_task(move || {
+            let Some(element) = element.upgrade() else {
+                let _ = srcpad.pause_task();
+                return;
+            };
+            worker_iteration(&shared, &srcpad, &element);
+        })
+        .map_err(|e| gst::loggable_error!(CAT, "start task: {e}"))
+    }
+
+    // ---- streaming --------------------------------------------------------------------------
+
+    pub fn chain(
+        &self,
+        _pad: &gst::Pad,
+        element: &gst::Element,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        lock(&self.shared.queue).flow?;
+        let submitted = {
+            let mut f = lock(&self.shared.filling);
+            let f = &mut *f;
+            let Some(config) = f.config.as_ref() else {
+                gst::element_error!(element, gst::CoreError::Failed, ["no model loaded"]);
+                return Err(gst::FlowError::Error);
+            };
+            let Some(video) = config.video.as_ref() else {
+                gst::element_error!(element, gst::CoreError::Negotiation, ["received a buffer before caps"]);
+                return Err(gst::FlowError::NotNegotiated);
+            };
+            if f.batch.is_none() {
+                f.batch = Some(self.new_batch(config, video, element)?);
+            }
+            let batch = f.batch.as_mut().expect("just set");
+            let slot = batch.frames;
+            let filled = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &video.info)
+                .map_err(|e| e.to_string())
+                .and_then(|frame| {
+                    let plane = |i: u32| frame.plane_data(i).unwrap_or(&[]);
+                    let strides = frame.plane_stride();
+                    let stride = |i: usize| strides.get(i).map_or(0, |&s| s.max(0) as usize);
+                    let view = FrameView {
+                        format: video.format,
+                        width: video.info.width() as usize,
+                        height: video.info.height() as usize,
+                        planes: [plane(0), plane(1), plane(2)],
+                        strides: [stride(0), stride(1), stride(2)],
+                        matrix: video.matrix,
+                        full_range: video.full_range,
+                    };
+                    batch.tensor.fill_slot(slot, &view).map_err(|e| e.to_string())
+                });
+            if let Err(e) = filled {
+                // Run what is already batched so nothing before this frame is lost.
+                let partial = f.batch.take();
+                self.shared.submit(partial);
+                gst::element_error!(element, gst::StreamError::Format, ["bad video frame: {}", e]);
+                return Err(gst::FlowError::Error);
+            }
+            batch.entries.push(Entry::Frame(buffer));
+            batch.frames += 1;
+            if batch.frames == batch.tensor.slots() || batch.frames == config.batch_size {
+                let full = f.batch.take();
+                self.shared.submit(full);
+                true
+            } else {
+                false
+            }
+        };
+        let mut q = lock(&self.shared.queue);
+        if submitted {
+            // Double buffering: return once the worker has taken this batch, so at most one
+            // batch runs while the next one fills.
+            while q.queued_batches > 0 && !q.flushing && q.flow.is_ok() {
+                q = self.shared.cond.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        q.flow
+    }
+
+    fn new_batch(&self, config: &Config, video: &VideoConfig, element: &gst::Element) -> Result<Batch, gst::FlowError> {
+        let settings = lock(&self.settings).clone();
+        let classes = match resolve_classes(settings.classes.as_deref(), &config.labels) {
+            Ok(c) => c,
+            Err(e) => {
+                gst::element_error!(element, gst::LibraryError::Settings, ["classes: {}", e]);
+                return Err(gst::FlowError::Error);
+            }
+        };
+        let params = DecodeParams {
+            conf_threshold: settings.conf_threshold as f32,
+            iou_threshold: settings.iou_threshold as f32,
+            max_detections: settings.max_detections as usize,
+            classes,
+            agnostic: settings.agnostic_nms,
+        };
+        let slots = config.info.static_batch.unwrap_or(config.batch_size);
+        let mut q = lock(&self.shared.queue);
+        let tensor = match q.free.iter().position(|t| *t.letterbox() == video.letterbox && t.slots() == slots) {
+            Some(i) => q.free.swap_remove(i),
+            None => BatchTensor::new(config.info.input_precision, slots, video.letterbox),
+        };
+        q.deadline = (settings.max_batch_latency_ms > 0)
+            .then(|| Instant::now() + Duration::from_millis(settings.max_batch_latency_ms as u64));
+        if q.deadline.is_some() {
+            self.shared.cond.notify_all();
+        }
+        Ok(Batch { tensor, entries: Vec::with_capacity(slots), frames: 0, params })
+    }
+
+    /// Runs the partial batch now and queues `event` after it.
+    fn run_partial_then(&self, event: Option<gst::Event>) {
+        let mut f = lock(&self.shared.filling);
+        let partial = f.batch.take();
+        self.shared.submit(partial);
+        if let Some(ev) = event {
+            self.shared.enqueue(Item::Event(ev));
+        }
+    }
+
+    pub fn sink_event(&self, pad: &gst::Pad, element: &gst::Element, event: gst::Event) -> bool {
+        use gst::EventView;
+        gst::log!(CAT, obj = pad, "event {:?}", event.type_());
+        match event.view() {
+            EventView::FlushStart(_) => {
+                let ok = self.srcpad.push_event(event);
+                self.set_flushing();
+                let _ = self.srcpad.pause_task();
+                ok
+            }
+            EventView::FlushStop(_) => {
+                {
+                    let mut q = lock(&self.shared.queue);
+                    q.flushing = false;
+                    q.flow = Ok(gst::FlowSuccess::Ok);
+                }
+                let ok = self.srcpad.push_event(event);
+                if self.srcpad.is_active() {
+                    if let Err(e) = self.start_worker(&self.srcpad, element) {
+                        e.log_with_object(element);
+                        return false;
+                    }
+                }
+                ok
+            }
+            EventView::Caps(c) => {
+                let caps = c.caps_owned();
+                match self.configure(&caps) {
+                    Ok(()) => {
+                        // The partial batch was made for the old caps: it ran in configure().
+                        self.shared.enqueue(Item::Event(event));
+                        true
+                    }
+                    Err(msg) => {
+                        gst::element_error!(element, gst::CoreError::Negotiation, ["{}", msg]);
+                        false
+                    }
+                }
+            }
+            EventView::Eos(_) | EventView::StreamStart(_) | EventView::Segment(_) => {
+                self.run_partial_then(Some(event));
+                true
+            }
+            _ if event.is_serialized() => {
+                // Keep its place among the frames of the batch being filled.
+                let mut f = lock(&self.shared.filling);
+                match f.batch.as_mut() {
+                    Some(b) => b.entries.push(Entry::Event(event)),
+                    None => self.shared.enqueue(Item::Event(event)),
+                }
+                true
+            }
+            _ => self.srcpad.push_event(event),
+        }
+    }
+
+    /// Applies new caps: runs the partial batch of the old ones, then sets the letterbox.
+    fn configure(&self, caps: &gst::Caps) -> Result<(), String> {
+        let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| format!("unsupported caps {caps}: not raw video"))?;
+        let format = pixel_format(info.format()).ok_or_else(|| {
+            format!(
+                "unsupported caps {caps}: format {} is not one of RGB, RGBA, BGR, BGRx, I420, NV12 \
+                 (put videoconvert before this element)",
+                info.format().to_str()
+            )
+        })?;
+        if info.width() == 0 || info.height() == 0 {
+            return Err(format!("unsupported caps {caps}: empty frame size"));
+        }
+        let mut f = lock(&self.shared.filling);
+        let partial = f.batch.take();
+        self.shared.submit(partial);
+        let config = f.config.as_mut().ok_or("no model loaded")?;
+        let m = &config.info;
+        let letterbox = Letterbox::new(
+            info.width() as usize,
+            info.height() as usize,
+            m.imgsz,
+            m.stride,
+            m.dynamic_size,
+        );
+        let colorimetry = info.colorimetry();
+        config.video = Some(VideoConfig {
+            format,
+            matrix: if colorimetry.matrix() == gst_video::VideoColorMatrix::Bt709 {
+                YuvMatrix::Bt709
+            } else {
+                YuvMatrix::Bt601
+            },
+            full_range: colorimetry.range() == gst_video::VideoColorRange::Range0_255,
+            letterbox,
+            info,
+        });
+        Ok(())
+    }
+
+    pub fn sink_query(&self, pad: &gst::Pad, element: &gst::Element, query: &mut gst::QueryRef) -> bool {
+        match query.view_mut() {
+            gst::QueryViewMut::Drain(_) => {
+                // Run the partial batch and wait until every frame before the query is out.
+                let signal = Arc::new((Mutex::new(false), Condvar::new()));
+                self.run_partial_then(None);
+                self.shared.enqueue(Item::Drained(signal.clone()));
+                let (done, cond) = &*signal;
+                let mut d = lock(done);
+                while !*d {
+                    d = cond.wait(d).unwrap_or_else(|e| e.into_inner());
+                }
+                drop(d);
+                self.srcpad.peer_query(query)
+            }
+            gst::QueryViewMut::AcceptCaps(q) => {
+                // Accept any raw video here so that an unsupported format reaches the CAPS
+                // event and gets a clear error instead of a bare not-negotiated.
+                let caps = q.caps_owned();
+                let raw = caps.structure(0).is_some_and(|s| s.name() == "video/x-raw");
+                q.set_result(raw && caps.is_fixed());
+                true
+            }
+            _ => gst::Pad::query_default(pad, Some(element), query),
+        }
+    }
+
+    pub fn src_query(&self, pad: &gst::Pad, element: &gst::Element, query: &mut gst::QueryRef) -> bool {
+        match query.view_mut() {
+            gst::QueryViewMut::Latency(q) => {
+                let mut upstream = gst::query::Latency::new();
+                if !self.sinkpad.peer_query(&mut upstream) {
+                    return false;
+                }
+                let (live, min, max) = upstream.result();
+                let ours = self.added_latency();
+                gst::debug!(CAT, obj = pad, "upstream latency {min} - {max:?}, adding {ours}");
+                q.set(live, min + ours, max.map(|m| m + ours));
+                true
+            }
+            _ => gst::Pad::query_default(pad, Some(element), query),
+        }
+    }
+
+    /// What batching adds: waiting for batch-size - 1 more frames (bounded by
+    /// max-batch-latency) plus the measured time of one batch run.
+    pub fn added_latency(&self) -> gst::ClockTime {
+        let max_wait = lock(&self.settings).max_batch_latency_ms;
+        let f = lock(&self.shared.filling);
+        let Some(config) = f.config.as_ref() else { return gst::ClockTime::ZERO };
+        let frame = config
+            .video
+            .as_ref()
+            .map(|v| v.info.fps())
+            .filter(|fps| fps.numer() > 0 && fps.denom() > 0)
+            .and_then(|fps| gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64));
+        let fill = match frame {
+            Some(frame) => frame * (config.batch_size.saturating_sub(1) as u64),
+            None => gst::ClockTime::from_mseconds(max_wait as u64),
+        };
+        let wait = if max_wait > 0 { fill.min(gst::ClockTime::from_mseconds(max_wait as u64)) } else { fill };
+        let run = lock(&self.shared.queue)
+            .run_time
+            .map_or(gst::ClockTime::ZERO, |d| gst::ClockTime::from_nseconds(d.as_nanos() as u64));
+        wait + run
+    }
+}
+
+impl Shared {
+    /// Queues a (possibly partial) batch for the worker.
+    fn submit(&self, batch: Option<Batch>) {
+        let Some(batch) = batch else { return };
+        let mut q = lock(&self.queue);
+        q.deadline = None;
+        if q.flushing {
+            q.free.push(batch.tensor);
+            return;
+        }
+        if batch.frames == 0 {
+            // Only events: push them without running the model.
+            q.free.push(batch.tensor);
+            for e in batch.entries {
+                if let Entry::Event(ev) = e {
+                    q.items.push_back(Item::Event(ev));
+                }
+            }
+        } else {
+            q.items.push_back(Item::Batch(batch));
+            q.queued_batches += 1;
+        }
+        self.cond.notify_all();
+    }
+
+    fn enqueue(&self, item: Item) {
+        let mut q = lock(&self.queue);
+        if q.flushing {
+            if let Item::Drained(signal) = item {
+                notify(&signal);
+            }
+            return;
+        }
+        q.items.push_back(item);
+        self.cond.notify_all();
+    }
+}
+
+fn notify(signal: &Arc<(Mutex<bool>, Condvar)>) {
+    *lock(&signal.0) = true;
+    signal.1.notify_all();
+}
+
+/// One turn of the source pad task: wait for an item (or the batch deadline), handle it.
+fn worker_iteration(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element) {
+    let item = {
+        let mut q = lock(&shared.queue);
+        loop {
+            if q.flushing {
+                drop(q);
+                let _ = srcpad.pause_task();
+                return;
+            }
+            if let Some(item) = q.items.pop_front() {
+                if matches!(item, Item::Batch(_)) {
+                    q.queued_batches -= 1;
+                }
+                shared.cond.notify_all();
+                break item;
+            }
+            match q.deadline {
+                Some(deadline) if Instant::now() >= deadline => {
+                    // The batch being filled waited long enough: ask the streaming side to hand
+                    // it over (lock order is filling → queue, so not from here).
+                    drop(q);
+                    expire_partial_batch(shared, element);
+                    q = lock(&shared.queue);
+                }
+                Some(deadline) => {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    q = shared.cond.wait_timeout(q, wait).unwrap_or_else(|e| e.into_inner()).0;
+                }
+                None => {
+                    q = shared.cond.wait_timeout(q, Duration::from_millis(200)).unwrap_or_else(|e| e.into_inner()).0;
+                }
+            }
+        }
+    };
+    match item {
+        Item::Event(ev) => {
+            let is_eos = ev.type_() == gst::EventType::Eos;
+            if !srcpad.push_event(ev) && !is_eos {
+                gst::debug!(CAT, obj = srcpad, "downstream refused an event");
+            }
+        }
+        Item::Drained(signal) => notify(&signal),
+        Item::Batch(batch) => run_batch(shared, srcpad, element, batch),
+    }
+}
+
+/// Called from the worker when max-batch-latency expired: submits the partial batch.
+fn expire_partial_batch(shared: &Shared, element: &gst::Element) {
+    let mut f = lock(&shared.filling);
+    let expired = lock(&shared.queue).deadline.is_some_and(|dl| Instant::now() >= dl);
+    if expired {
+        let partial = f.batch.take();
+        gst::debug!(CAT, obj = element, "max-batch-latency expired: running a partial batch");
+        shared.submit(partial);
+    }
+}
+
+fn run_batch(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element, mut batch: Batch) {
+    let started = Instant::now();
+    let mut failure = None;
+    {
+        let mut model = lock(&shared.model);
+        match model.as_mut() {
+            None => failure = Some("no model loaded".to_string()),
+            Some(m) => {
+                let labels = m.labels.clone();
+                let source = m.source.clone();
+                let info = m.engine.info.clone();
+                let lb = *batch.tensor.letterbox();
+                match m.engine.run(&batch.tensor) {
+                    Err(e) => failure = Some(e.to_string()),
+                    Ok(out) => {
+                        let mut objects = FrameObjects::default();
+                        let mut kps: Vec<Keypoint> = Vec::new();
+                        let mut i = 0;
+                        for entry in &mut batch.entries {
+                            let Entry::Frame(buffer) = entry else { continue };
+                            let (data, dims) = out.frame(i);
+                            i += 1;
+                            courtvision_infer::decode::decode_frame(&info, &batch.params, data, dims, &lb, &mut objects);
+                            let buffer = buffer.make_mut();
+                            let k = objects.keypoints_per_object;
+                            for (n, o) in objects.objects.iter().enumerate() {
+                                let label = labels
+                                    .get(o.class_id)
+                                    .cloned()
+                                    .unwrap_or_else(|| Arc::from(o.class_id.to_string().as_str()));
+                                let det = Detection::new(
+                                    o.class_id as u32,
+                                    label,
+                                    o.score,
+                                    BBox::from_corners(o.bbox),
+                                    source.clone(),
+                                );
+                                kps.clear();
+                                if k > 0 {
+                                    kps.extend(objects.keypoints_of(n).iter().map(|p| Keypoint { x: p.x, y: p.y, score: p.score }));
+                                }
+                                add_detection(buffer, det, &kps);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    {
+        let mut q = lock(&shared.queue);
+        q.run_time = Some(match q.run_time {
+            Some(prev) => (prev * 7 + elapsed) / 8,
+            None => elapsed,
+        });
+    }
+    gst::trace!(CAT, obj = element, "batch of {} ran in {:?}", batch.frames, elapsed);
+    if let Some(msg) = &failure {
+        gst::element_error!(element, gst::LibraryError::Failed, ["inference failed: {}", msg]);
+    }
+    // Push the frames (annotated, or as they came if inference failed) and events, in order.
+    let mut flow: Result<gst::FlowSuccess, gst::FlowError> = Ok(gst::FlowSuccess::Ok);
+    for entry in batch.entries.drain(..) {
+        match entry {
+            Entry::Frame(buffer) => {
+                if flow.is_ok() {
+                    flow = srcpad.push(buffer);
+                }
+            }
+            Entry::Event(ev) => {
+                srcpad.push_event(ev);
+            }
+        }
+    }
+    if failure.is_some() {
+        flow = Err(gst::FlowError::Error);
+    }
+    let mut q = lock(&shared.queue);
+    q.free.push(batch.tensor);
+    if let Err(e) = flow {
+        if !q.flushing {
+            gst::debug!(CAT, obj = element, "downstream flow {e:?}");
+            q.flow = Err(e);
+        }
+    }
+    shared.cond.notify_all();
+}

@@ -1,0 +1,418 @@
+//! The detections meta: every object found in a frame, with its keypoints.
+
+use std::fmt;
+use std::sync::Arc;
+
+use gst::glib;
+use gst::prelude::*;
+use serde::Serialize;
+
+/// A box in frame pixels: top-left corner and size.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct BBox {
+    pub x: f32,
+    pub y: f32,
+    pub w: f32,
+    pub h: f32,
+}
+
+impl BBox {
+    /// From corners (x1, y1, x2, y2).
+    pub fn from_corners(c: [f32; 4]) -> Self {
+        BBox { x: c[0], y: c[1], w: (c[2] - c[0]).max(0.0), h: (c[3] - c[1]).max(0.0) }
+    }
+
+    /// The box as whole pixels (x, y, w, h), for GstVideoRegionOfInterestMeta.
+    pub fn to_pixels(&self) -> (u32, u32, u32, u32) {
+        let x = self.x.max(0.0).round() as u32;
+        let y = self.y.max(0.0).round() as u32;
+        let x2 = (self.x + self.w).max(0.0).round() as u32;
+        let y2 = (self.y + self.h).max(0.0).round() as u32;
+        (x, y, x2.saturating_sub(x), y2.saturating_sub(y))
+    }
+}
+
+/// A keypoint in frame pixels with its visibility/confidence score.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Keypoint {
+    pub x: f32,
+    pub y: f32,
+    pub score: f32,
+}
+
+/// Serialized as `[x, y, score]`, compact for per-frame JSON.
+impl Serialize for Keypoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [self.x, self.y, self.score].serialize(s)
+    }
+}
+
+/// The skeleton a detection's keypoints belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Skeleton {
+    /// The 17 COCO person keypoints (ultralytics pose models).
+    Coco17,
+    /// Keypoints of a custom model: no known edges.
+    Custom,
+}
+
+/// COCO-17 keypoint names, index = keypoint id.
+pub const COCO17_KEYPOINTS: [&str; 17] = [
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+];
+
+/// COCO-17 skeleton edges (pairs of keypoint ids), as ultralytics draws them.
+pub const COCO17_EDGES: [(u8, u8); 19] = [
+    (15, 13),
+    (13, 11),
+    (16, 14),
+    (14, 12),
+    (11, 12),
+    (5, 11),
+    (6, 12),
+    (5, 6),
+    (5, 7),
+    (6, 8),
+    (7, 9),
+    (8, 10),
+    (1, 2),
+    (0, 1),
+    (0, 2),
+    (1, 3),
+    (2, 4),
+    (3, 5),
+    (4, 6),
+];
+
+impl Skeleton {
+    /// The skeleton for `k` keypoints: COCO-17 when k is 17.
+    pub fn for_keypoints(k: usize) -> Option<Skeleton> {
+        match k {
+            0 => None,
+            17 => Some(Skeleton::Coco17),
+            _ => Some(Skeleton::Custom),
+        }
+    }
+
+    /// Edges between keypoint ids.
+    pub fn edges(&self) -> &'static [(u8, u8)] {
+        match self {
+            Skeleton::Coco17 => &COCO17_EDGES,
+            Skeleton::Custom => &[],
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Skeleton::Coco17 => "coco17",
+            Skeleton::Custom => "custom",
+        }
+    }
+}
+
+/// One detected object. Keypoints live in the meta's shared list (see [`DetectionsMeta::keypoints`]),
+/// so a detection owns no heap memory: label and source are shared `Arc<str>`s.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    pub class_id: u32,
+    pub label: Arc<str>,
+    pub confidence: f32,
+    #[serde(rename = "box")]
+    pub bbox: BBox,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track_id: Option<u64>,
+    /// Name of the element (and so model) that produced it.
+    pub source: Arc<str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skeleton: Option<Skeleton>,
+    /// `true` when filled in for a frame that was not inferred.
+    pub filled: bool,
+    #[serde(skip)]
+    kpt_start: u32,
+    #[serde(skip)]
+    kpt_len: u32,
+}
+
+impl Detection {
+    pub fn new(class_id: u32, label: Arc<str>, confidence: f32, bbox: BBox, source: Arc<str>) -> Self {
+        Detection {
+            class_id,
+            label,
+            confidence,
+            bbox,
+            track_id: None,
+            source,
+            skeleton: None,
+            filled: false,
+            kpt_start: 0,
+            kpt_len: 0,
+        }
+    }
+}
+
+/// The list behind the meta.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetectionList {
+    detections: Vec<Detection>,
+    keypoints: Vec<Keypoint>,
+}
+
+/// Per-buffer detections meta. Read it with `buffer.meta::<DetectionsMeta>()`; add to it with
+/// [`add_detection`] (which also mirrors the object as a GstVideoRegionOfInterestMeta).
+#[repr(transparent)]
+pub struct DetectionsMeta(imp::DetectionsMeta);
+
+unsafe impl Send for DetectionsMeta {}
+unsafe impl Sync for DetectionsMeta {}
+
+impl DetectionsMeta {
+    /// The buffer's detections meta, added (empty) if it has none.
+    pub fn get_or_add(buffer: &mut gst::BufferRef) -> gst::MetaRefMut<'_, Self, gst::meta::Standalone> {
+        if buffer.meta::<Self>().is_none() {
+            Self::add_list(buffer, DetectionList::default());
+        }
+        buffer.meta_mut::<Self>().expect("meta was just added")
+    }
+
+    fn add_list(buffer: &mut gst::BufferRef, list: DetectionList) {
+        unsafe {
+            let mut params = std::mem::ManuallyDrop::new(list);
+            gst::ffi::gst_buffer_add_meta(
+                buffer.as_mut_ptr(),
+                imp::meta_info(),
+                &mut *params as *mut DetectionList as glib::ffi::gpointer,
+            );
+        }
+    }
+
+    pub fn detections(&self) -> &[Detection] {
+        &self.0.list.detections
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.list.detections.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.list.detections.is_empty()
+    }
+
+    /// Keypoints of `det` (empty for plain detections).
+    pub fn keypoints(&self, det: &Detection) -> &[Keypoint] {
+        let s = det.kpt_start as usize;
+        self.0.list.keypoints.get(s..s + det.kpt_len as usize).unwrap_or(&[])
+    }
+
+    /// Detections with their keypoints.
+    pub fn iter(&self) -> impl Iterator<Item = (&Detection, &[Keypoint])> {
+        self.detections().iter().map(move |d| (d, self.keypoints(d)))
+    }
+
+    /// Appends a detection with its keypoints.
+    pub fn push(&mut self, mut det: Detection, keypoints: &[Keypoint]) {
+        let list = &mut self.0.list;
+        det.kpt_start = list.keypoints.len() as u32;
+        det.kpt_len = keypoints.len() as u32;
+        if !keypoints.is_empty() && det.skeleton.is_none() {
+            det.skeleton = Skeleton::for_keypoints(keypoints.len());
+        }
+        list.keypoints.extend_from_slice(keypoints);
+        list.detections.push(det);
+    }
+
+    /// Reserves room for `n` more detections with `k` keypoints each.
+    pub fn reserve(&mut self, n: usize, k: usize) {
+        self.0.list.detections.reserve(n);
+        self.0.list.keypoints.reserve(n * k);
+    }
+
+    fn scale(&mut self, sx: f32, sy: f32) {
+        for d in &mut self.0.list.detections {
+            d.bbox = BBox { x: d.bbox.x * sx, y: d.bbox.y * sy, w: d.bbox.w * sx, h: d.bbox.h * sy };
+        }
+        for k in &mut self.0.list.keypoints {
+            k.x *= sx;
+            k.y *= sy;
+        }
+    }
+}
+
+unsafe impl gst::MetaAPI for DetectionsMeta {
+    type GstType = imp::DetectionsMeta;
+
+    fn meta_api() -> glib::Type {
+        imp::meta_api_get_type()
+    }
+}
+
+impl fmt::Debug for DetectionsMeta {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.debug_struct("DetectionsMeta").field("detections", &self.0.list.detections).finish()
+    }
+}
+
+/// Name of the GstStructure param that every mirrored ROI meta carries.
+pub const ROI_PARAM: &str = "detection";
+
+/// Adds `det` to the buffer's detections meta and mirrors it as a GstVideoRegionOfInterestMeta
+/// (label as roi type; a `detection` structure with confidence, class-id, label, source,
+/// track-id, filled and keypoints as an array of `<x, y, score>` arrays).
+pub fn add_detection(buffer: &mut gst::BufferRef, det: Detection, keypoints: &[Keypoint]) {
+    let mut s = gst::Structure::builder(ROI_PARAM)
+        .field("confidence", det.confidence as f64)
+        .field("class-id", det.class_id)
+        .field("label", det.label.as_ref())
+        .field("source", det.source.as_ref())
+        .field("filled", det.filled)
+        .build();
+    if let Some(t) = det.track_id {
+        s.set("track-id", t);
+    }
+    if !keypoints.is_empty() {
+        let arr: gst::Array = keypoints
+            .iter()
+            .map(|k| gst::Array::new([k.x as f64, k.y as f64, k.score as f64]).to_send_value())
+            .collect();
+        s.set("keypoints", arr);
+        if let Some(sk) = det.skeleton.or_else(|| Skeleton::for_keypoints(keypoints.len())) {
+            s.set("skeleton", sk.as_str());
+        }
+    }
+    let rect = det.bbox.to_pixels();
+    let label = det.label.clone();
+    let id = {
+        let mut meta = DetectionsMeta::get_or_add(buffer);
+        meta.push(det, keypoints);
+        meta.len() as i32 - 1
+    };
+    let mut roi = gst_video::VideoRegionOfInterestMeta::add(buffer, &label, rect);
+    roi.set_id(id);
+    roi.add_param(s);
+}
+
+mod imp {
+    use super::*;
+    use std::sync::LazyLock;
+
+    #[repr(C)]
+    pub struct DetectionsMeta {
+        parent: gst::ffi::GstMeta,
+        pub(super) list: DetectionList,
+    }
+
+    pub(super) fn meta_api_get_type() -> glib::Type {
+        static TYPE: LazyLock<glib::Type> = LazyLock::new(|| unsafe {
+            let tags = [
+                gst_video::ffi::GST_META_TAG_VIDEO_STR.as_ptr() as *const std::ffi::c_char,
+                gst_video::ffi::GST_META_TAG_VIDEO_SIZE_STR.as_ptr() as *const std::ffi::c_char,
+                gst_video::ffi::GST_META_TAG_VIDEO_ORIENTATION_STR.as_ptr() as *const std::ffi::c_char,
+                std::ptr::null(),
+            ];
+            let t = glib::translate::from_glib(gst::ffi::gst_meta_api_type_register(
+                c"CourtvisionDetectionsMetaAPI".as_ptr(),
+                tags.as_ptr() as *mut *const _,
+            ));
+            assert_ne!(t, glib::Type::INVALID);
+            t
+        });
+        *TYPE
+    }
+
+    unsafe extern "C" fn init(
+        meta: *mut gst::ffi::GstMeta,
+        params: glib::ffi::gpointer,
+        _buffer: *mut gst::ffi::GstBuffer,
+    ) -> glib::ffi::gboolean {
+        let meta = &mut *(meta as *mut DetectionsMeta);
+        let list = if params.is_null() {
+            DetectionList::default()
+        } else {
+            std::ptr::read(params as *const DetectionList)
+        };
+        std::ptr::write(&mut meta.list, list);
+        glib::ffi::GTRUE
+    }
+
+    unsafe extern "C" fn free(meta: *mut gst::ffi::GstMeta, _buffer: *mut gst::ffi::GstBuffer) {
+        let meta = &mut *(meta as *mut DetectionsMeta);
+        std::ptr::drop_in_place(&mut meta.list);
+    }
+
+    /// Copies (buffer copies, in-place transforms) and scales (videoscale) the detections.
+    unsafe extern "C" fn transform(
+        dest: *mut gst::ffi::GstBuffer,
+        meta: *mut gst::ffi::GstMeta,
+        _buffer: *mut gst::ffi::GstBuffer,
+        type_: glib::ffi::GQuark,
+        data: glib::ffi::gpointer,
+    ) -> glib::ffi::gboolean {
+        let src = &*(meta as *const DetectionsMeta);
+        let dest = gst::BufferRef::from_mut_ptr(dest);
+        // GST_META_TRANSFORM_IS_COPY is a C macro comparing with the "gst-copy" quark.
+        let is_copy = type_ == glib::Quark::from_str("gst-copy").into_glib();
+        let is_scale = type_ == gst_video::ffi::gst_video_meta_transform_scale_get_quark();
+        if !is_copy && !is_scale {
+            return glib::ffi::GFALSE;
+        }
+        // One meta per buffer: merge into an existing one.
+        if dest.meta::<super::DetectionsMeta>().is_some() {
+            let mut m = dest.meta_mut::<super::DetectionsMeta>().unwrap();
+            for d in &src.list.detections {
+                let s = d.kpt_start as usize;
+                let kps = src.list.keypoints[s..s + d.kpt_len as usize].to_vec();
+                m.push(d.clone(), &kps);
+            }
+        } else {
+            super::DetectionsMeta::add_list(dest, src.list.clone());
+        }
+        if is_scale && !data.is_null() {
+            let t = &*(data as *const gst_video::ffi::GstVideoMetaTransform);
+            let (iw, ih) = ((*t.in_info).width as f32, (*t.in_info).height as f32);
+            let (ow, oh) = ((*t.out_info).width as f32, (*t.out_info).height as f32);
+            if iw > 0.0 && ih > 0.0 {
+                let mut m = dest.meta_mut::<super::DetectionsMeta>().unwrap();
+                m.scale(ow / iw, oh / ih);
+            }
+        }
+        glib::ffi::GTRUE
+    }
+
+    pub(super) fn meta_info() -> *const gst::ffi::GstMetaInfo {
+        struct Info(std::ptr::NonNull<gst::ffi::GstMetaInfo>);
+        unsafe impl Send for Info {}
+        unsafe impl Sync for Info {}
+        static INFO: LazyLock<Info> = LazyLock::new(|| unsafe {
+            Info(
+                std::ptr::NonNull::new(gst::ffi::gst_meta_register(
+                    meta_api_get_type().into_glib(),
+                    c"CourtvisionDetectionsMeta".as_ptr(),
+                    std::mem::size_of::<DetectionsMeta>(),
+                    Some(init),
+                    Some(free),
+                    Some(transform),
+                ) as *mut gst::ffi::GstMetaInfo)
+                .expect("gst_meta_register failed"),
+            )
+        });
+        INFO.0.as_ptr()
+    }
+
+    use glib::translate::IntoGlib;
+}
