@@ -95,7 +95,10 @@ struct Candidate {
 }
 
 fn class_allowed(params: &DecodeParams, class_id: usize) -> bool {
-    params.classes.as_ref().is_none_or(|c| c.contains(&class_id))
+    params
+        .classes
+        .as_ref()
+        .is_none_or(|c| c.contains(&class_id))
 }
 
 fn decode_raw(
@@ -140,7 +143,12 @@ fn decode_raw(
         .collect();
     cands.sort_by(|a, b| b.score.total_cmp(&a.score));
     cands.truncate(MAX_NMS);
-    let keep = nms(&cands, params.iou_threshold, params.agnostic, params.max_detections);
+    let keep = nms(
+        &cands,
+        params.iou_threshold,
+        params.agnostic,
+        params.max_detections,
+    );
 
     let kpt_base = 4 + nc;
     for &i in &keep {
@@ -150,7 +158,11 @@ fn decode_raw(
             for j in 0..k {
                 let x = row(kpt_base + j * d)[c.index];
                 let y = row(kpt_base + j * d + 1)[c.index];
-                let s = if d == 3 { row(kpt_base + j * d + 2)[c.index] } else { 1.0 };
+                let s = if d == 3 {
+                    row(kpt_base + j * d + 2)[c.index]
+                } else {
+                    1.0
+                };
                 push_point(out, lb, x, y, s);
             }
         }
@@ -192,7 +204,12 @@ fn push_object(out: &mut FrameObjects, lb: &Letterbox, class_id: usize, score: f
     out.objects.push(Object {
         class_id,
         score,
-        bbox: [x1.clamp(0.0, w), y1.clamp(0.0, h), x2.clamp(0.0, w), y2.clamp(0.0, h)],
+        bbox: [
+            x1.clamp(0.0, w),
+            y1.clamp(0.0, h),
+            x2.clamp(0.0, w),
+            y2.clamp(0.0, h),
+        ],
     });
 }
 
@@ -222,7 +239,11 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 /// Class-aware unless `agnostic` (boxes of different classes never suppress each other).
 fn nms(cands: &[Candidate], iou_threshold: f32, agnostic: bool, max_keep: usize) -> Vec<usize> {
     let offset = |c: &Candidate| {
-        let o = if agnostic { 0.0 } else { c.class_id as f32 * MAX_WH };
+        let o = if agnostic {
+            0.0
+        } else {
+            c.class_id as f32 * MAX_WH
+        };
         [c.bbox[0] + o, c.bbox[1] + o, c.bbox[2] + o, c.bbox[3] + o]
     };
     let boxes: Vec<[f32; 4]> = cands.iter().map(offset).collect();
@@ -252,7 +273,11 @@ mod tests {
 
     fn info(nc: usize, kpt: Option<(usize, usize)>, layout: OutputLayout) -> ModelInfo {
         ModelInfo {
-            task: if kpt.is_some() { Task::Pose } else { Task::Detect },
+            task: if kpt.is_some() {
+                Task::Pose
+            } else {
+                Task::Detect
+            },
             names: (0..nc).map(|i| format!("c{i}")).collect(),
             kpt_shape: kpt,
             imgsz: (640, 640),
@@ -268,7 +293,12 @@ mod tests {
     }
 
     /// Builds a raw `[C, A]` tensor with the given anchors (cx, cy, w, h, class, score, keypoints).
-    fn raw_tensor(nc: usize, kv: usize, anchors: &[([f32; 4], usize, f32, Vec<f32>)], total: usize) -> Vec<f32> {
+    fn raw_tensor(
+        nc: usize,
+        kv: usize,
+        anchors: &[([f32; 4], usize, f32, Vec<f32>)],
+        total: usize,
+    ) -> Vec<f32> {
         let c = 4 + nc + kv;
         let mut t = vec![0f32; c * total];
         for (a, (b, cls, s, k)) in anchors.iter().enumerate() {
@@ -357,7 +387,18 @@ mod tests {
         assert_eq!(out.objects[0].bbox, [200.0, 100.0, 400.0, 200.0]);
         assert_eq!(
             out.keypoints_of(0),
-            &[Point { x: 200.0, y: 100.0, score: 0.9 }, Point { x: 400.0, y: 200.0, score: 0.2 }]
+            &[
+                Point {
+                    x: 200.0,
+                    y: 100.0,
+                    score: 0.9
+                },
+                Point {
+                    x: 400.0,
+                    y: 200.0,
+                    score: 0.2
+                }
+            ]
         );
     }
 
@@ -394,6 +435,13 @@ mod tests {
         let mut out = FrameObjects::default();
         decode_frame(&m, &DecodeParams::default(), &t, (1, 9), &lb, &mut out);
         assert_eq!(out.objects[0].bbox, [20.0, 20.0, 60.0, 60.0]);
-        assert_eq!(out.keypoints_of(0), &[Point { x: 40.0, y: 40.0, score: 0.5 }]);
+        assert_eq!(
+            out.keypoints_of(0),
+            &[Point {
+                x: 40.0,
+                y: 40.0,
+                score: 0.5
+            }]
+        );
     }
 }

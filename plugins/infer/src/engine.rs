@@ -52,7 +52,10 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<(String, Option<PathBu
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return vec![("ORT_DYLIB_PATH".into(), Some(PathBuf::from(p)))];
     }
-    vec![("the onnxruntime Python package (python3)".into(), python_package_library())]
+    vec![(
+        "the onnxruntime Python package (python3)".into(),
+        python_package_library(),
+    )]
 }
 
 /// Asks python3 where the onnxruntime (or onnxruntime-gpu: same module) package lives, without
@@ -60,7 +63,10 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<(String, Option<PathBu
 fn python_package_library() -> Option<PathBuf> {
     let script = "import importlib.util as u\ns=u.find_spec('onnxruntime')\n\
                   print(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')";
-    let out = std::process::Command::new("python3").args(["-c", script]).output().ok()?;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .ok()?;
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("capi");
     let mut libs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .ok()?
@@ -81,6 +87,12 @@ fn python_package_library() -> Option<PathBuf> {
 pub fn ensure_runtime(explicit: Option<&Path>) -> Result<(PathBuf, Option<String>), InferError> {
     let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
     let candidates = library_candidates(explicit);
+    if let Some(p) = explicit.filter(|p| !p.exists()) {
+        return Err(InferError::LibraryNotFound(format!(
+            "ONNX Runtime library not found: the ort-library property names {}, which does not exist",
+            p.display()
+        )));
+    }
     if let Some(path) = loaded.as_ref() {
         let wanted = candidates.first().and_then(|(_, p)| p.clone());
         let warning = match wanted {
@@ -106,7 +118,10 @@ pub fn ensure_runtime(explicit: Option<&Path>) -> Result<(PathBuf, Option<String
         match ort::init_from(path) {
             Ok(builder) => {
                 let env = ENVIRONMENT.get_or_init(|| {
-                    builder.with_name("courtvision").build().map_err(|e| e.to_string())
+                    builder
+                        .with_name("courtvision")
+                        .build()
+                        .map_err(|e| e.to_string())
                 });
                 if let Err(e) = env {
                     return Err(InferError::Runtime(format!(
@@ -150,7 +165,9 @@ fn precision(ty: &ValueType, what: &str) -> Result<(Vec<i64>, Precision), InferE
             };
             Ok((shape.iter().copied().collect(), p))
         }
-        other => Err(InferError::UnsupportedModel(format!("{what} is not a tensor ({other:?})"))),
+        other => Err(InferError::UnsupportedModel(format!(
+            "{what} is not a tensor ({other:?})"
+        ))),
     }
 }
 
@@ -174,7 +191,10 @@ impl BatchOutput<'_> {
     /// The slice of frame `i` and its (d1, d2).
     pub fn frame(&self, i: usize) -> (&[f32], (usize, usize)) {
         let per = self.shape[1] * self.shape[2];
-        (&self.data[i * per..(i + 1) * per], (self.shape[1], self.shape[2]))
+        (
+            &self.data[i * per..(i + 1) * per],
+            (self.shape[1], self.shape[2]),
+        )
     }
 }
 
@@ -210,7 +230,9 @@ impl Engine {
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| ort_err(e.into()))?;
         if cfg.intra_threads > 0 {
-            builder = builder.with_intra_threads(cfg.intra_threads).map_err(|e| ort_err(e.into()))?;
+            builder = builder
+                .with_intra_threads(cfg.intra_threads)
+                .map_err(|e| ort_err(e.into()))?;
         }
         let mut provider = provider;
         if let Err(e) = register_provider(&mut builder, provider, cfg) {
@@ -222,9 +244,9 @@ impl Engine {
             }
         }
 
-        let session = builder.commit_from_file(&cfg.model).map_err(|e| {
-            InferError::BadModel(format!("{}: {e}", cfg.model.display()))
-        })?;
+        let session = builder
+            .commit_from_file(&cfg.model)
+            .map_err(|e| InferError::BadModel(format!("{}: {e}", cfg.model.display())))?;
 
         let meta: HashMap<String, String> = match session.metadata() {
             Ok(m) => m
@@ -256,7 +278,15 @@ impl Engine {
             output_precision,
         };
         let info = model::introspect(&sig, &meta)?;
-        Ok((Engine { session, info, provider, output: Vec::new() }, warnings))
+        Ok((
+            Engine {
+                session,
+                info,
+                provider,
+                output: Vec::new(),
+            },
+            warnings,
+        ))
     }
 
     /// A batch tensor for this model: `batch` slots letterboxed as `lb` says.
@@ -266,16 +296,21 @@ impl Engine {
 
     /// Runs one batch and copies the output once into host f32.
     pub fn run(&mut self, batch: &BatchTensor) -> Result<BatchOutput<'_>, InferError> {
-        let shape = [batch.slots as i64, 3, batch.lb.dst_h as i64, batch.lb.dst_w as i64];
+        let shape = [
+            batch.slots as i64,
+            3,
+            batch.lb.dst_h as i64,
+            batch.lb.dst_w as i64,
+        ];
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
         let name = self.info.input_name.as_str();
         let outputs = match &batch.data {
-            BatchData::F32(v) => self
-                .session
-                .run(ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?]),
-            BatchData::F16(v) => self
-                .session
-                .run(ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?]),
+            BatchData::F32(v) => self.session.run(
+                ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?],
+            ),
+            BatchData::F16(v) => self.session.run(
+                ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?],
+            ),
         }
         .map_err(err)?;
         let value = &outputs[0];
@@ -295,7 +330,9 @@ impl Engine {
         }
         drop(outputs);
         let [b, d1, d2] = dims[..] else {
-            return Err(InferError::UnsupportedModel(format!("output has shape {dims:?} at run time")));
+            return Err(InferError::UnsupportedModel(format!(
+                "output has shape {dims:?} at run time"
+            )));
         };
         let expect = self.info.values_per_object();
         let ok = match self.info.layout {
@@ -309,7 +346,10 @@ impl Engine {
                 batch.slots, self.info.layout
             )));
         }
-        Ok(BatchOutput { data: &self.output, shape: [b, d1, d2] })
+        Ok(BatchOutput {
+            data: &self.output,
+            shape: [b, d1, d2],
+        })
     }
 }
 
@@ -332,7 +372,9 @@ fn register_provider(
         )));
     }
     let result = if p == Provider::Cuda {
-        ep::CUDA::default().with_device_id(cfg.device_id).register(builder)
+        ep::CUDA::default()
+            .with_device_id(cfg.device_id)
+            .register(builder)
     } else {
         let mut trt = ep::TensorRT::default().with_device_id(cfg.device_id);
         if let Some(dir) = &cfg.trt_cache_dir {

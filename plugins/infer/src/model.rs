@@ -149,12 +149,15 @@ pub fn introspect(
     let d1 = sig.output_shape[1];
     let d2 = sig.output_shape[2];
 
-    let mut names = meta.get("names").map(|s| parse_names(s)).unwrap_or_default();
+    let mut names = meta
+        .get("names")
+        .map(|s| parse_names(s))
+        .unwrap_or_default();
 
-    let layout = if end2end_meta {
-        OutputLayout::EndToEnd
-    } else if d2 > 0 && d2 as usize == 6 + kv && (d1 < 0 || d1 as usize != 4 + names.len() + kv)
-    {
+    // Without metadata, a fixed row width of 6(+3k) that is not a raw channel count means rows.
+    let rows_by_shape =
+        d2 > 0 && d2 as usize == 6 + kv && (d1 < 0 || d1 as usize != 4 + names.len() + kv);
+    let layout = if end2end_meta || rows_by_shape {
         OutputLayout::EndToEnd
     } else {
         OutputLayout::Raw
@@ -197,7 +200,11 @@ pub fn introspect(
                 return Err(unsupported(format!(
                     "output '{}' rows have {d2} values; an end-to-end/NMS output has 6{}",
                     sig.output_name,
-                    if kv > 0 { format!(" + {kv}") } else { String::new() }
+                    if kv > 0 {
+                        format!(" + {kv}")
+                    } else {
+                        String::new()
+                    }
                 )));
             }
         }
@@ -247,7 +254,10 @@ fn is_true(v: &str) -> bool {
 
 /// `"[17, 3]"` → `[17, 3]`; `"640"` → `[640]`.
 fn parse_int_list(s: &str) -> Option<Vec<usize>> {
-    let inner = s.trim().trim_start_matches(['[', '(']).trim_end_matches([']', ')']);
+    let inner = s
+        .trim()
+        .trim_start_matches(['[', '('])
+        .trim_end_matches([']', ')']);
     inner
         .split(',')
         .filter(|p| !p.trim().is_empty())
@@ -347,7 +357,10 @@ mod tests {
     }
 
     fn meta(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -377,7 +390,11 @@ mod tests {
 
     #[test]
     fn nms_export_is_end_to_end() {
-        let m = meta(&[("task", "detect"), ("names", "{0: 'a'}"), ("args", "{'nms': True}")]);
+        let m = meta(&[
+            ("task", "detect"),
+            ("names", "{0: 'a'}"),
+            ("args", "{'nms': True}"),
+        ]);
         let info = introspect(&sig(&[1, 3, 640, 640], &[-1, -1, -1]), &m).unwrap();
         assert_eq!(info.layout, OutputLayout::EndToEnd);
         assert_eq!(info.static_batch, Some(1));
@@ -386,7 +403,11 @@ mod tests {
 
     #[test]
     fn pose_layouts() {
-        let m = meta(&[("task", "pose"), ("names", "{0: 'person'}"), ("kpt_shape", "[17, 3]")]);
+        let m = meta(&[
+            ("task", "pose"),
+            ("names", "{0: 'person'}"),
+            ("kpt_shape", "[17, 3]"),
+        ]);
         let raw = introspect(&sig(&[1, 3, 640, 640], &[1, 56, 8400]), &m).unwrap();
         assert_eq!(raw.layout, OutputLayout::Raw);
         assert_eq!(raw.kpt_shape, Some((17, 3)));

@@ -59,20 +59,42 @@ impl Letterbox {
     /// Ultralytics' LetterBox: scale the frame to fit `target` (h, w), keeping its aspect ratio.
     /// With `rect`, the tensor is only padded up to a multiple of `stride` (rectangular
     /// inference, for dynamic-size models); otherwise it is padded to `target`.
-    pub fn new(src_w: usize, src_h: usize, target: (usize, usize), stride: usize, rect: bool) -> Self {
+    pub fn new(
+        src_w: usize,
+        src_h: usize,
+        target: (usize, usize),
+        stride: usize,
+        rect: bool,
+    ) -> Self {
         let (th, tw) = target;
         let r = (th as f64 / src_h as f64).min(tw as f64 / src_w as f64);
         let new_w = ((src_w as f64 * r).round_ties_even() as usize).clamp(1, tw);
         let new_h = ((src_h as f64 * r).round_ties_even() as usize).clamp(1, th);
         let (dst_w, dst_h) = if rect {
             let stride = stride.max(1);
-            (new_w.div_ceil(stride) * stride, new_h.div_ceil(stride) * stride)
+            (
+                new_w.div_ceil(stride) * stride,
+                new_h.div_ceil(stride) * stride,
+            )
         } else {
             (tw, th)
         };
-        let left = ((dst_w - new_w) as f64 / 2.0 - 0.1).round_ties_even().max(0.0) as usize;
-        let top = ((dst_h - new_h) as f64 / 2.0 - 0.1).round_ties_even().max(0.0) as usize;
-        Letterbox { src_w, src_h, dst_w, dst_h, new_w, new_h, left, top }
+        let left = ((dst_w - new_w) as f64 / 2.0 - 0.1)
+            .round_ties_even()
+            .max(0.0) as usize;
+        let top = ((dst_h - new_h) as f64 / 2.0 - 0.1)
+            .round_ties_even()
+            .max(0.0) as usize;
+        Letterbox {
+            src_w,
+            src_h,
+            dst_w,
+            dst_h,
+            new_w,
+            new_h,
+            left,
+            top,
+        }
     }
 
     /// Maps a point in model-input pixels back to frame pixels (not clipped).
@@ -203,7 +225,11 @@ impl Sampler for Packed<'_> {
     #[inline(always)]
     fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
         let p = &self.data[y * self.stride + x * self.bpp..];
-        [p[self.order[0]] as f32, p[self.order[1]] as f32, p[self.order[2]] as f32]
+        [
+            p[self.order[0]] as f32,
+            p[self.order[1]] as f32,
+            p[self.order[2]] as f32,
+        ]
     }
 }
 
@@ -239,20 +265,32 @@ impl Sampler for SemiPlanar420<'_> {
     #[inline(always)]
     fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
         let c = (y / 2) * self.strides[1] + (x / 2) * 2;
-        yuv_to_rgb(&self.coeffs, self.y[y * self.strides[0] + x], self.uv[c], self.uv[c + 1])
+        yuv_to_rgb(
+            &self.coeffs,
+            self.y[y * self.strides[0] + x],
+            self.uv[c],
+            self.uv[c + 1],
+        )
     }
 }
 
 /// Checks that the planes hold the bytes the format, size and strides promise.
 fn check_frame(f: &FrameView) -> Result<(), FrameError> {
-    let err = |why: String| FrameError { format: f.format, width: f.width, height: f.height, why };
+    let err = |why: String| FrameError {
+        format: f.format,
+        width: f.width,
+        height: f.height,
+        why,
+    };
     if f.width == 0 || f.height == 0 {
         return Err(err("empty frame".into()));
     }
     let need = |plane: usize, row_bytes: usize, rows: usize| -> Result<(), FrameError> {
         let stride = f.strides[plane];
         if stride < row_bytes {
-            return Err(err(format!("plane {plane} stride {stride} < row size {row_bytes}")));
+            return Err(err(format!(
+                "plane {plane} stride {stride} < row size {row_bytes}"
+            )));
         }
         let len = stride * (rows - 1) + row_bytes;
         if f.planes[plane].len() < len {
@@ -300,7 +338,12 @@ pub fn letterbox_into<T: TensorElem>(
         });
     }
     let coeffs = yuv_coeffs(frame.matrix, frame.full_range);
-    let packed = |bpp, order| Packed { data: frame.planes[0], stride: frame.strides[0], bpp, order };
+    let packed = |bpp, order| Packed {
+        data: frame.planes[0],
+        stride: frame.strides[0],
+        bpp,
+        order,
+    };
     match frame.format {
         PixelFormat::Rgb => fill(&packed(3, [0, 1, 2]), lb, dst),
         PixelFormat::Bgr => fill(&packed(3, [2, 1, 0]), lb, dst),
@@ -338,8 +381,16 @@ fn fill<S: Sampler, T: TensorElem>(s: &S, lb: &Letterbox, dst: &mut [T]) {
     let (g_plane, b_plane) = rest.split_at_mut(plane);
     let inv = 1.0 / 255.0;
     let unscaled = lb.new_w == lb.src_w && lb.new_h == lb.src_h;
-    let xt = if unscaled { Vec::new() } else { taps(lb.src_w, lb.new_w) };
-    let yt = if unscaled { Vec::new() } else { taps(lb.src_h, lb.new_h) };
+    let xt = if unscaled {
+        Vec::new()
+    } else {
+        taps(lb.src_w, lb.new_w)
+    };
+    let yt = if unscaled {
+        Vec::new()
+    } else {
+        taps(lb.src_h, lb.new_h)
+    };
 
     for ty in 0..lb.dst_h {
         let row = ty * lb.dst_w;
@@ -426,7 +477,12 @@ mod tests {
                     ),
                     PixelFormat::Nv12 => {
                         let c = (y / 2) * frame.strides[1] + (x / 2) * 2;
-                        yuv_to_rgb(&coeffs, p0[y * s0 + x], frame.planes[1][c], frame.planes[1][c + 1])
+                        yuv_to_rgb(
+                            &coeffs,
+                            p0[y * s0 + x],
+                            frame.planes[1][c],
+                            frame.planes[1][c + 1],
+                        )
                     }
                 };
             }
@@ -464,7 +520,8 @@ mod tests {
             seed ^= seed << 5;
             (seed >> 8) as u8
         };
-        let mut plane = |stride: usize, rows: usize| (0..stride * rows).map(|_| next()).collect::<Vec<u8>>();
+        let mut plane =
+            |stride: usize, rows: usize| (0..stride * rows).map(|_| next()).collect::<Vec<u8>>();
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         match format {
             PixelFormat::Rgb | PixelFormat::Bgr => (vec![plane(w * 3 + 5, h)], [w * 3 + 5, 0, 0]),
@@ -473,7 +530,10 @@ mod tests {
                 vec![plane(w + 3, h), plane(cw + 1, ch), plane(cw + 2, ch)],
                 [w + 3, cw + 1, cw + 2],
             ),
-            PixelFormat::Nv12 => (vec![plane(w + 4, h), plane(cw * 2 + 2, ch)], [w + 4, cw * 2 + 2, 0]),
+            PixelFormat::Nv12 => (
+                vec![plane(w + 4, h), plane(cw * 2 + 2, ch)],
+                [w + 4, cw * 2 + 2, 0],
+            ),
         }
     }
 
@@ -497,12 +557,23 @@ mod tests {
         let mut got = vec![0f32; lb.slot_len()];
         letterbox_into(&frame, &lb, &mut got).unwrap();
         let want = reference(&frame, &lb);
-        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        assert!(worst < 1e-4, "{format:?} {w}x{h} -> {lb:?}: max error {worst}");
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst < 1e-4,
+            "{format:?} {w}x{h} -> {lb:?}: max error {worst}"
+        );
 
         let mut half = vec![f16::ZERO; lb.slot_len()];
         letterbox_into(&frame, &lb, &mut half).unwrap();
-        let worst = half.iter().zip(&want).map(|(a, b)| (a.to_f32() - b).abs()).fold(0f32, f32::max);
+        let worst = half
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a.to_f32() - b).abs())
+            .fold(0f32, f32::max);
         assert!(worst < 2e-3, "f16 {format:?}: max error {worst}");
     }
 
@@ -534,7 +605,10 @@ mod tests {
     fn letterbox_geometry_matches_ultralytics() {
         // 1920x1080 into 640 with rect: 640x360 padded to 640x384, 12 rows on top.
         let lb = Letterbox::new(1920, 1080, (640, 640), 32, true);
-        assert_eq!((lb.new_w, lb.new_h, lb.dst_w, lb.dst_h, lb.left, lb.top), (640, 360, 640, 384, 0, 12));
+        assert_eq!(
+            (lb.new_w, lb.new_h, lb.dst_w, lb.dst_h, lb.left, lb.top),
+            (640, 360, 640, 384, 0, 12)
+        );
         let sq = Letterbox::new(1920, 1080, (640, 640), 32, false);
         assert_eq!((sq.dst_w, sq.dst_h, sq.top), (640, 640, 140));
         assert_eq!(sq.to_frame(320.0, 140.0), (960.0, 0.0));

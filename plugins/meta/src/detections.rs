@@ -19,7 +19,12 @@ pub struct BBox {
 impl BBox {
     /// From corners (x1, y1, x2, y2).
     pub fn from_corners(c: [f32; 4]) -> Self {
-        BBox { x: c[0], y: c[1], w: (c[2] - c[0]).max(0.0), h: (c[3] - c[1]).max(0.0) }
+        BBox {
+            x: c[0],
+            y: c[1],
+            w: (c[2] - c[0]).max(0.0),
+            h: (c[3] - c[1]).max(0.0),
+        }
     }
 
     /// The box as whole pixels (x, y, w, h), for GstVideoRegionOfInterestMeta.
@@ -151,7 +156,13 @@ pub struct Detection {
 }
 
 impl Detection {
-    pub fn new(class_id: u32, label: Arc<str>, confidence: f32, bbox: BBox, source: Arc<str>) -> Self {
+    pub fn new(
+        class_id: u32,
+        label: Arc<str>,
+        confidence: f32,
+        bbox: BBox,
+        source: Arc<str>,
+    ) -> Self {
         Detection {
             class_id,
             label,
@@ -184,7 +195,9 @@ unsafe impl Sync for DetectionsMeta {}
 
 impl DetectionsMeta {
     /// The buffer's detections meta, added (empty) if it has none.
-    pub fn get_or_add(buffer: &mut gst::BufferRef) -> gst::MetaRefMut<'_, Self, gst::meta::Standalone> {
+    pub fn get_or_add(
+        buffer: &mut gst::BufferRef,
+    ) -> gst::MetaRefMut<'_, Self, gst::meta::Standalone> {
         if buffer.meta::<Self>().is_none() {
             Self::add_list(buffer, DetectionList::default());
         }
@@ -217,12 +230,18 @@ impl DetectionsMeta {
     /// Keypoints of `det` (empty for plain detections).
     pub fn keypoints(&self, det: &Detection) -> &[Keypoint] {
         let s = det.kpt_start as usize;
-        self.0.list.keypoints.get(s..s + det.kpt_len as usize).unwrap_or(&[])
+        self.0
+            .list
+            .keypoints
+            .get(s..s + det.kpt_len as usize)
+            .unwrap_or(&[])
     }
 
     /// Detections with their keypoints.
     pub fn iter(&self) -> impl Iterator<Item = (&Detection, &[Keypoint])> {
-        self.detections().iter().map(move |d| (d, self.keypoints(d)))
+        self.detections()
+            .iter()
+            .map(move |d| (d, self.keypoints(d)))
     }
 
     /// Appends a detection with its keypoints.
@@ -245,7 +264,12 @@ impl DetectionsMeta {
 
     fn scale(&mut self, sx: f32, sy: f32) {
         for d in &mut self.0.list.detections {
-            d.bbox = BBox { x: d.bbox.x * sx, y: d.bbox.y * sy, w: d.bbox.w * sx, h: d.bbox.h * sy };
+            d.bbox = BBox {
+                x: d.bbox.x * sx,
+                y: d.bbox.y * sy,
+                w: d.bbox.w * sx,
+                h: d.bbox.h * sy,
+            };
         }
         for k in &mut self.0.list.keypoints {
             k.x *= sx;
@@ -264,7 +288,9 @@ unsafe impl gst::MetaAPI for DetectionsMeta {
 
 impl fmt::Debug for DetectionsMeta {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.debug_struct("DetectionsMeta").field("detections", &self.0.list.detections).finish()
+        f.debug_struct("DetectionsMeta")
+            .field("detections", &self.0.list.detections)
+            .finish()
     }
 }
 
@@ -291,7 +317,10 @@ pub fn add_detection(buffer: &mut gst::BufferRef, det: Detection, keypoints: &[K
             .map(|k| gst::Array::new([k.x as f64, k.y as f64, k.score as f64]).to_send_value())
             .collect();
         s.set("keypoints", arr);
-        if let Some(sk) = det.skeleton.or_else(|| Skeleton::for_keypoints(keypoints.len())) {
+        if let Some(sk) = det
+            .skeleton
+            .or_else(|| Skeleton::for_keypoints(keypoints.len()))
+        {
             s.set("skeleton", sk.as_str());
         }
     }
@@ -322,7 +351,8 @@ mod imp {
             let tags = [
                 gst_video::ffi::GST_META_TAG_VIDEO_STR.as_ptr() as *const std::ffi::c_char,
                 gst_video::ffi::GST_META_TAG_VIDEO_SIZE_STR.as_ptr() as *const std::ffi::c_char,
-                gst_video::ffi::GST_META_TAG_VIDEO_ORIENTATION_STR.as_ptr() as *const std::ffi::c_char,
+                gst_video::ffi::GST_META_TAG_VIDEO_ORIENTATION_STR.as_ptr()
+                    as *const std::ffi::c_char,
                 std::ptr::null(),
             ];
             let t = glib::translate::from_glib(gst::ffi::gst_meta_api_type_register(

@@ -38,7 +38,10 @@ pub fn frame_json(buffer: &gst::BufferRef, width: u32, height: u32) -> String {
         .as_ref()
         .map(|m| {
             m.iter()
-                .map(|(detection, keypoints)| DetectionRecord { detection, keypoints })
+                .map(|(detection, keypoints)| DetectionRecord {
+                    detection,
+                    keypoints,
+                })
                 .collect()
         })
         .unwrap_or_default();

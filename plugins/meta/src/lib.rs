@@ -21,7 +21,7 @@ mod detections;
 mod json;
 
 pub use detections::{
-    add_detection, BBox, Detection, DetectionList, DetectionsMeta, Keypoint, Skeleton, COCO17_EDGES,
-    COCO17_KEYPOINTS, ROI_PARAM,
+    add_detection, BBox, Detection, DetectionList, DetectionsMeta, Keypoint, Skeleton,
+    COCO17_EDGES, COCO17_KEYPOINTS, ROI_PARAM,
 };
 pub use json::{frame_json, FrameRecord};

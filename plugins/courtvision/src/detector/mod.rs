@@ -21,7 +21,10 @@ pub enum ExecutionProvider {
     Cpu = 0,
     #[enum_value(name = "CUDA (NVIDIA GPU)", nick = "cuda")]
     Cuda = 1,
-    #[enum_value(name = "TensorRT (NVIDIA GPU, engine built on first use)", nick = "tensorrt")]
+    #[enum_value(
+        name = "TensorRT (NVIDIA GPU, engine built on first use)",
+        nick = "tensorrt"
+    )]
     TensorRt = 2,
     #[enum_value(name = "Best available: CUDA, else CPU with a warning", nick = "auto")]
     Auto = 3,
@@ -272,13 +275,21 @@ impl Settings {
 }
 
 /// Resolves the `classes` property ("0, 2" or "person,ball") against the class names.
-pub fn resolve_classes(spec: Option<&str>, names: &[std::sync::Arc<str>]) -> Result<Option<Vec<usize>>, String> {
+pub fn resolve_classes(
+    spec: Option<&str>,
+    names: &[std::sync::Arc<str>],
+) -> Result<Option<Vec<usize>>, String> {
     let Some(spec) = spec else { return Ok(None) };
     let mut ids = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let id = match part.parse::<usize>() {
             Ok(id) if id < names.len() => id,
-            Ok(id) => return Err(format!("class id {id} is out of range (the model has {} classes)", names.len())),
+            Ok(id) => {
+                return Err(format!(
+                    "class id {id} is out of range (the model has {} classes)",
+                    names.len()
+                ))
+            }
             Err(_) => names
                 .iter()
                 .position(|n| n.as_ref() == part)
@@ -302,9 +313,20 @@ pub fn pad_templates() -> Vec<gst::PadTemplate> {
         ])
         .build();
     vec![
-        gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps).unwrap(),
-        gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
-            .unwrap(),
+        gst::PadTemplate::new(
+            "src",
+            gst::PadDirection::Src,
+            gst::PadPresence::Always,
+            &caps,
+        )
+        .unwrap(),
+        gst::PadTemplate::new(
+            "sink",
+            gst::PadDirection::Sink,
+            gst::PadPresence::Always,
+            &caps,
+        )
+        .unwrap(),
     ]
 }
 
@@ -321,7 +343,12 @@ macro_rules! detector_element_impl {
                 PROPS.as_ref()
             }
 
-            fn set_property(&self, _id: usize, value: &gst::glib::Value, pspec: &gst::glib::ParamSpec) {
+            fn set_property(
+                &self,
+                _id: usize,
+                value: &gst::glib::Value,
+                pspec: &gst::glib::ParamSpec,
+            ) {
                 self.detector.set_property(value, pspec);
             }
 
@@ -383,23 +410,39 @@ where
 {
     use gst::subclass::prelude::*;
     let template = |name: &str| {
-        T::pad_templates().iter().find(|t| t.name_template() == name).expect("template exists").clone()
+        T::pad_templates()
+            .iter()
+            .find(|t| t.name_template() == name)
+            .expect("template exists")
+            .clone()
     };
     let sinkpad = gst::Pad::builder_from_template(&template("sink"))
         .chain_function(|pad, parent, buffer| {
-            T::catch_panic_pad_function(parent, || Err(gst::FlowError::Error), |imp| {
-                imp.as_ref().chain(pad, &imp.obj().clone().upcast(), buffer)
-            })
+            T::catch_panic_pad_function(
+                parent,
+                || Err(gst::FlowError::Error),
+                |imp| imp.as_ref().chain(pad, &imp.obj().clone().upcast(), buffer),
+            )
         })
         .event_function(|pad, parent, event| {
-            T::catch_panic_pad_function(parent, || false, |imp| {
-                imp.as_ref().sink_event(pad, &imp.obj().clone().upcast(), event)
-            })
+            T::catch_panic_pad_function(
+                parent,
+                || false,
+                |imp| {
+                    imp.as_ref()
+                        .sink_event(pad, &imp.obj().clone().upcast(), event)
+                },
+            )
         })
         .query_function(|pad, parent, query| {
-            T::catch_panic_pad_function(parent, || false, |imp| {
-                imp.as_ref().sink_query(pad, &imp.obj().clone().upcast(), query)
-            })
+            T::catch_panic_pad_function(
+                parent,
+                || false,
+                |imp| {
+                    imp.as_ref()
+                        .sink_query(pad, &imp.obj().clone().upcast(), query)
+                },
+            )
         })
         .activatemode_function(|pad, parent, mode, active| {
             T::catch_panic_pad_function(
@@ -412,15 +455,23 @@ where
         .build();
     let srcpad = gst::Pad::builder_from_template(&template("src"))
         .query_function(|pad, parent, query| {
-            T::catch_panic_pad_function(parent, || false, |imp| {
-                imp.as_ref().src_query(pad, &imp.obj().clone().upcast(), query)
-            })
+            T::catch_panic_pad_function(
+                parent,
+                || false,
+                |imp| {
+                    imp.as_ref()
+                        .src_query(pad, &imp.obj().clone().upcast(), query)
+                },
+            )
         })
         .activatemode_function(|pad, parent, mode, active| {
             T::catch_panic_pad_function(
                 parent,
                 || Err(gst::loggable_error!(runtime::CAT, "panic in activation")),
-                |imp| imp.as_ref().src_activate(pad, &imp.obj().clone().upcast(), mode, active),
+                |imp| {
+                    imp.as_ref()
+                        .src_activate(pad, &imp.obj().clone().upcast(), mode, active)
+                },
             )
         })
         .flags(gst::PadFlags::PROXY_CAPS | gst::PadFlags::PROXY_ALLOCATION)

@@ -141,7 +141,10 @@ impl Detector {
             srcpad,
             settings: Mutex::new(Settings::default()),
             shared: Arc::new(Shared {
-                filling: Mutex::new(Filling { config: None, batch: None }),
+                filling: Mutex::new(Filling {
+                    config: None,
+                    batch: None,
+                }),
                 queue: Mutex::new(Queue {
                     items: VecDeque::new(),
                     queued_batches: 0,
@@ -203,10 +206,9 @@ impl Detector {
     fn load(&self, element: &gst::Element) -> Result<(), String> {
         let settings = lock(&self.settings).clone();
         let name = element.name();
-        let model = settings
-            .model
-            .clone()
-            .ok_or_else(|| format!("{name}: no model set (set the 'model' property to an ONNX file)"))?;
+        let model = settings.model.clone().ok_or_else(|| {
+            format!("{name}: no model set (set the 'model' property to an ONNX file)")
+        })?;
         let cfg = EngineConfig {
             model,
             ort_library: settings.ort_library.clone(),
@@ -246,7 +248,11 @@ impl Detector {
         }
         if settings.input_size > 0 {
             if !info.dynamic_size {
-                gst::warning!(CAT, obj = element, "input-size ignored: the model has a static input size");
+                gst::warning!(
+                    CAT,
+                    obj = element,
+                    "input-size ignored: the model has a static input size"
+                );
             } else {
                 let s = (settings.input_size as usize).div_ceil(info.stride) * info.stride;
                 info.imgsz = (s, s);
@@ -267,7 +273,8 @@ impl Detector {
             (None, b) => b,
         };
         let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
-        resolve_classes(settings.classes.as_deref(), &labels).map_err(|e| format!("{name}: classes: {e}"))?;
+        resolve_classes(settings.classes.as_deref(), &labels)
+            .map_err(|e| format!("{name}: classes: {e}"))?;
         gst::info!(
             CAT,
             obj = element,
@@ -283,16 +290,30 @@ impl Detector {
             info.output_precision,
             engine.provider
         );
-        *lock(&self.shared.model) = Some(Model { engine, labels: labels.clone(), source: Arc::from(name.as_str()) });
+        *lock(&self.shared.model) = Some(Model {
+            engine,
+            labels: labels.clone(),
+            source: Arc::from(name.as_str()),
+        });
         let mut f = lock(&self.shared.filling);
-        f.config = Some(Config { info: Arc::new(info), labels, batch_size, video: None });
+        f.config = Some(Config {
+            info: Arc::new(info),
+            labels,
+            batch_size,
+            video: None,
+        });
         f.batch = None;
         Ok(())
     }
 
     // ---- pad activation -----------------------------------------------------------------------
 
-    pub fn sink_activate(&self, _pad: &gst::Pad, mode: gst::PadMode, active: bool) -> Result<(), gst::LoggableError> {
+    pub fn sink_activate(
+        &self,
+        _pad: &gst::Pad,
+        mode: gst::PadMode,
+        active: bool,
+    ) -> Result<(), gst::LoggableError> {
         if mode != gst::PadMode::Push {
             return Err(gst::loggable_error!(CAT, "only push mode is supported"));
         }
@@ -316,7 +337,8 @@ impl Detector {
             self.start_worker(pad, element)
         } else {
             self.set_flushing();
-            pad.stop_task().map_err(|e| gst::loggable_error!(CAT, "stop task: {e}"))
+            pad.stop_task()
+                .map_err(|e| gst::loggable_error!(CAT, "stop task: {e}"))
         }
     }
 
@@ -342,7 +364,11 @@ impl Detector {
         self.shared.cond.notify_all();
     }
 
-    fn start_worker(&self, pad: &gst::Pad, element: &gst::Element) -> Result<(), gst::LoggableError> {
+    fn start_worker(
+        &self,
+        pad: &gst::Pad,
+        element: &gst::Element,
+    ) -> Result<(), gst::LoggableError> {
         {
             let mut q = lock(&self.shared.queue);
             q.flushing = false;
@@ -378,7 +404,11 @@ impl Detector {
                 return Err(gst::FlowError::Error);
             };
             let Some(video) = config.video.as_ref() else {
-                gst::element_error!(element, gst::CoreError::Negotiation, ["received a buffer before caps"]);
+                gst::element_error!(
+                    element,
+                    gst::CoreError::Negotiation,
+                    ["received a buffer before caps"]
+                );
                 return Err(gst::FlowError::NotNegotiated);
             };
             if f.batch.is_none() {
@@ -386,28 +416,36 @@ impl Detector {
             }
             let batch = f.batch.as_mut().expect("just set");
             let slot = batch.frames;
-            let filled = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &video.info)
-                .map_err(|e| e.to_string())
-                .and_then(|frame| {
-                    let plane = |i: u32| frame.plane_data(i).unwrap_or(&[]);
-                    let strides = frame.plane_stride();
-                    let stride = |i: usize| strides.get(i).map_or(0, |&s| s.max(0) as usize);
-                    let view = FrameView {
-                        format: video.format,
-                        width: video.info.width() as usize,
-                        height: video.info.height() as usize,
-                        planes: [plane(0), plane(1), plane(2)],
-                        strides: [stride(0), stride(1), stride(2)],
-                        matrix: video.matrix,
-                        full_range: video.full_range,
-                    };
-                    batch.tensor.fill_slot(slot, &view).map_err(|e| e.to_string())
-                });
+            let filled =
+                gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &video.info)
+                    .map_err(|e| e.to_string())
+                    .and_then(|frame| {
+                        let plane = |i: u32| frame.plane_data(i).unwrap_or(&[]);
+                        let strides = frame.plane_stride();
+                        let stride = |i: usize| strides.get(i).map_or(0, |&s| s.max(0) as usize);
+                        let view = FrameView {
+                            format: video.format,
+                            width: video.info.width() as usize,
+                            height: video.info.height() as usize,
+                            planes: [plane(0), plane(1), plane(2)],
+                            strides: [stride(0), stride(1), stride(2)],
+                            matrix: video.matrix,
+                            full_range: video.full_range,
+                        };
+                        batch
+                            .tensor
+                            .fill_slot(slot, &view)
+                            .map_err(|e| e.to_string())
+                    });
             if let Err(e) = filled {
                 // Run what is already batched so nothing before this frame is lost.
                 let partial = f.batch.take();
                 self.shared.submit(partial);
-                gst::element_error!(element, gst::StreamError::Format, ["bad video frame: {}", e]);
+                gst::element_error!(
+                    element,
+                    gst::StreamError::Format,
+                    ["bad video frame: {}", e]
+                );
                 return Err(gst::FlowError::Error);
             }
             batch.entries.push(Entry::Frame(buffer));
@@ -431,7 +469,12 @@ impl Detector {
         q.flow
     }
 
-    fn new_batch(&self, config: &Config, video: &VideoConfig, element: &gst::Element) -> Result<Batch, gst::FlowError> {
+    fn new_batch(
+        &self,
+        config: &Config,
+        video: &VideoConfig,
+        element: &gst::Element,
+    ) -> Result<Batch, gst::FlowError> {
         let settings = lock(&self.settings).clone();
         let classes = match resolve_classes(settings.classes.as_deref(), &config.labels) {
             Ok(c) => c,
@@ -449,7 +492,11 @@ impl Detector {
         };
         let slots = config.info.static_batch.unwrap_or(config.batch_size);
         let mut q = lock(&self.shared.queue);
-        let tensor = match q.free.iter().position(|t| *t.letterbox() == video.letterbox && t.slots() == slots) {
+        let tensor = match q
+            .free
+            .iter()
+            .position(|t| *t.letterbox() == video.letterbox && t.slots() == slots)
+        {
             Some(i) => q.free.swap_remove(i),
             None => BatchTensor::new(config.info.input_precision, slots, video.letterbox),
         };
@@ -458,7 +505,12 @@ impl Detector {
         if q.deadline.is_some() {
             self.shared.cond.notify_all();
         }
-        Ok(Batch { tensor, entries: Vec::with_capacity(slots), frames: 0, params })
+        Ok(Batch {
+            tensor,
+            entries: Vec::with_capacity(slots),
+            frames: 0,
+            params,
+        })
     }
 
     /// Runs the partial batch now and queues `event` after it.
@@ -529,7 +581,8 @@ impl Detector {
 
     /// Applies new caps: runs the partial batch of the old ones, then sets the letterbox.
     fn configure(&self, caps: &gst::Caps) -> Result<(), String> {
-        let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| format!("unsupported caps {caps}: not raw video"))?;
+        let info = gst_video::VideoInfo::from_caps(caps)
+            .map_err(|_| format!("unsupported caps {caps}: not raw video"))?;
         let format = pixel_format(info.format()).ok_or_else(|| {
             format!(
                 "unsupported caps {caps}: format {} is not one of RGB, RGBA, BGR, BGRx, I420, NV12 \
@@ -567,7 +620,12 @@ impl Detector {
         Ok(())
     }
 
-    pub fn sink_query(&self, pad: &gst::Pad, element: &gst::Element, query: &mut gst::QueryRef) -> bool {
+    pub fn sink_query(
+        &self,
+        pad: &gst::Pad,
+        element: &gst::Element,
+        query: &mut gst::QueryRef,
+    ) -> bool {
         match query.view_mut() {
             gst::QueryViewMut::Drain(_) => {
                 // Run the partial batch and wait until every frame before the query is out.
@@ -594,7 +652,12 @@ impl Detector {
         }
     }
 
-    pub fn src_query(&self, pad: &gst::Pad, element: &gst::Element, query: &mut gst::QueryRef) -> bool {
+    pub fn src_query(
+        &self,
+        pad: &gst::Pad,
+        element: &gst::Element,
+        query: &mut gst::QueryRef,
+    ) -> bool {
         match query.view_mut() {
             gst::QueryViewMut::Latency(q) => {
                 let mut upstream = gst::query::Latency::new();
@@ -603,7 +666,11 @@ impl Detector {
                 }
                 let (live, min, max) = upstream.result();
                 let ours = self.added_latency();
-                gst::debug!(CAT, obj = pad, "upstream latency {min} - {max:?}, adding {ours}");
+                gst::debug!(
+                    CAT,
+                    obj = pad,
+                    "upstream latency {min} - {max:?}, adding {ours}"
+                );
                 q.set(live, min + ours, max.map(|m| m + ours));
                 true
             }
@@ -616,21 +683,31 @@ impl Detector {
     pub fn added_latency(&self) -> gst::ClockTime {
         let max_wait = lock(&self.settings).max_batch_latency_ms;
         let f = lock(&self.shared.filling);
-        let Some(config) = f.config.as_ref() else { return gst::ClockTime::ZERO };
+        let Some(config) = f.config.as_ref() else {
+            return gst::ClockTime::ZERO;
+        };
         let frame = config
             .video
             .as_ref()
             .map(|v| v.info.fps())
             .filter(|fps| fps.numer() > 0 && fps.denom() > 0)
-            .and_then(|fps| gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64));
+            .and_then(|fps| {
+                gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64)
+            });
         let fill = match frame {
             Some(frame) => frame * (config.batch_size.saturating_sub(1) as u64),
             None => gst::ClockTime::from_mseconds(max_wait as u64),
         };
-        let wait = if max_wait > 0 { fill.min(gst::ClockTime::from_mseconds(max_wait as u64)) } else { fill };
+        let wait = if max_wait > 0 {
+            fill.min(gst::ClockTime::from_mseconds(max_wait as u64))
+        } else {
+            fill
+        };
         let run = lock(&self.shared.queue)
             .run_time
-            .map_or(gst::ClockTime::ZERO, |d| gst::ClockTime::from_nseconds(d.as_nanos() as u64));
+            .map_or(gst::ClockTime::ZERO, |d| {
+                gst::ClockTime::from_nseconds(d.as_nanos() as u64)
+            });
         wait + run
     }
 }
@@ -705,10 +782,18 @@ fn worker_iteration(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element) 
                 }
                 Some(deadline) => {
                     let wait = deadline.saturating_duration_since(Instant::now());
-                    q = shared.cond.wait_timeout(q, wait).unwrap_or_else(|e| e.into_inner()).0;
+                    q = shared
+                        .cond
+                        .wait_timeout(q, wait)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
                 None => {
-                    q = shared.cond.wait_timeout(q, Duration::from_millis(200)).unwrap_or_else(|e| e.into_inner()).0;
+                    q = shared
+                        .cond
+                        .wait_timeout(q, Duration::from_millis(200))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
                 }
             }
         }
@@ -728,10 +813,16 @@ fn worker_iteration(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element) 
 /// Called from the worker when max-batch-latency expired: submits the partial batch.
 fn expire_partial_batch(shared: &Shared, element: &gst::Element) {
     let mut f = lock(&shared.filling);
-    let expired = lock(&shared.queue).deadline.is_some_and(|dl| Instant::now() >= dl);
+    let expired = lock(&shared.queue)
+        .deadline
+        .is_some_and(|dl| Instant::now() >= dl);
     if expired {
         let partial = f.batch.take();
-        gst::debug!(CAT, obj = element, "max-batch-latency expired: running a partial batch");
+        gst::debug!(
+            CAT,
+            obj = element,
+            "max-batch-latency expired: running a partial batch"
+        );
         shared.submit(partial);
     }
 }
@@ -755,10 +846,19 @@ fn run_batch(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element, mut bat
                         let mut kps: Vec<Keypoint> = Vec::new();
                         let mut i = 0;
                         for entry in &mut batch.entries {
-                            let Entry::Frame(buffer) = entry else { continue };
+                            let Entry::Frame(buffer) = entry else {
+                                continue;
+                            };
                             let (data, dims) = out.frame(i);
                             i += 1;
-                            courtvision_infer::decode::decode_frame(&info, &batch.params, data, dims, &lb, &mut objects);
+                            courtvision_infer::decode::decode_frame(
+                                &info,
+                                &batch.params,
+                                data,
+                                dims,
+                                &lb,
+                                &mut objects,
+                            );
                             let buffer = buffer.make_mut();
                             let k = objects.keypoints_per_object;
                             for (n, o) in objects.objects.iter().enumerate() {
@@ -775,7 +875,11 @@ fn run_batch(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element, mut bat
                                 );
                                 kps.clear();
                                 if k > 0 {
-                                    kps.extend(objects.keypoints_of(n).iter().map(|p| Keypoint { x: p.x, y: p.y, score: p.score }));
+                                    kps.extend(objects.keypoints_of(n).iter().map(|p| Keypoint {
+                                        x: p.x,
+                                        y: p.y,
+                                        score: p.score,
+                                    }));
                                 }
                                 add_detection(buffer, det, &kps);
                             }
@@ -793,9 +897,19 @@ fn run_batch(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element, mut bat
             None => elapsed,
         });
     }
-    gst::trace!(CAT, obj = element, "batch of {} ran in {:?}", batch.frames, elapsed);
+    gst::trace!(
+        CAT,
+        obj = element,
+        "batch of {} ran in {:?}",
+        batch.frames,
+        elapsed
+    );
     if let Some(msg) = &failure {
-        gst::element_error!(element, gst::LibraryError::Failed, ["inference failed: {}", msg]);
+        gst::element_error!(
+            element,
+            gst::LibraryError::Failed,
+            ["inference failed: {}", msg]
+        );
     }
     // Push the frames (annotated, or as they came if inference failed) and events, in order.
     let mut flow: Result<gst::FlowSuccess, gst::FlowError> = Ok(gst::FlowSuccess::Ok);

@@ -25,7 +25,9 @@ impl ObjectSubclass for PoseDetect {
     type ParentType = gst::Element;
 
     fn with_class(_klass: &Self::Class) -> Self {
-        PoseDetect { detector: new_detector::<Self>(Kind::Pose) }
+        PoseDetect {
+            detector: new_detector::<Self>(Kind::Pose),
+        }
     }
 }
 

@@ -25,7 +25,9 @@ impl ObjectSubclass for YoloDetect {
     type ParentType = gst::Element;
 
     fn with_class(_klass: &Self::Class) -> Self {
-        YoloDetect { detector: new_detector::<Self>(Kind::Detect) }
+        YoloDetect {
+            detector: new_detector::<Self>(Kind::Detect),
+        }
     }
 }
 

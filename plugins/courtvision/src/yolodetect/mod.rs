@@ -11,5 +11,10 @@ glib::wrapper! {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    gst::Element::register(Some(plugin), "yolodetect", gst::Rank::NONE, YoloDetect::static_type())
+    gst::Element::register(
+        Some(plugin),
+        "yolodetect",
+        gst::Rank::NONE,
+        YoloDetect::static_type(),
+    )
 }

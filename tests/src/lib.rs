@@ -1,0 +1,226 @@
+//! Helpers for the end-to-end tests: run a pipeline description, feed it frames, and collect
+//! what reaches the sink (timestamps, ROI metas with their `detection` params, detections meta).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use gst::prelude::*;
+
+pub use courtvision_meta::DetectionsMeta;
+
+static INIT: Once = Once::new();
+
+/// Initialises GStreamer and registers the plugin built from this workspace.
+pub fn init() {
+    INIT.call_once(|| {
+        gst::init().expect("gst init");
+        gstcourtvision::plugin_register_static().expect("register courtvision");
+    });
+}
+
+/// Planted-output models made by tests/make_planted_models.py.
+pub fn planted(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The architecture-exact ultralytics exports in ../shared/models.
+pub fn shared_model(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: the tests need ../shared/models beside the checkout",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+/// One ROI meta as read back from a buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Roi {
+    pub label: String,
+    pub rect: (u32, u32, u32, u32),
+    pub confidence: f64,
+    pub class_id: u32,
+    pub source: String,
+    pub keypoints: Vec<[f64; 3]>,
+    pub skeleton: Option<String>,
+}
+
+/// A buffer as it reached the sink.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub pts: Option<gst::ClockTime>,
+    pub rois: Vec<Roi>,
+    /// Detections in the courtvision meta.
+    pub detections: usize,
+    pub json: String,
+}
+
+impl Frame {
+    pub fn roi(&self, label: &str) -> Vec<&Roi> {
+        self.rois.iter().filter(|r| r.label == label).collect()
+    }
+}
+
+fn read_frame(buffer: &gst::BufferRef) -> Frame {
+    let rois = buffer
+        .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+        .map(|m| {
+            let p = m
+                .param(courtvision_meta::ROI_PARAM)
+                .expect("ROI meta carries a detection param");
+            let keypoints = p
+                .get::<gst::Array>("keypoints")
+                .map(|a| {
+                    a.iter()
+                        .map(|k| {
+                            let k = k.get::<gst::Array>().unwrap();
+                            [
+                                k[0].get().unwrap(),
+                                k[1].get().unwrap(),
+                                k[2].get().unwrap(),
+                            ]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Roi {
+                label: m.roi_type().to_string(),
+                rect: m.rect(),
+                confidence: p.get("confidence").unwrap(),
+                class_id: p.get("class-id").unwrap(),
+                source: p.get("source").unwrap(),
+                keypoints,
+                skeleton: p.get("skeleton").ok(),
+            }
+        })
+        .collect();
+    Frame {
+        pts: buffer.pts(),
+        rois,
+        detections: buffer.meta::<DetectionsMeta>().map_or(0, |m| m.len()),
+        json: courtvision_meta::frame_json(buffer, 0, 0),
+    }
+}
+
+/// Runs `desc` (which must contain a sink named `sink`, and may contain an appsrc named `src`
+/// that `feed` drives) to EOS. Returns the frames that reached the sink, or the first error
+/// posted on the bus as "element: message (debug)".
+pub fn run(
+    desc: &str,
+    feed: impl FnOnce(gst_app::AppSrc) + Send + 'static,
+) -> Result<Vec<Frame>, String> {
+    init();
+    let pipeline = gst::parse::launch(desc)
+        .map_err(|e| format!("parse: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline".to_string())?;
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let sink = pipeline.by_name("sink").expect("a sink named 'sink'");
+    let pad = sink.static_pad("sink").unwrap();
+    let f = frames.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            f.lock().unwrap().push(read_frame(buffer));
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let result = (|| {
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|_| bus_error(&pipeline).unwrap_or_else(|| "state change failed".into()))?;
+        if let Some(src) = pipeline.by_name("src") {
+            let src = src.downcast::<gst_app::AppSrc>().unwrap();
+            std::thread::spawn(move || feed(src));
+        }
+        let bus = pipeline.bus().unwrap();
+        let msg = bus
+            .timed_pop_filtered(
+                gst::ClockTime::from_seconds(120),
+                &[gst::MessageType::Eos, gst::MessageType::Error],
+            )
+            .ok_or("timeout: no EOS within 120 s")?;
+        match msg.view() {
+            gst::MessageView::Error(e) => Err(format_error(e)),
+            _ => Ok(()),
+        }
+    })();
+    pipeline.set_state(gst::State::Null).unwrap();
+    result?;
+    let frames = frames.lock().unwrap().clone();
+    Ok(frames)
+}
+
+fn format_error(e: &gst::message::Error) -> String {
+    format!(
+        "{}: {} ({})",
+        e.src().map(|s| s.name().to_string()).unwrap_or_default(),
+        e.error(),
+        e.debug().map(|d| d.to_string()).unwrap_or_default()
+    )
+}
+
+fn bus_error(pipeline: &gst::Pipeline) -> Option<String> {
+    let bus = pipeline.bus()?;
+    let msg =
+        bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])?;
+    match msg.view() {
+        gst::MessageView::Error(e) => Some(format_error(e)),
+        _ => None,
+    }
+}
+
+/// A feed for an appsrc: frames of uniform grey `levels[i]` in packed RGB of `w`x`h`, 25 fps.
+pub fn grey_rgb(
+    w: usize,
+    h: usize,
+    levels: Vec<u8>,
+) -> impl FnOnce(gst_app::AppSrc) + Send + 'static {
+    move |src| {
+        for (i, g) in levels.into_iter().enumerate() {
+            let mut buffer = gst::Buffer::from_mut_slice(vec![g; w * h * 3]);
+            {
+                let b = buffer.get_mut().unwrap();
+                b.set_pts(gst::ClockTime::from_mseconds(40 * i as u64));
+                b.set_duration(gst::ClockTime::from_mseconds(40));
+                b.set_offset(i as u64);
+            }
+            if src.push_buffer(buffer).is_err() {
+                return;
+            }
+        }
+        let _ = src.end_of_stream();
+    }
+}
+
+/// appsrc caps for grey_rgb frames.
+pub fn appsrc_rgb(w: usize, h: usize) -> String {
+    format!("appsrc name=src format=time caps=video/x-raw,format=RGB,width={w},height={h},framerate=25/1")
+}
+
+/// A feed that does nothing (for pipelines without appsrc).
+pub fn no_feed(_: gst_app::AppSrc) {}
+
+/// Asserts two floats are within `tol`.
+#[track_caller]
+pub fn close(a: f64, b: f64, tol: f64) {
+    assert!((a - b).abs() <= tol, "{a} is not within {tol} of {b}");
+}
+
+/// Waits for a condition with a generous bound (not a timing assertion: a hang guard).
+pub fn wait_for(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..600 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
