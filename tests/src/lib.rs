@@ -60,6 +60,8 @@ pub struct Frame {
     pub rois: Vec<Roi>,
     /// Detections in the courtvision meta.
     pub detections: usize,
+    /// (label, x, y, w, h) of each detection in the courtvision meta.
+    pub boxes: Vec<(String, [f32; 4])>,
     pub json: String,
 }
 
@@ -73,20 +75,15 @@ fn read_frame(buffer: &gst::BufferRef) -> Frame {
     let rois = buffer
         .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
         .map(|m| {
-            let p = m
-                .param(courtvision_meta::ROI_PARAM)
-                .expect("ROI meta carries a detection param");
+            // GStreamer 1.22's ROI scale transform (videoscale) drops the params; copies keep them.
+            let p = m.param(courtvision_meta::ROI_PARAM);
             let keypoints = p
-                .get::<gst::Array>("keypoints")
+                .and_then(|p| p.get::<gst::Array>("keypoints").ok())
                 .map(|a| {
                     a.iter()
-                        .map(|k| {
-                            let k = k.get::<gst::Array>().unwrap();
-                            [
-                                k[0].get().unwrap(),
-                                k[1].get().unwrap(),
-                                k[2].get().unwrap(),
-                            ]
+                        .filter_map(|k| {
+                            let k = k.get::<gst::Array>().ok()?;
+                            Some([k[0].get().ok()?, k[1].get().ok()?, k[2].get().ok()?])
                         })
                         .collect()
                 })
@@ -94,11 +91,11 @@ fn read_frame(buffer: &gst::BufferRef) -> Frame {
             Roi {
                 label: m.roi_type().to_string(),
                 rect: m.rect(),
-                confidence: p.get("confidence").unwrap(),
-                class_id: p.get("class-id").unwrap(),
-                source: p.get("source").unwrap(),
+                confidence: p.and_then(|p| p.get("confidence").ok()).unwrap_or(f64::NAN),
+                class_id: p.and_then(|p| p.get("class-id").ok()).unwrap_or(u32::MAX),
+                source: p.and_then(|p| p.get("source").ok()).unwrap_or_default(),
                 keypoints,
-                skeleton: p.get("skeleton").ok(),
+                skeleton: p.and_then(|p| p.get("skeleton").ok()),
             }
         })
         .collect();
@@ -106,17 +103,39 @@ fn read_frame(buffer: &gst::BufferRef) -> Frame {
         pts: buffer.pts(),
         rois,
         detections: buffer.meta::<DetectionsMeta>().map_or(0, |m| m.len()),
+        boxes: buffer
+            .meta::<DetectionsMeta>()
+            .map(|m| {
+                m.detections()
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.label.to_string(),
+                            [d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h],
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         json: courtvision_meta::frame_json(buffer, 0, 0),
     }
 }
 
 /// Runs `desc` (which must contain a sink named `sink`, and may contain an appsrc named `src`
 /// that `feed` drives) to EOS. Returns the frames that reached the sink, or the first error
-/// posted on the bus as "element: message (debug)".
+/// posted on the bus as "element: message | debug: ...".
 pub fn run(
     desc: &str,
     feed: impl FnOnce(gst_app::AppSrc) + Send + 'static,
 ) -> Result<Vec<Frame>, String> {
+    run_with_warnings(desc, feed).map(|(frames, _)| frames)
+}
+
+/// As [`run`], also returning the warnings posted on the bus.
+pub fn run_with_warnings(
+    desc: &str,
+    feed: impl FnOnce(gst_app::AppSrc) + Send + 'static,
+) -> Result<(Vec<Frame>, Vec<String>), String> {
     init();
     let pipeline = gst::parse::launch(desc)
         .map_err(|e| format!("parse: {e}"))?
@@ -141,26 +160,35 @@ pub fn run(
             std::thread::spawn(move || feed(src));
         }
         let bus = pipeline.bus().unwrap();
-        let msg = bus
-            .timed_pop_filtered(
-                gst::ClockTime::from_seconds(120),
-                &[gst::MessageType::Eos, gst::MessageType::Error],
-            )
-            .ok_or("timeout: no EOS within 120 s")?;
-        match msg.view() {
-            gst::MessageView::Error(e) => Err(format_error(e)),
-            _ => Ok(()),
+        let mut warnings = Vec::new();
+        loop {
+            let msg = bus
+                .timed_pop_filtered(
+                    gst::ClockTime::from_seconds(120),
+                    &[
+                        gst::MessageType::Eos,
+                        gst::MessageType::Error,
+                        gst::MessageType::Warning,
+                    ],
+                )
+                .ok_or("timeout: no EOS within 120 s")?;
+            match msg.view() {
+                gst::MessageView::Error(e) => return Err(format_error(e)),
+                gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+                _ => return Ok(warnings),
+            }
         }
     })();
     pipeline.set_state(gst::State::Null).unwrap();
-    result?;
+    let warnings = result?;
     let frames = frames.lock().unwrap().clone();
-    Ok(frames)
+    Ok((frames, warnings))
 }
 
+/// "element: message | debug: ..."; the message itself must say what is wrong.
 fn format_error(e: &gst::message::Error) -> String {
     format!(
-        "{}: {} ({})",
+        "{}: {} | debug: {}",
         e.src().map(|s| s.name().to_string()).unwrap_or_default(),
         e.error(),
         e.debug().map(|d| d.to_string()).unwrap_or_default()

@@ -349,3 +349,38 @@ fn json_serialization_of_a_frame() {
         "{json}"
     );
 }
+
+#[test]
+fn metadata_follows_videoscale() {
+    let frames = run(
+        &format!(
+            "{} ! yolodetect model={} ! videoscale ! video/x-raw,width=320,height=240 ! fakesink name=sink",
+            appsrc_rgb(640, 480),
+            planted("planted-det-raw-dyn.onnx")
+        ),
+        grey_rgb(640, 480, vec![150; 2]),
+    )
+    .unwrap();
+    assert_eq!(frames.len(), 2);
+    for f in &frames {
+        let ball = f
+            .boxes
+            .iter()
+            .find(|(l, _)| l == "ball")
+            .expect("detections meta kept");
+        assert_eq!(
+            ball.1,
+            [137.5, 87.5, 25.0, 25.0],
+            "courtvision meta scaled with the frame"
+        );
+        assert_eq!(
+            f.roi("ball")[0].rect,
+            (137, 87, 25, 25),
+            "ROI meta scaled too"
+        );
+        assert!(
+            f.rois.iter().all(|r| r.confidence.is_nan()),
+            "1.22 drops ROI params on scale"
+        );
+    }
+}

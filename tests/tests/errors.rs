@@ -10,10 +10,15 @@ fn error_of(element: &str) -> String {
     .expect_err("the pipeline must fail")
 }
 
+/// The words must be in the error's message, not only in its debug part.
 #[track_caller]
 fn assert_mentions(err: &str, words: &[&str]) {
+    let message = err.split(" | debug: ").next().unwrap_or(err);
     for w in words {
-        assert!(err.contains(w), "error does not mention '{w}': {err}");
+        assert!(
+            message.contains(w),
+            "error message does not mention '{w}': {err}"
+        );
     }
 }
 
@@ -101,4 +106,42 @@ fn unsupported_caps() {
     )
     .expect_err("GRAY8 must be refused");
     assert_mentions(&err, &["unsupported caps", "GRAY8", "videoconvert"]);
+}
+
+#[test]
+fn gpu_providers_fail_clearly_without_a_gpu_build() {
+    for ep in ["cuda", "tensorrt"] {
+        let err = error_of(&format!(
+            "yolodetect model={} execution-provider={ep}",
+            planted("planted-det-raw-dyn.onnx")
+        ));
+        assert_mentions(
+            &err,
+            &[
+                "is not available in this ONNX Runtime build",
+                "execution-provider=cpu",
+            ],
+        );
+    }
+}
+
+#[test]
+fn auto_provider_falls_back_to_cpu_with_a_warning() {
+    let (frames, warnings) = run_with_warnings(
+        &format!(
+            "{} ! yolodetect model={} execution-provider=auto ! fakesink name=sink",
+            appsrc_rgb(64, 48),
+            planted("planted-det-raw-dyn.onnx")
+        ),
+        grey_rgb(64, 48, vec![100; 3]),
+    )
+    .unwrap();
+    assert_eq!(frames.len(), 3);
+    assert!(!frames[0].rois.is_empty());
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("execution-provider=auto") && w.contains("CPU")),
+        "{warnings:?}"
+    );
 }

@@ -51,13 +51,13 @@ fn videotestsrc_through_detection_and_pose() {
 }
 
 #[test]
-fn encoded_file_through_nms_export() {
+fn encoded_file_through_detection_pose_and_nms_export() {
     init();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("clip.mp4");
     run(
         &format!(
-            "videotestsrc num-buffers=9 pattern=ball ! video/x-raw,width=320,height=240,framerate=25/1 \
+            "videotestsrc num-buffers=9 pattern=ball ! video/x-raw,format=I420,width=320,height=240,framerate=25/1 \
              ! x264enc ! mp4mux ! filesink name=sink location={}",
             file.display()
         ),
@@ -75,4 +75,16 @@ fn encoded_file_through_nms_export() {
     )
     .unwrap();
     check(&frames, 9, 320, 240, false);
+    let frames = run(
+        &format!(
+            "filesrc location={} ! decodebin ! yolodetect model={} conf-threshold=0.0001 batch-size=3 \
+             ! posedetect model={} conf-threshold=0.0001 ! fakesink name=sink",
+            file.display(),
+            shared_model("yolo11n-det-dyn.onnx"),
+            shared_model("yolo11n-pose-dyn.onnx")
+        ),
+        no_feed,
+    )
+    .unwrap();
+    check(&frames, 9, 320, 240, true);
 }

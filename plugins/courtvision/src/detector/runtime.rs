@@ -185,7 +185,7 @@ impl Detector {
     ) -> Result<(), gst::StateChangeError> {
         if transition == gst::StateChange::NullToReady {
             self.load(element).map_err(|msg| {
-                gst::element_error!(element, gst::LibraryError::Init, ["{}", msg]);
+                gst::element_error!(element, gst::LibraryError::Init, ("{}", msg));
                 gst::StateChangeError
             })?;
         }
@@ -220,7 +220,7 @@ impl Detector {
         let (engine, warnings) = Engine::load(&cfg).map_err(|e| format!("{name}: {e}"))?;
         for w in warnings {
             gst::warning!(CAT, obj = element, "{w}");
-            gst::element_warning!(element, gst::LibraryError::Settings, ["{}", w]);
+            gst::element_warning!(element, gst::LibraryError::Settings, ("{}", w));
         }
         let mut info = engine.info.clone();
         if self.kind == Kind::Pose && info.task != Task::Pose {
@@ -400,14 +400,14 @@ impl Detector {
             let mut f = lock(&self.shared.filling);
             let f = &mut *f;
             let Some(config) = f.config.as_ref() else {
-                gst::element_error!(element, gst::CoreError::Failed, ["no model loaded"]);
+                gst::element_error!(element, gst::CoreError::Failed, ("no model loaded"));
                 return Err(gst::FlowError::Error);
             };
             let Some(video) = config.video.as_ref() else {
                 gst::element_error!(
                     element,
                     gst::CoreError::Negotiation,
-                    ["received a buffer before caps"]
+                    ("received a buffer before caps")
                 );
                 return Err(gst::FlowError::NotNegotiated);
             };
@@ -444,7 +444,7 @@ impl Detector {
                 gst::element_error!(
                     element,
                     gst::StreamError::Format,
-                    ["bad video frame: {}", e]
+                    ("bad video frame: {}", e)
                 );
                 return Err(gst::FlowError::Error);
             }
@@ -479,7 +479,7 @@ impl Detector {
         let classes = match resolve_classes(settings.classes.as_deref(), &config.labels) {
             Ok(c) => c,
             Err(e) => {
-                gst::element_error!(element, gst::LibraryError::Settings, ["classes: {}", e]);
+                gst::element_error!(element, gst::LibraryError::Settings, ("classes: {}", e));
                 return Err(gst::FlowError::Error);
             }
         };
@@ -557,7 +557,7 @@ impl Detector {
                         true
                     }
                     Err(msg) => {
-                        gst::element_error!(element, gst::CoreError::Negotiation, ["{}", msg]);
+                        gst::element_error!(element, gst::CoreError::Negotiation, ("{}", msg));
                         false
                     }
                 }
@@ -908,7 +908,7 @@ fn run_batch(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element, mut bat
         gst::element_error!(
             element,
             gst::LibraryError::Failed,
-            ["inference failed: {}", msg]
+            ("inference failed: {}", msg)
         );
     }
     // Push the frames (annotated, or as they came if inference failed) and events, in order.

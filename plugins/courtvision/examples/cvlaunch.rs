@@ -1,0 +1,133 @@
+//! cvlaunch: gst-launch for courtvision pipelines, with the plugin registered from this build
+//! and a summary at the end: frames, wall time, frames/s, detections per label.
+//!
+//!     cargo run --release --example cvlaunch -- [--json FILE] 'PIPELINE ... ! fakesink name=sink'
+//!
+//! The summary counts buffers reaching the element named `sink` (else the last sink found).
+//! With `--json FILE`, every frame's metadata is written as one JSON line (courtvision-meta schema).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use gst::prelude::*;
+
+#[derive(Default)]
+struct Stats {
+    frames: u64,
+    detections: BTreeMap<String, u64>,
+    first: Option<Instant>,
+    json: Option<std::io::BufWriter<std::fs::File>>,
+    size: (u32, u32),
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("cvlaunch: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut json = None;
+    if args.first().map(String::as_str) == Some("--json") {
+        if args.len() < 2 {
+            return Err("--json needs a file".into());
+        }
+        json = Some(args.remove(1));
+        args.remove(0);
+    }
+    if args.is_empty() {
+        return Err("usage: cvlaunch [--json FILE] PIPELINE".into());
+    }
+    gst::init().map_err(|e| e.to_string())?;
+    gstcourtvision::plugin_register_static().map_err(|e| e.to_string())?;
+    let pipeline = gst::parse::launch(&args.join(" "))
+        .map_err(|e| format!("pipeline: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let sink = pipeline
+        .by_name("sink")
+        .or_else(|| pipeline.iterate_sinks().into_iter().flatten().last())
+        .ok_or("no sink in the pipeline")?;
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    if let Some(path) = &json {
+        let f = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
+        stats.lock().unwrap().json = Some(std::io::BufWriter::new(f));
+    }
+    let s = stats.clone();
+    let pad = sink.static_pad("sink").ok_or("sink has no sink pad")?;
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let mut s = s.lock().unwrap();
+        if s.frames == 0 {
+            s.first = Some(Instant::now());
+            if let Some(info) = pad
+                .current_caps()
+                .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
+            {
+                s.size = (info.width(), info.height());
+            }
+        }
+        s.frames += 1;
+        if let Some(meta) = buffer.meta::<courtvision_meta::DetectionsMeta>() {
+            for d in meta.detections() {
+                *s.detections.entry(d.label.to_string()).or_default() += 1;
+            }
+        }
+        let (w, h) = s.size;
+        if let Some(out) = s.json.as_mut() {
+            let _ = writeln!(out, "{}", courtvision_meta::frame_json(buffer, w, h));
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let start = Instant::now();
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|_| "could not start the pipeline")?;
+    let bus = pipeline.bus().unwrap();
+    let mut result = Ok(());
+    for msg in bus.iter_timed(gst::ClockTime::NONE) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                result = Err(format!(
+                    "{}: {} ({})",
+                    e.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                    e.error(),
+                    e.debug().map(|d| d.to_string()).unwrap_or_default()
+                ));
+                break;
+            }
+            gst::MessageView::Warning(w) => eprintln!("warning: {}", w.error()),
+            _ => {}
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    pipeline.set_state(gst::State::Null).ok();
+    let mut s = stats.lock().unwrap();
+    if let Some(out) = s.json.as_mut() {
+        out.flush().map_err(|e| e.to_string())?;
+    }
+    // Steady-state rate: from the first frame out (model load and warm-up excluded).
+    let steady = s.first.map(|f| f.elapsed().as_secs_f64()).unwrap_or(wall);
+    let dets: u64 = s.detections.values().sum();
+    println!(
+        "frames={} wall_s={:.3} fps={:.2} steady_fps={:.2} detections={} per_label={:?}",
+        s.frames,
+        wall,
+        s.frames as f64 / wall,
+        if s.frames > 1 {
+            (s.frames - 1) as f64 / steady
+        } else {
+            0.0
+        },
+        dets,
+        s.detections
+    );
+    result
+}

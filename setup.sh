@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what courtvision needs on Debian 12 (bookworm): GStreamer 1.22 development packages
+# and plugins, meson/ninja, and ONNX Runtime 1.31.1 (the onnxruntime PyPI wheel ships
+# libonnxruntime.so, which the elements load at run time) with numpy and onnx for the scripts.
+# Idempotent: does nothing when everything is already there.
+set -euo pipefail
+
+APT_PACKAGES=(
+  pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  meson ninja-build python3-pip
+)
+PIP_PACKAGES=(onnxruntime==1.31.1 numpy onnx)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! python3 - <<'PY' 2>/dev/null
+import importlib.metadata as m, sys
+ok = m.version("onnxruntime") == "1.31.1"
+for p in ("numpy", "onnx"):
+    m.version(p)
+sys.exit(0 if ok else 1)
+PY
+then
+  echo "setup: installing ${PIP_PACKAGES[*]}"
+  python3 -m pip install -q "${PIP_PACKAGES[@]}" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found: install Rust (rustup) first" >&2
+  exit 1
+fi
+echo "setup: ready (GStreamer $(pkg-config --modversion gstreamer-1.0), onnxruntime $(python3 -c 'import onnxruntime; print(onnxruntime.__version__)'))"
