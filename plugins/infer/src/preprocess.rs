@@ -197,10 +197,10 @@ fn yuv_coeffs(matrix: YuvMatrix, full_range: bool) -> [f32; 7] {
 }
 
 #[inline(always)]
-fn yuv_to_rgb(c: &[f32; 7], y: u8, u: u8, v: u8) -> [f32; 3] {
-    let y = (y as f32 - c[1]) * c[0];
-    let u = (u as f32 - 128.0) * c[2];
-    let v = (v as f32 - 128.0) * c[2];
+fn yuv_to_rgb(c: &[f32; 7], [y, u, v]: [f32; 3]) -> [f32; 3] {
+    let y = (y - c[1]) * c[0];
+    let u = (u - 128.0) * c[2];
+    let v = (v - 128.0) * c[2];
     [
         (y + c[3] * v).clamp(0.0, 255.0),
         (y + c[4] * u + c[5] * v).clamp(0.0, 255.0),
@@ -208,9 +208,13 @@ fn yuv_to_rgb(c: &[f32; 7], y: u8, u: u8, v: u8) -> [f32; 3] {
     ]
 }
 
-/// Reads the RGB value (0..255) of a source pixel.
+/// Reads a source pixel's channels (R, G, B for packed formats; Y, U, V for YUV) and turns an
+/// interpolated value into RGB (0..255). Interpolating before converting costs one colour
+/// conversion per output pixel instead of four; it equals converting first except where a
+/// colour clips.
 trait Sampler {
-    fn rgb(&self, x: usize, y: usize) -> [f32; 3];
+    fn raw(&self, x: usize, y: usize) -> [f32; 3];
+    fn to_rgb(&self, v: [f32; 3]) -> [f32; 3];
 }
 
 struct Packed<'a> {
@@ -223,13 +227,17 @@ struct Packed<'a> {
 
 impl Sampler for Packed<'_> {
     #[inline(always)]
-    fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
+    fn raw(&self, x: usize, y: usize) -> [f32; 3] {
         let p = &self.data[y * self.stride + x * self.bpp..];
         [
             p[self.order[0]] as f32,
             p[self.order[1]] as f32,
             p[self.order[2]] as f32,
         ]
+    }
+    #[inline(always)]
+    fn to_rgb(&self, v: [f32; 3]) -> [f32; 3] {
+        v
     }
 }
 
@@ -243,14 +251,17 @@ struct Planar420<'a> {
 
 impl Sampler for Planar420<'_> {
     #[inline(always)]
-    fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
+    fn raw(&self, x: usize, y: usize) -> [f32; 3] {
         let (cx, cy) = (x / 2, y / 2);
-        yuv_to_rgb(
-            &self.coeffs,
-            self.y[y * self.strides[0] + x],
-            self.u[cy * self.strides[1] + cx],
-            self.v[cy * self.strides[2] + cx],
-        )
+        [
+            self.y[y * self.strides[0] + x] as f32,
+            self.u[cy * self.strides[1] + cx] as f32,
+            self.v[cy * self.strides[2] + cx] as f32,
+        ]
+    }
+    #[inline(always)]
+    fn to_rgb(&self, v: [f32; 3]) -> [f32; 3] {
+        yuv_to_rgb(&self.coeffs, v)
     }
 }
 
@@ -263,14 +274,17 @@ struct SemiPlanar420<'a> {
 
 impl Sampler for SemiPlanar420<'_> {
     #[inline(always)]
-    fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
+    fn raw(&self, x: usize, y: usize) -> [f32; 3] {
         let c = (y / 2) * self.strides[1] + (x / 2) * 2;
-        yuv_to_rgb(
-            &self.coeffs,
-            self.y[y * self.strides[0] + x],
-            self.uv[c],
-            self.uv[c + 1],
-        )
+        [
+            self.y[y * self.strides[0] + x] as f32,
+            self.uv[c] as f32,
+            self.uv[c + 1] as f32,
+        ]
+    }
+    #[inline(always)]
+    fn to_rgb(&self, v: [f32; 3]) -> [f32; 3] {
+        yuv_to_rgb(&self.coeffs, v)
     }
 }
 
@@ -413,7 +427,7 @@ fn fill<S: Sampler, T: TensorElem>(s: &S, lb: &Letterbox, dst: &mut [T]) {
         let y = ty - lb.top;
         if unscaled {
             for x in 0..lb.new_w {
-                let c = s.rgb(x, y);
+                let c = s.to_rgb(s.raw(x, y));
                 r[l + x] = T::from_f32(c[0] * inv);
                 g[l + x] = T::from_f32(c[1] * inv);
                 b[l + x] = T::from_f32(c[2] * inv);
@@ -423,16 +437,17 @@ fn fill<S: Sampler, T: TensorElem>(s: &S, lb: &Letterbox, dst: &mut [T]) {
             let (y0, y1) = (y0 as usize, y1 as usize);
             for (x, &(x0, x1, wx)) in xt.iter().enumerate() {
                 let (x0, x1) = (x0 as usize, x1 as usize);
-                let (a, bb, c, d) = (s.rgb(x0, y0), s.rgb(x1, y0), s.rgb(x0, y1), s.rgb(x1, y1));
-                let mut out = [0f32; 3];
+                let (a, bb, c, d) = (s.raw(x0, y0), s.raw(x1, y0), s.raw(x0, y1), s.raw(x1, y1));
+                let mut v = [0f32; 3];
                 for k in 0..3 {
                     let top = a[k] + (bb[k] - a[k]) * wx;
                     let bot = c[k] + (d[k] - c[k]) * wx;
-                    out[k] = (top + (bot - top) * wy) * inv;
+                    v[k] = top + (bot - top) * wy;
                 }
-                r[l + x] = T::from_f32(out[0]);
-                g[l + x] = T::from_f32(out[1]);
-                b[l + x] = T::from_f32(out[2]);
+                let out = s.to_rgb(v);
+                r[l + x] = T::from_f32(out[0] * inv);
+                g[l + x] = T::from_f32(out[1] * inv);
+                b[l + x] = T::from_f32(out[2] * inv);
             }
         }
     }
@@ -442,17 +457,18 @@ fn fill<S: Sampler, T: TensorElem>(s: &S, lb: &Letterbox, dst: &mut [T]) {
 mod tests {
     use super::*;
 
-    /// Plain reference: whole frame to an RGB float image, then textbook bilinear resize
-    /// (cv2 INTER_LINEAR coordinates), then pad. Slow and obvious on purpose.
+    /// Plain reference: the whole frame as a float image of its channels (RGB, or YUV with
+    /// chroma repeated over each 2x2 block), textbook bilinear resize (cv2 INTER_LINEAR
+    /// coordinates), YUV → RGB per output pixel, then pad. Slow and obvious on purpose.
     fn reference(frame: &FrameView, lb: &Letterbox) -> Vec<f32> {
         let (w, h) = (frame.width, frame.height);
         let coeffs = yuv_coeffs(frame.matrix, frame.full_range);
-        let mut rgb = vec![[0f32; 3]; w * h];
+        let mut px = vec![[0f32; 3]; w * h];
         for y in 0..h {
             for x in 0..w {
                 let p0 = frame.planes[0];
                 let s0 = frame.strides[0];
-                rgb[y * w + x] = match frame.format {
+                px[y * w + x] = match frame.format {
                     PixelFormat::Rgb => {
                         let o = y * s0 + x * 3;
                         [p0[o] as f32, p0[o + 1] as f32, p0[o + 2] as f32]
@@ -469,20 +485,18 @@ mod tests {
                         let o = y * s0 + x * 4;
                         [p0[o + 2] as f32, p0[o + 1] as f32, p0[o] as f32]
                     }
-                    PixelFormat::I420 => yuv_to_rgb(
-                        &coeffs,
-                        p0[y * s0 + x],
-                        frame.planes[1][(y / 2) * frame.strides[1] + x / 2],
-                        frame.planes[2][(y / 2) * frame.strides[2] + x / 2],
-                    ),
+                    PixelFormat::I420 => [
+                        p0[y * s0 + x] as f32,
+                        frame.planes[1][(y / 2) * frame.strides[1] + x / 2] as f32,
+                        frame.planes[2][(y / 2) * frame.strides[2] + x / 2] as f32,
+                    ],
                     PixelFormat::Nv12 => {
                         let c = (y / 2) * frame.strides[1] + (x / 2) * 2;
-                        yuv_to_rgb(
-                            &coeffs,
-                            p0[y * s0 + x],
-                            frame.planes[1][c],
-                            frame.planes[1][c + 1],
-                        )
+                        [
+                            p0[y * s0 + x] as f32,
+                            frame.planes[1][c] as f32,
+                            frame.planes[1][c + 1] as f32,
+                        ]
                     }
                 };
             }
@@ -495,15 +509,22 @@ mod tests {
             let i0 = f.floor() as usize;
             (i0, (i0 + 1).min(src - 1), f - i0 as f32)
         };
+        let yuv = matches!(frame.format, PixelFormat::I420 | PixelFormat::Nv12);
         for y in 0..lb.new_h {
             let (y0, y1, wy) = coord(y, h, lb.new_h);
             for x in 0..lb.new_w {
                 let (x0, x1, wx) = coord(x, w, lb.new_w);
-                for k in 0..3 {
-                    let v = rgb[y0 * w + x0][k] * (1.0 - wx) * (1.0 - wy)
-                        + rgb[y0 * w + x1][k] * wx * (1.0 - wy)
-                        + rgb[y1 * w + x0][k] * (1.0 - wx) * wy
-                        + rgb[y1 * w + x1][k] * wx * wy;
+                let mut v = [0f32; 3];
+                for (k, v) in v.iter_mut().enumerate() {
+                    *v = px[y0 * w + x0][k] * (1.0 - wx) * (1.0 - wy)
+                        + px[y0 * w + x1][k] * wx * (1.0 - wy)
+                        + px[y1 * w + x0][k] * (1.0 - wx) * wy
+                        + px[y1 * w + x1][k] * wx * wy;
+                }
+                if yuv {
+                    v = yuv_to_rgb(&coeffs, v);
+                }
+                for (k, v) in v.iter().enumerate() {
                     out[k * plane + (y + lb.top) * lb.dst_w + x + lb.left] = v / 255.0;
                 }
             }
