@@ -384,3 +384,63 @@ fn metadata_follows_videoscale() {
         );
     }
 }
+
+#[test]
+fn flushing_seek_discards_queued_frames_and_continues() {
+    use std::sync::{Arc, Mutex};
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc ! video/x-raw,width=64,height=48,framerate=25/1 \
+         ! yolodetect model={} batch-size=4 ! fakesink name=sink sync=false",
+        planted("planted-det-raw-dyn.onnx")
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let pad = pipeline
+        .by_name("sink")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let b = info.buffer().unwrap();
+        let n = b
+            .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
+            .count();
+        s.lock().unwrap().push((b.pts().unwrap(), n));
+        gst::PadProbeReturn::Ok
+    });
+    pipeline.set_state(gst::State::Paused).unwrap();
+    assert_eq!(
+        pipeline.state(gst::ClockTime::from_seconds(30)).0,
+        Ok(gst::StateChangeSuccess::Success)
+    );
+    pipeline
+        .seek(
+            1.0,
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::SeekType::Set,
+            gst::ClockTime::from_seconds(2),
+            gst::SeekType::Set,
+            gst::ClockTime::from_mseconds(2400),
+        )
+        .unwrap();
+    seen.lock().unwrap().clear();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS after the seek segment");
+    assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let seen = seen.lock().unwrap();
+    let pts: Vec<u64> = seen.iter().map(|(p, _)| p.mseconds()).collect();
+    // 2.0 s to 2.4 s at 25 fps: 10 frames (a partial last batch at EOS), each with its boxes.
+    assert_eq!(pts, (0..10).map(|i| 2000 + 40 * i).collect::<Vec<_>>());
+    assert!(seen.iter().all(|(_, n)| *n == 3));
+}
