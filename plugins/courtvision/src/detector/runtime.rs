@@ -206,9 +206,10 @@ impl Detector {
     fn load(&self, element: &gst::Element) -> Result<(), String> {
         let settings = lock(&self.settings).clone();
         let name = element.name();
-        let model = settings.model.clone().ok_or_else(|| {
-            format!("{name}: no model set (set the 'model' property to an ONNX file)")
-        })?;
+        let model = settings
+            .model
+            .clone()
+            .ok_or_else(|| "no model set (set the 'model' property to an ONNX file)".to_string())?;
         let cfg = EngineConfig {
             model,
             ort_library: settings.ort_library.clone(),
@@ -217,7 +218,7 @@ impl Detector {
             intra_threads: settings.intra_threads as usize,
             trt_cache_dir: settings.trt_cache_dir.clone(),
         };
-        let (engine, warnings) = Engine::load(&cfg).map_err(|e| format!("{name}: {e}"))?;
+        let (engine, warnings) = Engine::load(&cfg).map_err(|e| e.to_string())?;
         for w in warnings {
             gst::warning!(CAT, obj = element, "{w}");
             gst::element_warning!(element, gst::LibraryError::Settings, ("{}", w));
@@ -225,13 +226,13 @@ impl Detector {
         let mut info = engine.info.clone();
         if self.kind == Kind::Pose && info.task != Task::Pose {
             return Err(format!(
-                "{name}: {} is not a pose model (no kpt_shape); use yolodetect for detection models",
+                "{} is not a pose model (no kpt_shape); use yolodetect for detection models",
                 cfg.model.display()
             ));
         }
         if let Some(path) = &settings.labels {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("{name}: labels file {}: {e}", path.display()))?;
+                .map_err(|e| format!("labels file {}: {e}", path.display()))?;
             let names = courtvision_infer::model::parse_labels_file(&text);
             if names.len() < info.names.len() {
                 gst::warning!(
@@ -274,7 +275,7 @@ impl Detector {
         };
         let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
         resolve_classes(settings.classes.as_deref(), &labels)
-            .map_err(|e| format!("{name}: classes: {e}"))?;
+            .map_err(|e| format!("classes: {e}"))?;
         gst::info!(
             CAT,
             obj = element,
