@@ -6,6 +6,7 @@
 use gst::glib;
 
 mod detector;
+pub mod metaexport;
 pub mod posedetect;
 pub mod yolodetect;
 
@@ -13,6 +14,7 @@ pub use detector::ExecutionProvider;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     yolodetect::register(plugin)?;
+    metaexport::register(plugin)?;
     posedetect::register(plugin)?;
     Ok(())
 }

@@ -57,3 +57,120 @@ pub fn frame_json(buffer: &gst::BufferRef, width: u32, height: u32) -> String {
     };
     serde_json::to_string(&record).expect("frame record serializes")
 }
+
+/// Which labels count as players and which as the ball/shuttle in [`export_json`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Roles {
+    pub players: Vec<String>,
+    pub balls: Vec<String>,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Roles {
+            players: vec!["person".into(), "player".into()],
+            balls: vec![
+                "ball".into(),
+                "sports ball".into(),
+                "shuttle".into(),
+                "shuttlecock".into(),
+            ],
+        }
+    }
+}
+
+/// A player as exported: box, score, track and keypoints.
+#[derive(Debug, Serialize)]
+pub struct PlayerRecord<'a> {
+    #[serde(rename = "box")]
+    pub bbox: crate::BBox,
+    pub confidence: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track_id: Option<u64>,
+    pub filled: bool,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub keypoints: &'a [Keypoint],
+}
+
+/// The ball/shuttle as exported: centre of the most confident ball detection.
+#[derive(Debug, Serialize)]
+pub struct BallRecord {
+    pub x: f32,
+    pub y: f32,
+    pub confidence: f32,
+    #[serde(rename = "box")]
+    pub bbox: crate::BBox,
+    pub filled: bool,
+}
+
+/// One line of metaexport's JSON Lines: what a video-player front end needs to draw a frame.
+#[derive(Debug, Serialize)]
+pub struct ExportRecord<'a> {
+    pub schema: u32,
+    /// Frame number counted by the exporter from 0.
+    pub frame: u64,
+    /// Presentation timestamp in nanoseconds (null when unknown) and in seconds.
+    pub pts: Option<u64>,
+    pub time: Option<f64>,
+    pub width: u32,
+    pub height: u32,
+    pub players: Vec<PlayerRecord<'a>>,
+    pub ball: Option<BallRecord>,
+    /// Every detection, as in [`frame_json`].
+    pub detections: Vec<DetectionRecord<'a>>,
+}
+
+/// Serializes a buffer's metadata as one metaexport line (no trailing newline).
+pub fn export_json(
+    buffer: &gst::BufferRef,
+    frame: u64,
+    width: u32,
+    height: u32,
+    roles: &Roles,
+) -> String {
+    let meta = buffer.meta::<DetectionsMeta>();
+    let mut players = Vec::new();
+    let mut ball: Option<BallRecord> = None;
+    let mut detections = Vec::new();
+    if let Some(m) = meta.as_ref() {
+        for (d, keypoints) in m.iter() {
+            let label = d.label.as_ref();
+            if roles.players.iter().any(|p| p == label) {
+                players.push(PlayerRecord {
+                    bbox: d.bbox,
+                    confidence: d.confidence,
+                    track_id: d.track_id,
+                    filled: d.filled,
+                    keypoints,
+                });
+            } else if roles.balls.iter().any(|b| b == label)
+                && ball.as_ref().is_none_or(|b| d.confidence > b.confidence)
+            {
+                ball = Some(BallRecord {
+                    x: d.bbox.x + d.bbox.w / 2.0,
+                    y: d.bbox.y + d.bbox.h / 2.0,
+                    confidence: d.confidence,
+                    bbox: d.bbox,
+                    filled: d.filled,
+                });
+            }
+            detections.push(DetectionRecord {
+                detection: d,
+                keypoints,
+            });
+        }
+    }
+    let pts = buffer.pts();
+    let record = ExportRecord {
+        schema: SCHEMA_VERSION,
+        frame,
+        pts: pts.map(|t| t.nseconds()),
+        time: pts.map(|t| t.nseconds() as f64 / 1e9),
+        width,
+        height,
+        players,
+        ball,
+        detections,
+    };
+    serde_json::to_string(&record).expect("export record serializes")
+}

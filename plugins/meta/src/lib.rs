@@ -24,4 +24,4 @@ pub use detections::{
     add_detection, BBox, Detection, DetectionList, DetectionsMeta, Keypoint, Skeleton,
     COCO17_EDGES, COCO17_KEYPOINTS, ROI_PARAM,
 };
-pub use json::{frame_json, FrameRecord};
+pub use json::{export_json, frame_json, ExportRecord, FrameRecord, Roles, SCHEMA_VERSION};

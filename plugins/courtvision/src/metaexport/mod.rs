@@ -1,0 +1,19 @@
+//! `metaexport`: writes every frame's courtvision metadata as JSON Lines (see imp.rs).
+
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct MetaExport(ObjectSubclass<imp::MetaExport>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "metaexport",
+        gst::Rank::NONE,
+        MetaExport::static_type(),
+    )
+}
