@@ -63,6 +63,8 @@ pub struct Frame {
     /// (label, x, y, w, h) of each detection in the courtvision meta.
     pub boxes: Vec<(String, [f32; 4])>,
     pub json: String,
+    /// The buffer itself (a reference, not a copy).
+    pub buffer: gst::Buffer,
 }
 
 impl Frame {
@@ -71,7 +73,7 @@ impl Frame {
     }
 }
 
-fn read_frame(buffer: &gst::BufferRef) -> Frame {
+fn read_frame(buffer: &gst::Buffer) -> Frame {
     let rois = buffer
         .iter_meta::<gst_video::VideoRegionOfInterestMeta>()
         .map(|m| {
@@ -118,6 +120,7 @@ fn read_frame(buffer: &gst::BufferRef) -> Frame {
             })
             .unwrap_or_default(),
         json: courtvision_meta::frame_json(buffer, 0, 0),
+        buffer: buffer.clone(),
     }
 }
 

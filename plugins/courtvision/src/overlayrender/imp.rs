@@ -1,0 +1,318 @@
+//! overlayrender: draws boxes, labels with scores, keypoints and skeleton edges, track ids and an
+//! optional HUD onto each frame, in place, in RGB, RGBA, BGR, BGRx, I420 or NV12. Each layer can
+//! be switched off; colours follow ultralytics (class palette, pose palette).
+
+use std::sync::{LazyLock, Mutex};
+use std::time::Instant;
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use courtvision_meta::DetectionsMeta;
+
+use super::draw::{self, FrameMut, Style, Target};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "overlayrender",
+        gst::DebugColorFlags::empty(),
+        Some("courtvision overlay"),
+    )
+});
+
+#[derive(Debug, Clone)]
+struct Settings {
+    style: Style,
+    hud: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            style: Style {
+                boxes: true,
+                labels: true,
+                keypoints: true,
+                skeleton: true,
+                track_ids: true,
+                line_width: 0.0,
+                font_size: 0.0,
+                min_keypoint_score: 0.5,
+            },
+            hud: false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct HudState {
+    frames: u64,
+    last: Option<Instant>,
+    fps: f64,
+}
+
+pub struct OverlayRender {
+    settings: Mutex<Settings>,
+    hud: Mutex<HudState>,
+    font: ab_glyph::FontRef<'static>,
+}
+
+impl Default for OverlayRender {
+    fn default() -> Self {
+        OverlayRender {
+            settings: Mutex::default(),
+            hud: Mutex::default(),
+            font: draw::font(),
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for OverlayRender {
+    const NAME: &'static str = "GstCourtvisionOverlayRender";
+    type Type = super::OverlayRender;
+    type ParentType = gst_video::VideoFilter;
+}
+
+fn bool_prop(name: &str, nick: &str, blurb: &str, default: bool) -> glib::ParamSpec {
+    glib::ParamSpecBoolean::builder(name)
+        .nick(nick)
+        .blurb(blurb)
+        .default_value(default)
+        .mutable_playing()
+        .build()
+}
+
+impl ObjectImpl for OverlayRender {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                bool_prop("draw-boxes", "Boxes", "Draw detection boxes", true),
+                bool_prop("draw-labels", "Labels", "Draw labels with scores", true),
+                bool_prop("draw-keypoints", "Keypoints", "Draw keypoints", true),
+                bool_prop(
+                    "draw-skeleton",
+                    "Skeleton",
+                    "Draw skeleton edges between keypoints",
+                    true,
+                ),
+                bool_prop(
+                    "draw-track-ids",
+                    "Track ids",
+                    "Put track ids in the labels when present",
+                    true,
+                ),
+                bool_prop(
+                    "hud",
+                    "HUD",
+                    "Draw a heads-up display: frame, fps, detections",
+                    false,
+                ),
+                glib::ParamSpecFloat::builder("line-width")
+                    .nick("Line width")
+                    .blurb("Line width in pixels (0 = from the frame size, as ultralytics)")
+                    .minimum(0.0)
+                    .maximum(64.0)
+                    .default_value(0.0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("font-size")
+                    .nick("Font size")
+                    .blurb("Text height in pixels (0 = from the line width)")
+                    .minimum(0.0)
+                    .maximum(256.0)
+                    .default_value(0.0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecFloat::builder("min-keypoint-score")
+                    .nick("Min keypoint score")
+                    .blurb("Keypoints (and their edges) under this score are not drawn")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(0.5)
+                    .mutable_playing()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        let st = &mut s.style;
+        match pspec.name() {
+            "draw-boxes" => st.boxes = value.get().expect("type checked upstream"),
+            "draw-labels" => st.labels = value.get().expect("type checked upstream"),
+            "draw-keypoints" => st.keypoints = value.get().expect("type checked upstream"),
+            "draw-skeleton" => st.skeleton = value.get().expect("type checked upstream"),
+            "draw-track-ids" => st.track_ids = value.get().expect("type checked upstream"),
+            "line-width" => st.line_width = value.get().expect("type checked upstream"),
+            "font-size" => st.font_size = value.get().expect("type checked upstream"),
+            "min-keypoint-score" => {
+                st.min_keypoint_score = value.get().expect("type checked upstream")
+            }
+            "hud" => s.hud = value.get().expect("type checked upstream"),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        let st = &s.style;
+        match pspec.name() {
+            "draw-boxes" => st.boxes.to_value(),
+            "draw-labels" => st.labels.to_value(),
+            "draw-keypoints" => st.keypoints.to_value(),
+            "draw-skeleton" => st.skeleton.to_value(),
+            "draw-track-ids" => st.track_ids.to_value(),
+            "line-width" => st.line_width.to_value(),
+            "font-size" => st.font_size.to_value(),
+            "min-keypoint-score" => st.min_keypoint_score.to_value(),
+            "hud" => s.hud.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+}
+
+impl GstObjectImpl for OverlayRender {}
+
+impl ElementImpl for OverlayRender {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "courtvision overlay",
+                "Filter/Effect/Video",
+                "Draws detections, keypoints, skeletons and a HUD onto the video",
+                "courtvision developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
+            LazyLock::new(crate::detector::pad_templates);
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for OverlayRender {
+    const MODE: gst_base::subclass::BaseTransformMode =
+        gst_base::subclass::BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+}
+
+impl VideoFilterImpl for OverlayRender {
+    fn transform_frame_ip(
+        &self,
+        frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = self.settings.lock().unwrap().clone();
+        let (w, h) = (frame.width(), frame.height());
+        let hud = if settings.hud {
+            self.hud_lines(frame.buffer())
+        } else {
+            Vec::new()
+        };
+        let layer = draw::render(
+            frame.buffer().meta::<DetectionsMeta>().as_deref(),
+            &hud,
+            w,
+            h,
+            &settings.style,
+            &self.font,
+        );
+        let Some(layer) = layer else {
+            return Ok(gst::FlowSuccess::Ok);
+        };
+
+        let info = frame.info().clone();
+        let target = match info.format() {
+            gst_video::VideoFormat::Rgb => Target::Packed {
+                bpp: 3,
+                order: [0, 1, 2],
+            },
+            gst_video::VideoFormat::Bgr => Target::Packed {
+                bpp: 3,
+                order: [2, 1, 0],
+            },
+            gst_video::VideoFormat::Rgba => Target::Packed {
+                bpp: 4,
+                order: [0, 1, 2],
+            },
+            gst_video::VideoFormat::Bgrx => Target::Packed {
+                bpp: 4,
+                order: [2, 1, 0],
+            },
+            gst_video::VideoFormat::I420 => Target::I420,
+            gst_video::VideoFormat::Nv12 => Target::Nv12,
+            other => {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("unsupported format {}", other.to_str())
+                );
+                return Err(gst::FlowError::NotNegotiated);
+            }
+        };
+        let colorimetry = info.colorimetry();
+        let kr_kb = if colorimetry.matrix() == gst_video::VideoColorMatrix::Bt709 {
+            (0.2126, 0.0722)
+        } else {
+            (0.299, 0.114)
+        };
+        let strides: Vec<usize> = frame
+            .plane_stride()
+            .iter()
+            .map(|&s| s.max(0) as usize)
+            .collect();
+        let planes: Vec<&mut [u8]> = frame.planes_data_mut().into_iter().collect();
+        let mut target_frame = FrameMut {
+            target,
+            width: w as usize,
+            height: h as usize,
+            planes,
+            strides,
+            kr_kb,
+            limited: colorimetry.range() != gst_video::VideoColorRange::Range0_255,
+        };
+        draw::blend(&layer, &mut target_frame);
+        gst::trace!(
+            CAT,
+            imp = self,
+            "drew a {}x{} layer",
+            layer.pixmap.width(),
+            layer.pixmap.height()
+        );
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl OverlayRender {
+    fn hud_lines(&self, buffer: &gst::BufferRef) -> Vec<String> {
+        let mut hud = self.hud.lock().unwrap();
+        let now = Instant::now();
+        if let Some(last) = hud.last {
+            let dt = now.duration_since(last).as_secs_f64();
+            if dt > 0.0 {
+                hud.fps = if hud.fps == 0.0 {
+                    1.0 / dt
+                } else {
+                    hud.fps * 0.9 + 0.1 / dt
+                };
+            }
+        }
+        hud.last = Some(now);
+        hud.frames += 1;
+        let dets = buffer.meta::<DetectionsMeta>().map_or(0, |m| m.len());
+        vec![
+            format!("frame {}  {:.1} fps", hud.frames, hud.fps),
+            format!("detections {dets}"),
+        ]
+    }
+}
