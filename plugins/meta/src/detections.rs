@@ -1,9 +1,12 @@
 //! The detections meta: every object found in a frame, with its keypoints.
 
+use std::ffi::CStr;
 use std::fmt;
 use std::sync::Arc;
 
 use gst::glib;
+
+use crate::raw::{self, meta_statics, MetaData, RawMeta};
 use gst::prelude::*;
 use serde::Serialize;
 
@@ -188,7 +191,7 @@ pub struct DetectionList {
 /// Per-buffer detections meta. Read it with `buffer.meta::<DetectionsMeta>()`; add to it with
 /// [`add_detection`] (which also mirrors the object as a GstVideoRegionOfInterestMeta).
 #[repr(transparent)]
-pub struct DetectionsMeta(imp::DetectionsMeta);
+pub struct DetectionsMeta(RawMeta<DetectionList>);
 
 unsafe impl Send for DetectionsMeta {}
 unsafe impl Sync for DetectionsMeta {}
@@ -205,33 +208,26 @@ impl DetectionsMeta {
     }
 
     fn add_list(buffer: &mut gst::BufferRef, list: DetectionList) {
-        unsafe {
-            let mut params = std::mem::ManuallyDrop::new(list);
-            gst::ffi::gst_buffer_add_meta(
-                buffer.as_mut_ptr(),
-                imp::meta_info(),
-                &mut *params as *mut DetectionList as glib::ffi::gpointer,
-            );
-        }
+        raw::add(buffer, list);
     }
 
     pub fn detections(&self) -> &[Detection] {
-        &self.0.list.detections
+        &self.0.data.detections
     }
 
     pub fn len(&self) -> usize {
-        self.0.list.detections.len()
+        self.0.data.detections.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.list.detections.is_empty()
+        self.0.data.detections.is_empty()
     }
 
     /// Keypoints of `det` (empty for plain detections).
     pub fn keypoints(&self, det: &Detection) -> &[Keypoint] {
         let s = det.kpt_start as usize;
         self.0
-            .list
+            .data
             .keypoints
             .get(s..s + det.kpt_len as usize)
             .unwrap_or(&[])
@@ -246,7 +242,7 @@ impl DetectionsMeta {
 
     /// Appends a detection with its keypoints.
     pub fn push(&mut self, mut det: Detection, keypoints: &[Keypoint]) {
-        let list = &mut self.0.list;
+        let list = &mut self.0.data;
         det.kpt_start = list.keypoints.len() as u32;
         det.kpt_len = keypoints.len() as u32;
         if !keypoints.is_empty() && det.skeleton.is_none() {
@@ -258,12 +254,38 @@ impl DetectionsMeta {
 
     /// Reserves room for `n` more detections with `k` keypoints each.
     pub fn reserve(&mut self, n: usize, k: usize) {
-        self.0.list.detections.reserve(n);
-        self.0.list.keypoints.reserve(n * k);
+        self.0.data.detections.reserve(n);
+        self.0.data.keypoints.reserve(n * k);
+    }
+}
+
+unsafe impl gst::MetaAPI for DetectionsMeta {
+    type GstType = RawMeta<DetectionList>;
+
+    fn meta_api() -> glib::Type {
+        DetectionList::api_type()
+    }
+}
+
+impl MetaData for DetectionList {
+    const API_NAME: &'static CStr = c"CourtvisionDetectionsMetaAPI";
+    const IMPL_NAME: &'static CStr = c"CourtvisionDetectionsMeta";
+    // Like GstVideoRegionOfInterestMeta: boxes are in frame pixels.
+    const TAGS: &'static [&'static CStr] = &[c"video", c"size", c"orientation"];
+
+    fn merge(&mut self, other: &Self) {
+        for d in &other.detections {
+            let s = d.kpt_start as usize;
+            let mut d = d.clone();
+            d.kpt_start = self.keypoints.len() as u32;
+            self.keypoints
+                .extend_from_slice(&other.keypoints[s..s + d.kpt_len as usize]);
+            self.detections.push(d);
+        }
     }
 
     fn scale(&mut self, sx: f32, sy: f32) {
-        for d in &mut self.0.list.detections {
+        for d in &mut self.detections {
             d.bbox = BBox {
                 x: d.bbox.x * sx,
                 y: d.bbox.y * sy,
@@ -271,25 +293,19 @@ impl DetectionsMeta {
                 h: d.bbox.h * sy,
             };
         }
-        for k in &mut self.0.list.keypoints {
+        for k in &mut self.keypoints {
             k.x *= sx;
             k.y *= sy;
         }
     }
-}
 
-unsafe impl gst::MetaAPI for DetectionsMeta {
-    type GstType = imp::DetectionsMeta;
-
-    fn meta_api() -> glib::Type {
-        imp::meta_api_get_type()
-    }
+    meta_statics!(DetectionList);
 }
 
 impl fmt::Debug for DetectionsMeta {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.debug_struct("DetectionsMeta")
-            .field("detections", &self.0.list.detections)
+            .field("detections", &self.0.data.detections)
             .finish()
     }
 }
@@ -334,115 +350,4 @@ pub fn add_detection(buffer: &mut gst::BufferRef, det: Detection, keypoints: &[K
     let mut roi = gst_video::VideoRegionOfInterestMeta::add(buffer, &label, rect);
     roi.set_id(id);
     roi.add_param(s);
-}
-
-mod imp {
-    use super::*;
-    use std::sync::LazyLock;
-
-    #[repr(C)]
-    pub struct DetectionsMeta {
-        parent: gst::ffi::GstMeta,
-        pub(super) list: DetectionList,
-    }
-
-    pub(super) fn meta_api_get_type() -> glib::Type {
-        static TYPE: LazyLock<glib::Type> = LazyLock::new(|| unsafe {
-            let tags = [
-                gst_video::ffi::GST_META_TAG_VIDEO_STR.as_ptr() as *const std::ffi::c_char,
-                gst_video::ffi::GST_META_TAG_VIDEO_SIZE_STR.as_ptr() as *const std::ffi::c_char,
-                gst_video::ffi::GST_META_TAG_VIDEO_ORIENTATION_STR.as_ptr()
-                    as *const std::ffi::c_char,
-                std::ptr::null(),
-            ];
-            let t = glib::translate::from_glib(gst::ffi::gst_meta_api_type_register(
-                c"CourtvisionDetectionsMetaAPI".as_ptr(),
-                tags.as_ptr() as *mut *const _,
-            ));
-            assert_ne!(t, glib::Type::INVALID);
-            t
-        });
-        *TYPE
-    }
-
-    unsafe extern "C" fn init(
-        meta: *mut gst::ffi::GstMeta,
-        params: glib::ffi::gpointer,
-        _buffer: *mut gst::ffi::GstBuffer,
-    ) -> glib::ffi::gboolean {
-        let meta = &mut *(meta as *mut DetectionsMeta);
-        let list = if params.is_null() {
-            DetectionList::default()
-        } else {
-            std::ptr::read(params as *const DetectionList)
-        };
-        std::ptr::write(&mut meta.list, list);
-        glib::ffi::GTRUE
-    }
-
-    unsafe extern "C" fn free(meta: *mut gst::ffi::GstMeta, _buffer: *mut gst::ffi::GstBuffer) {
-        let meta = &mut *(meta as *mut DetectionsMeta);
-        std::ptr::drop_in_place(&mut meta.list);
-    }
-
-    /// Copies (buffer copies, in-place transforms) and scales (videoscale) the detections.
-    unsafe extern "C" fn transform(
-        dest: *mut gst::ffi::GstBuffer,
-        meta: *mut gst::ffi::GstMeta,
-        _buffer: *mut gst::ffi::GstBuffer,
-        type_: glib::ffi::GQuark,
-        data: glib::ffi::gpointer,
-    ) -> glib::ffi::gboolean {
-        let src = &*(meta as *const DetectionsMeta);
-        let dest = gst::BufferRef::from_mut_ptr(dest);
-        // GST_META_TRANSFORM_IS_COPY is a C macro comparing with the "gst-copy" quark.
-        let is_copy = type_ == glib::Quark::from_str("gst-copy").into_glib();
-        let is_scale = type_ == gst_video::ffi::gst_video_meta_transform_scale_get_quark();
-        if !is_copy && !is_scale {
-            return glib::ffi::GFALSE;
-        }
-        // One meta per buffer: merge into an existing one.
-        if dest.meta::<super::DetectionsMeta>().is_some() {
-            let mut m = dest.meta_mut::<super::DetectionsMeta>().unwrap();
-            for d in &src.list.detections {
-                let s = d.kpt_start as usize;
-                let kps = src.list.keypoints[s..s + d.kpt_len as usize].to_vec();
-                m.push(d.clone(), &kps);
-            }
-        } else {
-            super::DetectionsMeta::add_list(dest, src.list.clone());
-        }
-        if is_scale && !data.is_null() {
-            let t = &*(data as *const gst_video::ffi::GstVideoMetaTransform);
-            let (iw, ih) = ((*t.in_info).width as f32, (*t.in_info).height as f32);
-            let (ow, oh) = ((*t.out_info).width as f32, (*t.out_info).height as f32);
-            if iw > 0.0 && ih > 0.0 {
-                let mut m = dest.meta_mut::<super::DetectionsMeta>().unwrap();
-                m.scale(ow / iw, oh / ih);
-            }
-        }
-        glib::ffi::GTRUE
-    }
-
-    pub(super) fn meta_info() -> *const gst::ffi::GstMetaInfo {
-        struct Info(std::ptr::NonNull<gst::ffi::GstMetaInfo>);
-        unsafe impl Send for Info {}
-        unsafe impl Sync for Info {}
-        static INFO: LazyLock<Info> = LazyLock::new(|| unsafe {
-            Info(
-                std::ptr::NonNull::new(gst::ffi::gst_meta_register(
-                    meta_api_get_type().into_glib(),
-                    c"CourtvisionDetectionsMeta".as_ptr(),
-                    std::mem::size_of::<DetectionsMeta>(),
-                    Some(init),
-                    Some(free),
-                    Some(transform),
-                ) as *mut gst::ffi::GstMetaInfo)
-                .expect("gst_meta_register failed"),
-            )
-        });
-        INFO.0.as_ptr()
-    }
-
-    use glib::translate::IntoGlib;
 }

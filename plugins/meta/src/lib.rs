@@ -19,6 +19,7 @@
 
 mod detections;
 mod json;
+mod raw;
 
 pub use detections::{
     add_detection, BBox, Detection, DetectionList, DetectionsMeta, Keypoint, Skeleton,
