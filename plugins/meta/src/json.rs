@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::{Detection, DetectionsMeta, Keypoint};
+use crate::{Detection, DetectionsMeta, Keypoint, MotionData, MotionMeta, TimingData, TimingMeta};
 
 /// Schema version of [`FrameRecord`]; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -29,11 +29,16 @@ pub struct FrameRecord<'a> {
     pub width: u32,
     pub height: u32,
     pub detections: Vec<DetectionRecord<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub motion: Option<MotionData>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<&'a TimingData>,
 }
 
 /// Serializes a buffer's metadata as one JSON object (one line, no trailing newline).
 pub fn frame_json(buffer: &gst::BufferRef, width: u32, height: u32) -> String {
     let meta = buffer.meta::<DetectionsMeta>();
+    let timing = buffer.meta::<TimingMeta>();
     let detections = meta
         .as_ref()
         .map(|m| {
@@ -54,6 +59,8 @@ pub fn frame_json(buffer: &gst::BufferRef, width: u32, height: u32) -> String {
         width,
         height,
         detections,
+        motion: buffer.meta::<MotionMeta>().map(|m| m.data()),
+        timing: timing.as_ref().map(|t| t.data()),
     };
     serde_json::to_string(&record).expect("frame record serializes")
 }
@@ -118,6 +125,10 @@ pub struct ExportRecord<'a> {
     pub ball: Option<BallRecord>,
     /// Every detection, as in [`frame_json`].
     pub detections: Vec<DetectionRecord<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub motion: Option<MotionData>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<&'a TimingData>,
 }
 
 /// Serializes a buffer's metadata as one metaexport line (no trailing newline).
@@ -128,6 +139,7 @@ pub fn export_json(
     height: u32,
     roles: &Roles,
 ) -> String {
+    let timing = buffer.meta::<TimingMeta>();
     let meta = buffer.meta::<DetectionsMeta>();
     let mut players = Vec::new();
     let mut ball: Option<BallRecord> = None;
@@ -171,6 +183,8 @@ pub fn export_json(
         players,
         ball,
         detections,
+        motion: buffer.meta::<MotionMeta>().map(|m| m.data()),
+        timing: timing.as_ref().map(|t| t.data()),
     };
     serde_json::to_string(&record).expect("export record serializes")
 }

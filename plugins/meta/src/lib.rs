@@ -19,10 +19,14 @@
 
 mod detections;
 mod json;
+mod motion;
 mod raw;
+mod timing;
 
 pub use detections::{
     add_detection, BBox, Detection, DetectionList, DetectionsMeta, Keypoint, Skeleton,
     COCO17_EDGES, COCO17_KEYPOINTS, ROI_PARAM,
 };
 pub use json::{export_json, frame_json, ExportRecord, FrameRecord, Roles, SCHEMA_VERSION};
+pub use motion::{Decision, MotionData, MotionMeta};
+pub use timing::{record_stage, wall_clock_ns, Stage, TimingData, TimingMeta};

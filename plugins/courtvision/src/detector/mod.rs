@@ -2,6 +2,7 @@
 //! and the batching runtime ([`runtime::Detector`]). Not an element itself: each element's
 //! imp.rs is a thin GObject wrapper around a [`runtime::Detector`].
 
+pub mod fill;
 pub mod runtime;
 
 use std::path::PathBuf;
@@ -74,6 +75,7 @@ pub struct Settings {
     pub agnostic_nms: bool,
     pub input_size: u32,
     pub trt_cache_dir: Option<PathBuf>,
+    pub fill: fill::Fill,
 }
 
 impl Default for Settings {
@@ -94,6 +96,7 @@ impl Default for Settings {
             agnostic_nms: false,
             input_size: 0,
             trt_cache_dir: None,
+            fill: fill::Fill::None,
         }
     }
 }
@@ -203,6 +206,15 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .default_value(0)
             .mutable_ready()
             .build(),
+        glib::ParamSpecEnum::builder_with_default("fill", fill::Fill::None)
+            .nick("Fill")
+            .blurb(
+                "Results for frames motionskip skipped: none, hold the last inferred frame's, or \
+                 interpolate between the inferred frames around them (adds motionskip's max-skip \
+                 frames of latency)",
+            )
+            .mutable_ready()
+            .build(),
         glib::ParamSpecString::builder("trt-cache-dir")
             .nick("TensorRT cache directory")
             .blurb("Directory for TensorRT engine and timing caches (tensorrt provider)")
@@ -248,6 +260,7 @@ impl Settings {
             "agnostic-nms" => self.agnostic_nms = value.get().expect("type checked upstream"),
             "input-size" => self.input_size = value.get().expect("type checked upstream"),
             "trt-cache-dir" => self.trt_cache_dir = path(value),
+            "fill" => self.fill = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -269,6 +282,7 @@ impl Settings {
             "agnostic-nms" => self.agnostic_nms.to_value(),
             "input-size" => self.input_size.to_value(),
             "trt-cache-dir" => path_str(&self.trt_cache_dir).to_value(),
+            "fill" => self.fill.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }

@@ -9,6 +9,7 @@
 //! order with the frames around them.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,8 +21,11 @@ use courtvision_infer::{
     engine::BatchTensor, DecodeParams, Engine, EngineConfig, FrameObjects, FrameView, Letterbox,
     ModelInfo, PixelFormat, Task, YuvMatrix,
 };
-use courtvision_meta::{add_detection, BBox, Detection, Keypoint};
+use courtvision_meta::{
+    add_detection, record_stage, wall_clock_ns, BBox, Detection, Keypoint, MotionMeta,
+};
 
+use super::fill::{self, Fill, Inferred};
 use super::{resolve_classes, Kind, Settings, DEFAULT_DYNAMIC_BATCH};
 
 pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -38,7 +42,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Something the worker pushes downstream, in order.
 enum Entry {
-    Frame(gst::Buffer),
+    /// A frame with a slot in the batch; `arrival` is wall-clock ns at chain.
+    Frame {
+        buffer: gst::Buffer,
+        arrival: u64,
+    },
+    /// A frame motionskip marked to skip: no inference, results per `fill`.
+    Skipped {
+        buffer: gst::Buffer,
+        arrival: u64,
+    },
     Event(gst::Event),
 }
 
@@ -54,6 +67,11 @@ enum Item {
     Batch(Batch),
     /// A serialized event with no batch around it.
     Event(gst::Event),
+    /// A skipped frame with no batch around it.
+    Skipped {
+        buffer: gst::Buffer,
+        arrival: u64,
+    },
     /// Signalled once everything before it has been pushed (DRAIN query).
     Drained(Arc<(Mutex<bool>, Condvar)>),
 }
@@ -63,6 +81,14 @@ struct Model {
     engine: Engine,
     labels: Vec<Arc<str>>,
     source: Arc<str>,
+}
+
+/// The worker's own state across batches: the last inferred frame's objects and, with
+/// fill=interpolate, the skipped frames (and events after them) waiting for the next one.
+struct WorkerState {
+    fill: Fill,
+    last: Option<Inferred>,
+    held: Vec<Entry>,
 }
 
 /// Queue between the streaming thread and the worker task.
@@ -110,6 +136,8 @@ struct Shared {
     queue: Mutex<Queue>,
     cond: Condvar,
     model: Mutex<Option<Model>>,
+    /// Longest run of skipped frames announced by motionskip (for the LATENCY answer).
+    max_skip: AtomicU32,
 }
 
 pub struct Detector {
@@ -156,6 +184,7 @@ impl Detector {
                 }),
                 cond: Condvar::new(),
                 model: Mutex::new(None),
+                max_skip: AtomicU32::new(0),
             }),
         }
     }
@@ -356,7 +385,7 @@ impl Detector {
             match item {
                 Item::Batch(b) => q.free.push(b.tensor),
                 Item::Drained(signal) => notify(&signal),
-                Item::Event(_) => {}
+                Item::Event(_) | Item::Skipped { .. } => {}
             }
         }
         if let Some(b) = dropped {
@@ -376,14 +405,22 @@ impl Detector {
             q.flow = Ok(gst::FlowSuccess::Ok);
         }
         let shared = self.shared.clone();
-        let srcpad = pad.clone();
+        let pads = Pads {
+            src: pad.clone(),
+            sink: self.sinkpad.clone(),
+        };
         let element = element.downgrade();
+        let mut state = WorkerState {
+            fill: lock(&self.settings).fill,
+            last: None,
+            held: Vec::new(),
+        };
         pad.start_task(move || {
             let Some(element) = element.upgrade() else {
-                let _ = srcpad.pause_task();
+                let _ = pads.src.pause_task();
                 return;
             };
-            worker_iteration(&shared, &srcpad, &element);
+            worker_iteration(&shared, &pads, &element, &mut state);
         })
         .map_err(|e| gst::loggable_error!(CAT, "start task: {e}"))
     }
@@ -412,6 +449,15 @@ impl Detector {
                 );
                 return Err(gst::FlowError::NotNegotiated);
             };
+            let arrival = wall_clock_ns();
+            if MotionMeta::is_skip(&buffer) {
+                // No inference: keep its place among the frames around it.
+                match f.batch.as_mut() {
+                    Some(b) => b.entries.push(Entry::Skipped { buffer, arrival }),
+                    None => self.shared.enqueue(Item::Skipped { buffer, arrival }),
+                }
+                return lock(&self.shared.queue).flow;
+            }
             if f.batch.is_none() {
                 f.batch = Some(self.new_batch(config, video, element)?);
             }
@@ -449,7 +495,7 @@ impl Detector {
                 );
                 return Err(gst::FlowError::Error);
             }
-            batch.entries.push(Entry::Frame(buffer));
+            batch.entries.push(Entry::Frame { buffer, arrival });
             batch.frames += 1;
             if batch.frames == batch.tensor.slots() || batch.frames == config.batch_size {
                 let full = f.batch.take();
@@ -565,6 +611,27 @@ impl Detector {
             }
             EventView::Eos(_) | EventView::StreamStart(_) | EventView::Segment(_) => {
                 self.run_partial_then(Some(event));
+                true
+            }
+            EventView::CustomDownstreamSticky(e)
+                if e.structure().is_some_and(|s| s.name() == SKIP_EVENT) =>
+            {
+                let max_skip = e
+                    .structure()
+                    .and_then(|s| s.get::<u32>("max-skip").ok())
+                    .unwrap_or(0);
+                if self.shared.max_skip.swap(max_skip, Ordering::Relaxed) != max_skip
+                    && lock(&self.settings).fill == Fill::Interpolate
+                {
+                    // Interpolation holds up to max-skip frames: the latency changed.
+                    let _ =
+                        element.post_message(gst::message::Latency::builder().src(element).build());
+                }
+                let mut f = lock(&self.shared.filling);
+                match f.batch.as_mut() {
+                    Some(b) => b.entries.push(Entry::Event(event)),
+                    None => self.shared.enqueue(Item::Event(event)),
+                }
                 true
             }
             _ if event.is_serialized() => {
@@ -699,6 +766,12 @@ impl Detector {
             Some(frame) => frame * (config.batch_size.saturating_sub(1) as u64),
             None => gst::ClockTime::from_mseconds(max_wait as u64),
         };
+        let held = if lock(&self.settings).fill == Fill::Interpolate {
+            frame.unwrap_or(gst::ClockTime::ZERO)
+                * self.shared.max_skip.load(Ordering::Relaxed) as u64
+        } else {
+            gst::ClockTime::ZERO
+        };
         let wait = if max_wait > 0 {
             fill.min(gst::ClockTime::from_mseconds(max_wait as u64))
         } else {
@@ -709,7 +782,7 @@ impl Detector {
             .map_or(gst::ClockTime::ZERO, |d| {
                 gst::ClockTime::from_nseconds(d.as_nanos() as u64)
             });
-        wait + run
+        wait + held + run
     }
 }
 
@@ -757,7 +830,14 @@ fn notify(signal: &Arc<(Mutex<bool>, Condvar)>) {
 }
 
 /// One turn of the source pad task: wait for an item (or the batch deadline), handle it.
-fn worker_iteration(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element) {
+/// The worker's pads: it pushes frames on `src` and sends feedback upstream through `sink`.
+struct Pads {
+    src: gst::Pad,
+    sink: gst::Pad,
+}
+
+fn worker_iteration(shared: &Shared, pads: &Pads, element: &gst::Element, state: &mut WorkerState) {
+    let srcpad = &pads.src;
     let item = {
         let mut q = lock(&shared.queue);
         loop {
@@ -799,16 +879,166 @@ fn worker_iteration(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element) 
             }
         }
     };
-    match item {
+    let flow = match item {
         Item::Event(ev) => {
-            let is_eos = ev.type_() == gst::EventType::Eos;
-            if !srcpad.push_event(ev) && !is_eos {
-                gst::debug!(CAT, obj = srcpad, "downstream refused an event");
-            }
+            // Caps, segment, stream-start and EOS end the span a held skipped frame could be
+            // interpolated in; other events keep their place among held frames.
+            use gst::EventType as T;
+            let ends_span = matches!(ev.type_(), T::Eos | T::Caps | T::Segment | T::StreamStart);
+            let released = if ends_span {
+                release_held(state, srcpad)
+            } else {
+                Ok(gst::FlowSuccess::Ok)
+            };
+            released.and(emit(state, srcpad, Entry::Event(ev), None))
         }
-        Item::Drained(signal) => notify(&signal),
-        Item::Batch(batch) => run_batch(shared, srcpad, element, batch),
+        Item::Drained(signal) => {
+            let flow = release_held(state, srcpad);
+            notify(&signal);
+            flow
+        }
+        Item::Skipped { buffer, arrival } => {
+            emit(state, srcpad, Entry::Skipped { buffer, arrival }, None)
+        }
+        Item::Batch(batch) => run_batch(shared, pads, element, state, batch),
+    };
+    set_flow(shared, element, flow);
+}
+
+/// Records a downstream flow error for chain to return.
+fn set_flow(
+    shared: &Shared,
+    element: &gst::Element,
+    flow: Result<gst::FlowSuccess, gst::FlowError>,
+) {
+    if let Err(e) = flow {
+        let mut q = lock(&shared.queue);
+        if !q.flushing {
+            gst::debug!(CAT, obj = element, "downstream flow {e:?}");
+            q.flow = Err(e);
+        }
+        shared.cond.notify_all();
     }
+}
+
+/// Attaches `objects` to the buffer as filled-in or inferred detections.
+fn attach(buffer: &mut gst::BufferRef, objects: Vec<fill::Object>) {
+    for (det, kps) in objects {
+        add_detection(buffer, det, &kps);
+    }
+}
+
+/// Pushes an entry downstream in order, applying the fill mode to skipped frames. `inferred` is
+/// the result of a Frame entry. Held skipped frames are released, interpolated, before it.
+fn emit(
+    state: &mut WorkerState,
+    srcpad: &gst::Pad,
+    entry: Entry,
+    inferred: Option<(Inferred, &Arc<str>, u32)>,
+) -> Result<gst::FlowSuccess, gst::FlowError> {
+    match entry {
+        Entry::Frame {
+            mut buffer,
+            arrival,
+        } => {
+            let (result, source, batch_size) =
+                inferred.expect("a frame entry comes with its result");
+            let mut flow = Ok(gst::FlowSuccess::Ok);
+            if !state.held.is_empty() {
+                let held = std::mem::take(&mut state.held);
+                let prev = state.last.take().unwrap_or_default();
+                let span = match (prev.pts, result.pts) {
+                    (Some(a), Some(b)) if b > a => Some((a, b)),
+                    _ => None,
+                };
+                let n = held
+                    .iter()
+                    .filter(|e| matches!(e, Entry::Skipped { .. }))
+                    .count();
+                let mut k = 0;
+                for e in held {
+                    match e {
+                        Entry::Skipped {
+                            mut buffer,
+                            arrival,
+                        } => {
+                            k += 1;
+                            let t = match (span, buffer.pts()) {
+                                (Some((a, b)), Some(p)) => {
+                                    ((p.nseconds().saturating_sub(a)) as f32 / (b - a) as f32)
+                                        .clamp(0.0, 1.0)
+                                }
+                                _ => k as f32 / (n + 1) as f32,
+                            };
+                            let b = buffer.make_mut();
+                            attach(b, fill::interpolate(&prev, &result, t));
+                            record_stage(b, source, arrival, wall_clock_ns(), 0);
+                            if flow.is_ok() {
+                                flow = srcpad.push(buffer);
+                            }
+                        }
+                        Entry::Event(ev) => {
+                            srcpad.push_event(ev);
+                        }
+                        Entry::Frame { .. } => unreachable!("inferred frames are never held"),
+                    }
+                }
+            }
+            let b = buffer.make_mut();
+            attach(b, result.objects.clone());
+            record_stage(b, source, arrival, wall_clock_ns(), batch_size);
+            state.last = Some(result);
+            flow.and(srcpad.push(buffer))
+        }
+        Entry::Skipped {
+            mut buffer,
+            arrival,
+        } => {
+            match (state.fill, state.last.as_ref()) {
+                (Fill::Interpolate, Some(_)) => {
+                    state.held.push(Entry::Skipped { buffer, arrival });
+                    return Ok(gst::FlowSuccess::Ok);
+                }
+                (Fill::Hold, Some(last)) => attach(buffer.make_mut(), fill::hold(last)),
+                _ => {}
+            }
+            srcpad.push(buffer)
+        }
+        Entry::Event(ev) => {
+            if state.held.is_empty() {
+                srcpad.push_event(ev);
+            } else {
+                state.held.push(Entry::Event(ev));
+            }
+            Ok(gst::FlowSuccess::Ok)
+        }
+    }
+}
+
+/// Pushes held skipped frames with the last results held (no later inferred frame will come
+/// for them: EOS, caps or segment change, drain).
+fn release_held(
+    state: &mut WorkerState,
+    srcpad: &gst::Pad,
+) -> Result<gst::FlowSuccess, gst::FlowError> {
+    let mut flow = Ok(gst::FlowSuccess::Ok);
+    for e in std::mem::take(&mut state.held) {
+        match e {
+            Entry::Skipped { mut buffer, .. } => {
+                if let Some(last) = state.last.as_ref() {
+                    attach(buffer.make_mut(), fill::hold(last));
+                }
+                if flow.is_ok() {
+                    flow = srcpad.push(buffer);
+                }
+            }
+            Entry::Event(ev) => {
+                srcpad.push_event(ev);
+            }
+            Entry::Frame { .. } => unreachable!("inferred frames are never held"),
+        }
+    }
+    flow
 }
 
 /// Called from the worker when max-batch-latency expired: submits the partial batch.
@@ -828,30 +1058,35 @@ fn expire_partial_batch(shared: &Shared, element: &gst::Element) {
     }
 }
 
-fn run_batch(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element, mut batch: Batch) {
+fn run_batch(
+    shared: &Shared,
+    pads: &Pads,
+    element: &gst::Element,
+    state: &mut WorkerState,
+    mut batch: Batch,
+) -> Result<gst::FlowSuccess, gst::FlowError> {
     let started = Instant::now();
     let mut failure = None;
+    let mut results: Vec<Inferred> = Vec::with_capacity(batch.frames);
+    let mut source: Arc<str> = Arc::from("");
     {
         let mut model = lock(&shared.model);
         match model.as_mut() {
             None => failure = Some("no model loaded".to_string()),
             Some(m) => {
-                let labels = m.labels.clone();
-                let source = m.source.clone();
+                source = m.source.clone();
                 let info = m.engine.info.clone();
                 let lb = *batch.tensor.letterbox();
                 match m.engine.run(&batch.tensor) {
                     Err(e) => failure = Some(e.to_string()),
                     Ok(out) => {
                         let mut objects = FrameObjects::default();
-                        let mut kps: Vec<Keypoint> = Vec::new();
-                        let mut i = 0;
-                        for entry in &mut batch.entries {
-                            let Entry::Frame(buffer) = entry else {
-                                continue;
-                            };
+                        let frames = batch.entries.iter().filter_map(|e| match e {
+                            Entry::Frame { buffer, .. } => Some(buffer),
+                            _ => None,
+                        });
+                        for (i, buffer) in frames.enumerate() {
                             let (data, dims) = out.frame(i);
-                            i += 1;
                             courtvision_infer::decode::decode_frame(
                                 &info,
                                 &batch.params,
@@ -860,30 +1095,7 @@ fn run_batch(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element, mut bat
                                 &lb,
                                 &mut objects,
                             );
-                            let buffer = buffer.make_mut();
-                            let k = objects.keypoints_per_object;
-                            for (n, o) in objects.objects.iter().enumerate() {
-                                let label = labels
-                                    .get(o.class_id)
-                                    .cloned()
-                                    .unwrap_or_else(|| Arc::from(o.class_id.to_string().as_str()));
-                                let det = Detection::new(
-                                    o.class_id as u32,
-                                    label,
-                                    o.score,
-                                    BBox::from_corners(o.bbox),
-                                    source.clone(),
-                                );
-                                kps.clear();
-                                if k > 0 {
-                                    kps.extend(objects.keypoints_of(n).iter().map(|p| Keypoint {
-                                        x: p.x,
-                                        y: p.y,
-                                        score: p.score,
-                                    }));
-                                }
-                                add_detection(buffer, det, &kps);
-                            }
+                            results.push(to_inferred(&objects, buffer.pts(), &m.labels, &source));
                         }
                     }
                 }
@@ -912,30 +1124,104 @@ fn run_batch(shared: &Shared, srcpad: &gst::Pad, element: &gst::Element, mut bat
             ("inference failed: {}", msg)
         );
     }
+    send_feedback(&pads.sink, state.last.as_ref(), &results, &source);
+
     // Push the frames (annotated, or as they came if inference failed) and events, in order.
     let mut flow: Result<gst::FlowSuccess, gst::FlowError> = Ok(gst::FlowSuccess::Ok);
+    let mut results = results.into_iter();
+    let n = batch.frames as u32;
     for entry in batch.entries.drain(..) {
-        match entry {
-            Entry::Frame(buffer) => {
-                if flow.is_ok() {
-                    flow = srcpad.push(buffer);
-                }
-            }
-            Entry::Event(ev) => {
-                srcpad.push_event(ev);
-            }
+        let result = match (&entry, failure.is_none()) {
+            (Entry::Frame { .. }, true) => results.next().map(|r| (r, &source, n)),
+            (Entry::Frame { .. }, false) => Some((Inferred::default(), &source, n)),
+            _ => None,
+        };
+        let f = emit(state, &pads.src, entry, result);
+        if flow.is_ok() {
+            flow = f;
         }
     }
-    if failure.is_some() {
-        flow = Err(gst::FlowError::Error);
-    }
-    let mut q = lock(&shared.queue);
-    q.free.push(batch.tensor);
-    if let Err(e) = flow {
-        if !q.flushing {
-            gst::debug!(CAT, obj = element, "downstream flow {e:?}");
-            q.flow = Err(e);
-        }
-    }
+    lock(&shared.queue).free.push(batch.tensor);
     shared.cond.notify_all();
+    if failure.is_some() {
+        return Err(gst::FlowError::Error);
+    }
+    flow
+}
+
+/// Decoded objects of one frame as courtvision detections.
+fn to_inferred(
+    objects: &FrameObjects,
+    pts: Option<gst::ClockTime>,
+    labels: &[Arc<str>],
+    source: &Arc<str>,
+) -> Inferred {
+    let k = objects.keypoints_per_object;
+    let objects = objects
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(n, o)| {
+            let label = labels
+                .get(o.class_id)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(o.class_id.to_string().as_str()));
+            let det = Detection::new(
+                o.class_id as u32,
+                label,
+                o.score,
+                BBox::from_corners(o.bbox),
+                source.clone(),
+            );
+            let kps = if k > 0 {
+                objects
+                    .keypoints_of(n)
+                    .iter()
+                    .map(|p| Keypoint {
+                        x: p.x,
+                        y: p.y,
+                        score: p.score,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (det, kps)
+        })
+        .collect();
+    Inferred {
+        pts: pts.map(|t| t.nseconds()),
+        objects,
+    }
+}
+
+/// Name of the sticky downstream event in which motionskip announces its longest skip run.
+pub const SKIP_EVENT: &str = "courtvision-skip";
+
+/// Name of the upstream custom event detectors send to motionskip after each batch.
+pub const FEEDBACK_EVENT: &str = "courtvision-feedback";
+
+/// Tells upstream (motionskip) how many objects the last inferred frame had and how fast the
+/// fastest one moved between inferred frames (px/s).
+fn send_feedback(
+    sinkpad: &gst::Pad,
+    previous: Option<&Inferred>,
+    results: &[Inferred],
+    source: &str,
+) {
+    let Some(last) = results.last() else { return };
+    let mut speed = 0.0f64;
+    let mut prev = previous;
+    for r in results {
+        if let Some(p) = prev {
+            speed = speed.max(fill::max_speed(p, r));
+        }
+        prev = Some(r);
+    }
+    let s = gst::Structure::builder(FEEDBACK_EVENT)
+        .field("objects", last.objects.len() as u32)
+        .field("max-speed", speed)
+        .field("source", source)
+        .build();
+    sinkpad.push_event(gst::event::CustomUpstream::new(s));
 }
