@@ -19,10 +19,10 @@ OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file_
 COCO17 = 17
 
 
-def model(name, base, score_pos, input_shape, meta, dtype=TensorProto.FLOAT, extra_rank2=False):
-    """base: constant output [1, d1, d2]; score_pos: (i, j) that gets the per-frame mean."""
+def model(name, base, score_pos, input_shape, meta, dtype=TensorProto.FLOAT, extra_rank2=False, weight=1.0):
+    """base: constant output [1, d1, d2]; score_pos: (i, j) that gets weight x the frame's mean."""
     mask = np.zeros_like(base)
-    mask[0][score_pos] = 1.0
+    mask[0][score_pos] = weight
     base = base.copy()
     base[0][score_pos] = 0.0
     nodes = []
@@ -136,6 +136,13 @@ def main():
     meta = dict(common, task="pose", names="{0: 'person'}", kpt_shape="[17, 3]", end2end="True",
                 args="{'batch': 1, 'nms': False, 'dynamic': True}")
     model("planted-pose-e2e-dyn.onnx", e2e(prow, 57), (0, 4), DYN, meta)
+
+    # A box that moves with the frame's brightness: cx = 510 x mean = 2 x grey level, score 0.9.
+    # A linear grey ramp over frames is linear motion, so interpolated boxes are exact.
+    moving = [(0, 120, 40, 40, 0, 0.9, None), (500, 300, 20, 20, 1, 0.8, None)]
+    meta = dict(common, task="detect", names="{0: 'player', 1: 'ball'}",
+                args="{'batch': 1, 'nms': None, 'dynamic': True}")
+    model("planted-det-moving.onnx", raw(moving, 2), (0, 0), DYN, meta, weight=510.0)
 
     # Unsupported: a rank-2 output.
     meta = dict(common, task="detect", names=DET_NAMES)

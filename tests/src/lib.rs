@@ -51,6 +51,7 @@ pub struct Roi {
     pub source: String,
     pub keypoints: Vec<[f64; 3]>,
     pub skeleton: Option<String>,
+    pub filled: bool,
 }
 
 /// A buffer as it reached the sink.
@@ -65,6 +66,20 @@ pub struct Frame {
     pub json: String,
     /// The buffer itself (a reference, not a copy).
     pub buffer: gst::Buffer,
+    /// motionskip's score and decision.
+    pub motion: Option<courtvision_meta::MotionData>,
+    /// Elements that recorded a timing stage, in order.
+    pub stages: Vec<String>,
+}
+
+impl Frame {
+    /// 'I' for a frame motionskip marked to infer (or without a motion meta), 's' for skipped.
+    pub fn decision(&self) -> char {
+        match self.motion.map(|m| m.decision) {
+            Some(courtvision_meta::Decision::Skip) => 's',
+            _ => 'I',
+        }
+    }
 }
 
 impl Frame {
@@ -98,6 +113,7 @@ fn read_frame(buffer: &gst::Buffer) -> Frame {
                 source: p.and_then(|p| p.get("source").ok()).unwrap_or_default(),
                 keypoints,
                 skeleton: p.and_then(|p| p.get("skeleton").ok()),
+                filled: p.and_then(|p| p.get("filled").ok()).unwrap_or(false),
             }
         })
         .collect();
@@ -121,6 +137,13 @@ fn read_frame(buffer: &gst::Buffer) -> Frame {
             .unwrap_or_default(),
         json: courtvision_meta::frame_json(buffer, 0, 0),
         buffer: buffer.clone(),
+        motion: buffer
+            .meta::<courtvision_meta::MotionMeta>()
+            .map(|m| m.data()),
+        stages: buffer
+            .meta::<courtvision_meta::TimingMeta>()
+            .map(|t| t.stages().iter().map(|s| s.element.to_string()).collect())
+            .unwrap_or_default(),
     }
 }
 
@@ -254,4 +277,46 @@ pub fn wait_for(mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// Decisions of a run as a string, e.g. "IssIss".
+pub fn decisions(frames: &[Frame]) -> String {
+    frames.iter().map(Frame::decision).collect()
+}
+
+/// A feed of uniform grey RGB frames that waits (bounded) until the sink has received each frame
+/// before pushing the next, so feedback from downstream reaches upstream elements in between.
+pub fn grey_rgb_lockstep(
+    w: usize,
+    h: usize,
+    levels: Vec<u8>,
+) -> impl FnOnce(gst_app::AppSrc) + Send + 'static {
+    move |src| {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        let sink = src
+            .parent()
+            .and_then(|p| p.downcast::<gst::Bin>().ok())
+            .and_then(|b| b.by_name("sink"))
+            .and_then(|s| s.static_pad("sink"))
+            .expect("a sink named 'sink'");
+        sink.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            c.fetch_add(1, Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        });
+        for (i, g) in levels.into_iter().enumerate() {
+            let mut buffer = gst::Buffer::from_mut_slice(vec![g; w * h * 3]);
+            {
+                let b = buffer.get_mut().unwrap();
+                b.set_pts(gst::ClockTime::from_mseconds(40 * i as u64));
+                b.set_duration(gst::ClockTime::from_mseconds(40));
+            }
+            if src.push_buffer(buffer).is_err() {
+                return;
+            }
+            wait_for(|| count.load(Ordering::SeqCst) > i);
+        }
+        let _ = src.end_of_stream();
+    }
 }

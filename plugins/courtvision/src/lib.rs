@@ -7,6 +7,7 @@ use gst::glib;
 
 mod detector;
 pub mod metaexport;
+pub mod motionskip;
 pub mod overlayrender;
 pub mod posedetect;
 pub mod yolodetect;
@@ -16,6 +17,7 @@ pub use detector::ExecutionProvider;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     yolodetect::register(plugin)?;
     metaexport::register(plugin)?;
+    motionskip::register(plugin)?;
     overlayrender::register(plugin)?;
     posedetect::register(plugin)?;
     Ok(())

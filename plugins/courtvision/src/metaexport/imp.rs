@@ -73,7 +73,7 @@ impl MetaExport {
 
 #[glib::object_subclass]
 impl ObjectSubclass for MetaExport {
-    const NAME: &'static str = "GstCourtvisionMetaExport";
+    const NAME: &'static str = "GstMetaExport";
     type Type = super::MetaExport;
     type ParentType = gst_base::BaseTransform;
 }

@@ -73,7 +73,7 @@ impl Default for OverlayRender {
 
 #[glib::object_subclass]
 impl ObjectSubclass for OverlayRender {
-    const NAME: &'static str = "GstCourtvisionOverlayRender";
+    const NAME: &'static str = "GstOverlayRender";
     type Type = super::OverlayRender;
     type ParentType = gst_video::VideoFilter;
 }

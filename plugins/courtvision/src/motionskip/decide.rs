@@ -1,0 +1,203 @@
+//! The motion score and the skip decision, apart from GStreamer so they are unit-tested.
+
+use super::Mode;
+
+/// Width of the downscaled luma grid the motion score is computed on.
+pub const GRID_W: usize = 64;
+/// Samples per grid cell along each axis (a 4x4 subsample is plenty for a cell average).
+const SAMPLES: usize = 4;
+
+/// Downscales a luma source (`luma(x, y)`, 0..255) of `w`x`h` into `out` (grid of GRID_W wide).
+/// Each cell is the mean of a 4x4 subsample: about 50k reads for any frame size.
+pub fn downscale(
+    w: usize,
+    h: usize,
+    luma: impl Fn(usize, usize) -> u8,
+    out: &mut Vec<u8>,
+) -> (usize, usize) {
+    let gw = GRID_W.min(w).max(1);
+    let gh = ((GRID_W * h).div_ceil(w.max(1))).min(h).max(1);
+    out.clear();
+    for gy in 0..gh {
+        let (y0, y1) = (gy * h / gh, ((gy + 1) * h / gh).max(gy * h / gh + 1));
+        for gx in 0..gw {
+            let (x0, x1) = (gx * w / gw, ((gx + 1) * w / gw).max(gx * w / gw + 1));
+            let mut sum = 0u32;
+            let mut n = 0u32;
+            for sy in 0..SAMPLES {
+                let y = y0 + (y1 - y0) * (2 * sy + 1) / (2 * SAMPLES);
+                for sx in 0..SAMPLES {
+                    let x = x0 + (x1 - x0) * (2 * sx + 1) / (2 * SAMPLES);
+                    sum += luma(x.min(w - 1), y.min(h - 1)) as u32;
+                    n += 1;
+                }
+            }
+            out.push((sum / n) as u8);
+        }
+    }
+    (gw, gh)
+}
+
+/// Mean absolute difference of two grids (0..255); 255 when there is no previous grid.
+pub fn score(prev: &[u8], cur: &[u8]) -> f32 {
+    if prev.len() != cur.len() || cur.is_empty() {
+        return 255.0;
+    }
+    let sum: u64 = prev
+        .iter()
+        .zip(cur)
+        .map(|(a, b)| a.abs_diff(*b) as u64)
+        .sum();
+    sum as f32 / cur.len() as f32
+}
+
+/// Decision parameters (the element's properties).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    pub mode: Mode,
+    pub interval: u32,
+    pub min_skip: u32,
+    pub max_skip: u32,
+    pub low_threshold: f32,
+    pub high_threshold: f32,
+    pub fast_speed: f64,
+    pub many_objects: u32,
+}
+
+impl Params {
+    /// The longest run of skipped frames these parameters allow.
+    pub fn max_run(&self) -> u32 {
+        match self.mode {
+            Mode::Fixed => self.interval.saturating_sub(1),
+            Mode::Adaptive => self.max_skip.max(self.min_skip),
+        }
+    }
+}
+
+/// What downstream last reported (feedback event).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Feedback {
+    pub objects: u32,
+    pub max_speed: f64,
+}
+
+/// The per-stream decision state.
+#[derive(Debug, Default)]
+pub struct Decider {
+    frame: u64,
+    skipped_run: u32,
+}
+
+impl Decider {
+    pub fn reset(&mut self) {
+        *self = Decider::default();
+    }
+
+    /// How many frames may be skipped in a row now.
+    pub fn allowed_skip(p: &Params, score: f32, feedback: Option<Feedback>) -> u32 {
+        let (lo, hi) = (p.min_skip, p.max_skip.max(p.min_skip));
+        if feedback.is_some_and(|f| f.max_speed >= p.fast_speed || f.objects >= p.many_objects) {
+            return lo;
+        }
+        if score >= p.high_threshold {
+            lo
+        } else if score <= p.low_threshold {
+            hi
+        } else {
+            let t =
+                (score - p.low_threshold) / (p.high_threshold - p.low_threshold).max(f32::EPSILON);
+            (hi as f32 - t * (hi - lo) as f32).round() as u32
+        }
+    }
+
+    /// `true` when this frame is to be inferred.
+    pub fn decide(&mut self, p: &Params, score: f32, feedback: Option<Feedback>) -> bool {
+        let first = self.frame == 0;
+        self.frame += 1;
+        let infer = match p.mode {
+            Mode::Fixed => (self.frame - 1).is_multiple_of(p.interval.max(1) as u64),
+            Mode::Adaptive => first || self.skipped_run >= Self::allowed_skip(p, score, feedback),
+        };
+        self.skipped_run = if infer { 0 } else { self.skipped_run + 1 };
+        infer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(mode: Mode) -> Params {
+        Params {
+            mode,
+            interval: 3,
+            min_skip: 0,
+            max_skip: 4,
+            low_threshold: 1.0,
+            high_threshold: 8.0,
+            fast_speed: 500.0,
+            many_objects: 10,
+        }
+    }
+
+    fn run(p: &Params, scores: &[f32], fb: Option<Feedback>) -> String {
+        let mut d = Decider::default();
+        scores
+            .iter()
+            .map(|&s| if d.decide(p, s, fb) { 'I' } else { 's' })
+            .collect()
+    }
+
+    #[test]
+    fn fixed_interval() {
+        assert_eq!(run(&params(Mode::Fixed), &[0.0; 7], None), "IssIssI");
+    }
+
+    #[test]
+    fn adaptive_static_skips_max_moving_infers_every_frame() {
+        let p = params(Mode::Adaptive);
+        assert_eq!(run(&p, &[0.0; 11], None), "IssssIssssI");
+        assert_eq!(run(&p, &[20.0; 5], None), "IIIII");
+        // Halfway between thresholds: about half of max-skip.
+        assert_eq!(Decider::allowed_skip(&p, 4.5, None), 2);
+    }
+
+    #[test]
+    fn feedback_forces_every_frame() {
+        let p = params(Mode::Adaptive);
+        let fast = Feedback {
+            objects: 1,
+            max_speed: 900.0,
+        };
+        let many = Feedback {
+            objects: 12,
+            max_speed: 0.0,
+        };
+        assert_eq!(run(&p, &[0.0; 4], Some(fast)), "IIII");
+        assert_eq!(run(&p, &[0.0; 4], Some(many)), "IIII");
+        assert_eq!(
+            run(
+                &p,
+                &[0.0; 6],
+                Some(Feedback {
+                    objects: 1,
+                    max_speed: 10.0
+                })
+            ),
+            "IssssI"
+        );
+    }
+
+    #[test]
+    fn score_of_a_moving_edge() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        let (gw, gh) = downscale(640, 360, |x, _| if x < 320 { 0 } else { 200 }, &mut a);
+        assert_eq!((gw, gh), (64, 36));
+        downscale(640, 360, |x, _| if x < 330 { 0 } else { 200 }, &mut b);
+        assert_eq!(score(&a, &a), 0.0);
+        let s = score(&a, &b);
+        assert!(s > 0.0 && s < 10.0, "{s}");
+        assert_eq!(score(&[], &b), 255.0);
+    }
+}
