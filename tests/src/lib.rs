@@ -70,6 +70,8 @@ pub struct Frame {
     pub motion: Option<courtvision_meta::MotionData>,
     /// Elements that recorded a timing stage, in order.
     pub stages: Vec<String>,
+    /// The timing meta: ingress and (element, start, end, batch size) per stage.
+    pub timing: Option<courtvision_meta::TimingData>,
 }
 
 impl Frame {
@@ -135,6 +137,9 @@ fn read_frame(buffer: &gst::Buffer) -> Frame {
                     .collect()
             })
             .unwrap_or_default(),
+        timing: buffer
+            .meta::<courtvision_meta::TimingMeta>()
+            .map(|t| t.data().clone()),
         json: courtvision_meta::frame_json(buffer, 0, 0),
         buffer: buffer.clone(),
         motion: buffer
@@ -162,6 +167,22 @@ pub fn run_with_warnings(
     desc: &str,
     feed: impl FnOnce(gst_app::AppSrc) + Send + 'static,
 ) -> Result<(Vec<Frame>, Vec<String>), String> {
+    run_full(desc, feed).map(|r| (r.frames, r.warnings))
+}
+
+/// Everything a run produced.
+pub struct Run {
+    pub frames: Vec<Frame>,
+    pub warnings: Vec<String>,
+    /// Element messages posted on the bus, in order.
+    pub messages: Vec<gst::Structure>,
+}
+
+/// As [`run`], returning frames, warnings and element messages.
+pub fn run_full(
+    desc: &str,
+    feed: impl FnOnce(gst_app::AppSrc) + Send + 'static,
+) -> Result<Run, String> {
     init();
     let pipeline = gst::parse::launch(desc)
         .map_err(|e| format!("parse: {e}"))?
@@ -187,6 +208,7 @@ pub fn run_with_warnings(
         }
         let bus = pipeline.bus().unwrap();
         let mut warnings = Vec::new();
+        let mut messages = Vec::new();
         loop {
             let msg = bus
                 .timed_pop_filtered(
@@ -195,20 +217,28 @@ pub fn run_with_warnings(
                         gst::MessageType::Eos,
                         gst::MessageType::Error,
                         gst::MessageType::Warning,
+                        gst::MessageType::Element,
                     ],
                 )
                 .ok_or("timeout: no EOS within 120 s")?;
             match msg.view() {
                 gst::MessageView::Error(e) => return Err(format_error(e)),
                 gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
-                _ => return Ok(warnings),
+                gst::MessageView::Element(e) => {
+                    messages.extend(e.structure().map(|s| s.to_owned()))
+                }
+                _ => return Ok((warnings, messages)),
             }
         }
     })();
     pipeline.set_state(gst::State::Null).unwrap();
-    let warnings = result?;
+    let (warnings, messages) = result?;
     let frames = frames.lock().unwrap().clone();
-    Ok((frames, warnings))
+    Ok(Run {
+        frames,
+        warnings,
+        messages,
+    })
 }
 
 /// "element: message | debug: ..."; the message itself must say what is wrong.

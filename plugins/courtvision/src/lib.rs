@@ -10,6 +10,7 @@ pub mod metaexport;
 pub mod motionskip;
 pub mod overlayrender;
 pub mod posedetect;
+pub mod timingmeta;
 pub mod yolodetect;
 
 pub use detector::ExecutionProvider;
@@ -18,6 +19,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     yolodetect::register(plugin)?;
     metaexport::register(plugin)?;
     motionskip::register(plugin)?;
+    timingmeta::register(plugin)?;
     overlayrender::register(plugin)?;
     posedetect::register(plugin)?;
     Ok(())

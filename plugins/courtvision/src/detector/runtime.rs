@@ -86,6 +86,8 @@ struct Model {
 /// The worker's own state across batches: the last inferred frame's objects and, with
 /// fill=interpolate, the skipped frames (and events after them) waiting for the next one.
 struct WorkerState {
+    /// The element's name, for timing stages.
+    source: Arc<str>,
     fill: Fill,
     last: Option<Inferred>,
     held: Vec<Entry>,
@@ -409,12 +411,13 @@ impl Detector {
             src: pad.clone(),
             sink: self.sinkpad.clone(),
         };
-        let element = element.downgrade();
         let mut state = WorkerState {
+            source: Arc::from(element.name().as_str()),
             fill: lock(&self.settings).fill,
             last: None,
             held: Vec::new(),
         };
+        let element = element.downgrade();
         pad.start_task(move || {
             let Some(element) = element.upgrade() else {
                 let _ = pads.src.pause_task();
@@ -934,15 +937,15 @@ fn emit(
     state: &mut WorkerState,
     srcpad: &gst::Pad,
     entry: Entry,
-    inferred: Option<(Inferred, &Arc<str>, u32)>,
+    inferred: Option<(Inferred, u32)>,
 ) -> Result<gst::FlowSuccess, gst::FlowError> {
+    let source = state.source.clone();
     match entry {
         Entry::Frame {
             mut buffer,
             arrival,
         } => {
-            let (result, source, batch_size) =
-                inferred.expect("a frame entry comes with its result");
+            let (result, batch_size) = inferred.expect("a frame entry comes with its result");
             let mut flow = Ok(gst::FlowSuccess::Ok);
             if !state.held.is_empty() {
                 let held = std::mem::take(&mut state.held);
@@ -972,7 +975,7 @@ fn emit(
                             };
                             let b = buffer.make_mut();
                             attach(b, fill::interpolate(&prev, &result, t));
-                            record_stage(b, source, arrival, wall_clock_ns(), 0);
+                            record_stage(b, &source, arrival, wall_clock_ns(), 0);
                             if flow.is_ok() {
                                 flow = srcpad.push(buffer);
                             }
@@ -986,7 +989,7 @@ fn emit(
             }
             let b = buffer.make_mut();
             attach(b, result.objects.clone());
-            record_stage(b, source, arrival, wall_clock_ns(), batch_size);
+            record_stage(b, &source, arrival, wall_clock_ns(), batch_size);
             state.last = Some(result);
             flow.and(srcpad.push(buffer))
         }
@@ -1002,6 +1005,7 @@ fn emit(
                 (Fill::Hold, Some(last)) => attach(buffer.make_mut(), fill::hold(last)),
                 _ => {}
             }
+            record_stage(buffer.make_mut(), &source, arrival, wall_clock_ns(), 0);
             srcpad.push(buffer)
         }
         Entry::Event(ev) => {
@@ -1024,10 +1028,15 @@ fn release_held(
     let mut flow = Ok(gst::FlowSuccess::Ok);
     for e in std::mem::take(&mut state.held) {
         match e {
-            Entry::Skipped { mut buffer, .. } => {
+            Entry::Skipped {
+                mut buffer,
+                arrival,
+            } => {
+                let b = buffer.make_mut();
                 if let Some(last) = state.last.as_ref() {
-                    attach(buffer.make_mut(), fill::hold(last));
+                    attach(b, fill::hold(last));
                 }
+                record_stage(b, &state.source, arrival, wall_clock_ns(), 0);
                 if flow.is_ok() {
                     flow = srcpad.push(buffer);
                 }
@@ -1132,8 +1141,8 @@ fn run_batch(
     let n = batch.frames as u32;
     for entry in batch.entries.drain(..) {
         let result = match (&entry, failure.is_none()) {
-            (Entry::Frame { .. }, true) => results.next().map(|r| (r, &source, n)),
-            (Entry::Frame { .. }, false) => Some((Inferred::default(), &source, n)),
+            (Entry::Frame { .. }, true) => results.next().map(|r| (r, n)),
+            (Entry::Frame { .. }, false) => Some((Inferred::default(), n)),
             _ => None,
         };
         let f = emit(state, &pads.src, entry, result);

@@ -12,7 +12,7 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use courtvision_meta::DetectionsMeta;
+use courtvision_meta::{record_stage, wall_clock_ns, DetectionsMeta, MotionMeta, TimingMeta};
 
 use super::draw::{self, FrameMut, Style, Target};
 
@@ -205,6 +205,15 @@ impl BaseTransformImpl for OverlayRender {
         gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    /// The video filter maps the frame and draws (transform_frame_ip); around it, the stage time.
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let start = wall_clock_ns();
+        let result = self.parent_transform_ip(buf);
+        let name: std::sync::Arc<str> = std::sync::Arc::from(self.obj().name().as_str());
+        record_stage(buf, &name, start, wall_clock_ns(), 1);
+        result
+    }
 }
 
 impl VideoFilterImpl for OverlayRender {
@@ -310,9 +319,18 @@ impl OverlayRender {
         hud.last = Some(now);
         hud.frames += 1;
         let dets = buffer.meta::<DetectionsMeta>().map_or(0, |m| m.len());
-        vec![
+        let mut lines = vec![
             format!("frame {}  {:.1} fps", hud.frames, hud.fps),
             format!("detections {dets}"),
-        ]
+        ];
+        if let Some(ingress) = buffer.meta::<TimingMeta>().and_then(|t| t.ingress()) {
+            let ms = wall_clock_ns().saturating_sub(ingress) as f64 / 1e6;
+            lines.push(format!("latency {ms:.1} ms"));
+        }
+        if let Some(m) = buffer.meta::<MotionMeta>() {
+            let m = m.data();
+            lines.push(format!("motion {:.1}  {:?}", m.score, m.decision));
+        }
+        lines
     }
 }
