@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CPU benchmark of yolodetect against ONNX Runtime's model-only rate, measured in the same run.
 #
-#   pipelines/benchmark.sh [MODEL] [FRAMES] [ROUNDS]
+#   pipelines/benchmark.sh [model|pipeline|all] [MODEL] [FRAMES] [ROUNDS]
 #
+# model (issue 2): yolodetect alone against ONNX Runtime's model-only rate:
 # 1. Encodes a non-square 854x480 H.264 clip (FRAMES frames, default 300) under bench-out/.
 # 2. Per round (default 3), interleaved so that machine noise hits both sides alike:
 #    model only: Python onnxruntime session.run, preallocated 640x640 batch-1 input (and
@@ -10,11 +11,21 @@
 #    pipeline: filesrc ! decodebin ! videoconvert ! yolodetect MODEL [batch-size] ! fakesink,
 #    with the default batch size (4) and batch-size=1.
 # 3. Prints a table of medians. Pipeline rates are steady rates from the first frame out.
+#
+# pipeline (issue 4): the full annotated pipeline (decode -> [motionskip] -> yolodetect ->
+# posedetect -> overlayrender -> timingmeta -> avenc_mpeg4 -> mp4mux) against the Python+OpenCV
+# loop of pipelines/python_loop.py doing the same work with the same codec (cv2 mp4v = MPEG-4
+# part 2), on a 150-frame 854x480 clip; batch sizes 1/2/4/8, fixed and adaptive skipping.
+# `identity single-segment=true` after decodebin: GStreamer 1.22's avenc_mpeg4 writes an empty
+# MP4 when it gets qtdemux's segment unchanged (with or without courtvision in between); the
+# Python side re-timestamps frames too (cv2.VideoWriter counts them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${1:-../shared/models/yolo11n-det-dyn.onnx}
-FRAMES=${2:-300}
-ROUNDS=${3:-3}
+WHAT=${1:-all}
+MODEL=${2:-../shared/models/yolo11n-det-dyn.onnx}
+POSE=${COURTVISION_POSE_MODEL:-../shared/models/yolo11n-pose-dyn.onnx}
+FRAMES=${3:-300}
+ROUNDS=${4:-3}
 OUT=bench-out
 mkdir -p "$OUT"
 cargo build --release --example cvlaunch -q
@@ -26,6 +37,7 @@ if [ ! -s "$CLIP" ]; then
     ! mp4mux ! filesink location="$CLIP"
 fi
 
+if [ "$WHAT" = model ] || [ "$WHAT" = all ]; then
 fps() { sed -n 's/.*steady_fps=\([0-9.]*\).*/\1/p; s/.*input=.* fps=\([0-9.]*\)$/\1/p'; }
 LOG=$OUT/benchmark.log
 : > "$LOG"
@@ -61,3 +73,49 @@ print(f"| pipeline, 854x480 H.264 -> yolodetect (default batch-size 4) | {m['pl_
 print(f"| pipeline, 854x480 H.264 -> yolodetect batch-size=1 | {m['pl_1']:.1f} | {m['pl_1']/base:.2f}x |")
 PY
 rm -f "$OUT/rates.$$"
+fi
+
+if [ "$WHAT" = pipeline ] || [ "$WHAT" = all ]; then
+  python3 -c "import cv2" 2>/dev/null || python3 -m pip install -q opencv-python-headless
+  PCLIP=$OUT/clip-854x480-150.mp4
+  [ -s "$PCLIP" ] || gst-launch-1.0 -q videotestsrc num-buffers=150 pattern=ball \
+    ! video/x-raw,format=I420,width=854,height=480,framerate=30/1 ! x264enc speed-preset=fast \
+    ! mp4mux ! filesink location="$PCLIP"
+  PLOG=$OUT/pipeline.log
+  : > "$PLOG"
+  rm -f "$OUT/annotated.mp4"
+  py=$(python3 pipelines/python_loop.py "$PCLIP" "$OUT/python.mp4" "$MODEL" "$POSE")
+  echo "python loop: $py" | tee -a "$PLOG"
+  py_fps=$(sed 's/.*fps=//' <<<"$py")
+  annotated() { # $1: batch size, $2: skip element (or empty), $3: fill
+    $LAUNCH filesrc location="$PCLIP" ! decodebin ! identity single-segment=true ! videoconvert ! timingmeta mode=ingress $2 \
+      ! yolodetect model="$MODEL" batch-size=$1 fill=$3 ! posedetect model="$POSE" batch-size=$1 fill=$3 \
+      ! overlayrender ! timingmeta mode=egress ! tee name=t ! queue ! fakesink name=sink \
+      t. ! queue ! videoconvert ! avenc_mpeg4 bitrate=4000000 ! mp4mux ! filesink location="$OUT/annotated.mp4" \
+      | sed -n 's/.*wall_s=\([0-9.]*\).*/\1/p'
+  }
+  rows=()
+  for b in 1 2 4 8; do
+    wall=$(annotated $b "" none)
+    fps=$(python3 -c "print(150/$wall)")
+    echo "batch-size=$b no skipping: wall $wall s, $fps fps" | tee -a "$PLOG"
+    rows+=("| batch-size=$b, no skipping | $(printf %.1f "$fps") | $(python3 -c "print(f'{$fps/$py_fps:.2f}x')") |")
+  done
+  for skip in "fixed interval=2:hold" "adaptive:interpolate"; do
+    mode=${skip%%:*}; fill=${skip##*:}
+    wall=$(annotated 4 "! motionskip mode=$mode" "$fill")
+    fps=$(python3 -c "print(150/$wall)")
+    echo "motionskip mode=$mode fill=$fill: wall $wall s, $fps fps" | tee -a "$PLOG"
+    rows+=("| batch-size=4, motionskip mode=$mode, fill=$fill | $(printf %.1f "$fps") | $(python3 -c "print(f'{$fps/$py_fps:.2f}x')") |")
+  done
+  frames_out=$(python3 -c "
+import cv2; c = cv2.VideoCapture('$OUT/annotated.mp4'); n = 0
+while c.read()[0]: n += 1
+print(n)")
+  echo "annotated.mp4 (last run) has $frames_out frames" | tee -a "$PLOG"
+  echo
+  echo "| annotated pipeline, 854x480 H.264, 150 frames, $(nproc)-core CPU (model load included) | frames/s | vs Python loop |"
+  echo "| --- | --- | --- |"
+  printf "| Python+OpenCV loop (pipelines/python_loop.py) | %.1f | 1.00x |\n" "$py_fps"
+  printf "%s\n" "${rows[@]}"
+fi

@@ -1,10 +1,12 @@
 //! cvlaunch: gst-launch for courtvision pipelines, with the plugin registered from this build
 //! and a summary at the end: frames, wall time, frames/s, detections per label.
 //!
-//!     cargo run --release --example cvlaunch -- [--json FILE] 'PIPELINE ... ! fakesink name=sink'
+//!     cargo run --release --example cvlaunch -- [--progress] [--json FILE] 'PIPELINE ... ! fakesink name=sink'
 //!
 //! The summary counts buffers reaching the element named `sink` (else the last sink found).
 //! With `--json FILE`, every frame's metadata is written as one JSON line (courtvision-meta schema).
+//! With `--progress`, each `courtvision-timing` message of a `timingmeta mode=egress` prints a
+//! progress line on stderr (position/duration, fps, latency).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -31,6 +33,10 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let progress = args.first().map(String::as_str) == Some("--progress");
+    if progress {
+        args.remove(0);
+    }
     let mut json = None;
     if args.first().map(String::as_str) == Some("--json") {
         if args.len() < 2 {
@@ -104,6 +110,26 @@ fn run() -> Result<(), String> {
                 break;
             }
             gst::MessageView::Warning(w) => eprintln!("warning: {}", w.error()),
+            gst::MessageView::Element(e) if progress => {
+                if let Some(s) = e.structure().filter(|s| s.name() == "courtvision-timing") {
+                    let pos = s.get::<i64>("position").unwrap_or(-1);
+                    let dur = s.get::<i64>("duration").unwrap_or(-1);
+                    let pct = if pos >= 0 && dur > 0 {
+                        format!("{:5.1}%", (100.0 * pos as f64 / dur as f64).min(100.0))
+                    } else {
+                        "  -  ".into()
+                    };
+                    eprintln!(
+                        "progress {pct} frames {} ({} inferred, {} skipped) {:.1} fps latency p50 {:.0} ms p95 {:.0} ms",
+                        s.get::<u64>("frames").unwrap_or(0),
+                        s.get::<u64>("inferred").unwrap_or(0),
+                        s.get::<u64>("skipped").unwrap_or(0),
+                        s.get::<f64>("fps").unwrap_or(0.0),
+                        s.get::<f64>("latency-p50").unwrap_or(0.0),
+                        s.get::<f64>("latency-p95").unwrap_or(0.0),
+                    );
+                }
+            }
             _ => {}
         }
     }
