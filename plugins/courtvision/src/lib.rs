@@ -5,6 +5,7 @@
 
 use gst::glib;
 
+mod caps;
 mod detector;
 pub mod metaexport;
 pub mod motionskip;

@@ -314,36 +314,6 @@ pub fn resolve_classes(
     Ok(Some(ids))
 }
 
-/// Pad templates of both elements: raw video in the formats preprocessing reads directly.
-pub fn pad_templates() -> Vec<gst::PadTemplate> {
-    let caps = gst_video::VideoCapsBuilder::new()
-        .format_list([
-            gst_video::VideoFormat::Rgb,
-            gst_video::VideoFormat::Rgba,
-            gst_video::VideoFormat::Bgr,
-            gst_video::VideoFormat::Bgrx,
-            gst_video::VideoFormat::I420,
-            gst_video::VideoFormat::Nv12,
-        ])
-        .build();
-    vec![
-        gst::PadTemplate::new(
-            "src",
-            gst::PadDirection::Src,
-            gst::PadPresence::Always,
-            &caps,
-        )
-        .unwrap(),
-        gst::PadTemplate::new(
-            "sink",
-            gst::PadDirection::Sink,
-            gst::PadPresence::Always,
-            &caps,
-        )
-        .unwrap(),
-    ]
-}
-
 /// Implements ObjectImpl, GstObjectImpl and ElementImpl for a detector element's imp struct,
 /// which must have a `detector: runtime::Detector` field and implement `ObjectSubclass` with
 /// `ParentType = gst::Element`. Both elements are the same runtime with different metadata and
@@ -396,7 +366,7 @@ macro_rules! detector_element_impl {
 
             fn pad_templates() -> &'static [gst::PadTemplate] {
                 static TEMPLATES: std::sync::LazyLock<Vec<gst::PadTemplate>> =
-                    std::sync::LazyLock::new($crate::detector::pad_templates);
+                    std::sync::LazyLock::new($crate::caps::raw_video_templates);
                 TEMPLATES.as_ref()
             }
 

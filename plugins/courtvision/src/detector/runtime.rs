@@ -65,13 +65,8 @@ struct Batch {
 
 enum Item {
     Batch(Batch),
-    /// A serialized event with no batch around it.
-    Event(gst::Event),
-    /// A skipped frame with no batch around it.
-    Skipped {
-        buffer: gst::Buffer,
-        arrival: u64,
-    },
+    /// A serialized event or a skipped frame with no batch around it.
+    Entry(Entry),
     /// Signalled once everything before it has been pushed (DRAIN query).
     Drained(Arc<(Mutex<bool>, Condvar)>),
 }
@@ -387,7 +382,7 @@ impl Detector {
             match item {
                 Item::Batch(b) => q.free.push(b.tensor),
                 Item::Drained(signal) => notify(&signal),
-                Item::Event(_) | Item::Skipped { .. } => {}
+                Item::Entry(_) => {}
             }
         }
         if let Some(b) = dropped {
@@ -455,10 +450,8 @@ impl Detector {
             let arrival = wall_clock_ns();
             if MotionMeta::is_skip(&buffer) {
                 // No inference: keep its place among the frames around it.
-                match f.batch.as_mut() {
-                    Some(b) => b.entries.push(Entry::Skipped { buffer, arrival }),
-                    None => self.shared.enqueue(Item::Skipped { buffer, arrival }),
-                }
+                self.shared
+                    .keep_in_order(f, Entry::Skipped { buffer, arrival });
                 return lock(&self.shared.queue).flow;
             }
             if f.batch.is_none() {
@@ -569,7 +562,7 @@ impl Detector {
         let partial = f.batch.take();
         self.shared.submit(partial);
         if let Some(ev) = event {
-            self.shared.enqueue(Item::Event(ev));
+            self.shared.enqueue(Item::Entry(Entry::Event(ev)));
         }
     }
 
@@ -603,7 +596,7 @@ impl Detector {
                 match self.configure(&caps) {
                     Ok(()) => {
                         // The partial batch was made for the old caps: it ran in configure().
-                        self.shared.enqueue(Item::Event(event));
+                        self.shared.enqueue(Item::Entry(Entry::Event(event)));
                         true
                     }
                     Err(msg) => {
@@ -630,20 +623,13 @@ impl Detector {
                     let _ =
                         element.post_message(gst::message::Latency::builder().src(element).build());
                 }
-                let mut f = lock(&self.shared.filling);
-                match f.batch.as_mut() {
-                    Some(b) => b.entries.push(Entry::Event(event)),
-                    None => self.shared.enqueue(Item::Event(event)),
-                }
+                self.shared
+                    .keep_in_order(&mut lock(&self.shared.filling), Entry::Event(event));
                 true
             }
             _ if event.is_serialized() => {
-                // Keep its place among the frames of the batch being filled.
-                let mut f = lock(&self.shared.filling);
-                match f.batch.as_mut() {
-                    Some(b) => b.entries.push(Entry::Event(event)),
-                    None => self.shared.enqueue(Item::Event(event)),
-                }
+                self.shared
+                    .keep_in_order(&mut lock(&self.shared.filling), Entry::Event(event));
                 true
             }
             _ => self.srcpad.push_event(event),
@@ -790,6 +776,14 @@ impl Detector {
 }
 
 impl Shared {
+    /// Keeps `entry` in order: inside the batch being filled, else after everything queued.
+    fn keep_in_order(&self, filling: &mut Filling, entry: Entry) {
+        match filling.batch.as_mut() {
+            Some(b) => b.entries.push(entry),
+            None => self.enqueue(Item::Entry(entry)),
+        }
+    }
+
     /// Queues a (possibly partial) batch for the worker.
     fn submit(&self, batch: Option<Batch>) {
         let Some(batch) = batch else { return };
@@ -800,13 +794,9 @@ impl Shared {
             return;
         }
         if batch.frames == 0 {
-            // Only events: push them without running the model.
+            // Nothing to infer: pass its events and skipped frames on without running the model.
             q.free.push(batch.tensor);
-            for e in batch.entries {
-                if let Entry::Event(ev) = e {
-                    q.items.push_back(Item::Event(ev));
-                }
-            }
+            q.items.extend(batch.entries.into_iter().map(Item::Entry));
         } else {
             q.items.push_back(Item::Batch(batch));
             q.queued_batches += 1;
@@ -883,7 +873,7 @@ fn worker_iteration(shared: &Shared, pads: &Pads, element: &gst::Element, state:
         }
     };
     let flow = match item {
-        Item::Event(ev) => {
+        Item::Entry(Entry::Event(ev)) => {
             // Caps, segment, stream-start and EOS end the span a held skipped frame could be
             // interpolated in; other events keep their place among held frames.
             use gst::EventType as T;
@@ -900,9 +890,7 @@ fn worker_iteration(shared: &Shared, pads: &Pads, element: &gst::Element, state:
             notify(&signal);
             flow
         }
-        Item::Skipped { buffer, arrival } => {
-            emit(state, srcpad, Entry::Skipped { buffer, arrival }, None)
-        }
+        Item::Entry(entry) => emit(state, srcpad, entry, None),
         Item::Batch(batch) => run_batch(shared, pads, element, state, batch),
     };
     set_flow(shared, element, flow);

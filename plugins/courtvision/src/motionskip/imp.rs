@@ -192,7 +192,7 @@ impl ElementImpl for MotionSkip {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
-            LazyLock::new(crate::detector::pad_templates);
+            LazyLock::new(crate::caps::raw_video_templates);
         TEMPLATES.as_ref()
     }
 }

@@ -68,6 +68,22 @@ pub struct Style {
     pub min_keypoint_score: f32,
 }
 
+impl Default for Style {
+    /// Everything drawn, sizes from the frame, keypoints from score 0.5 (ultralytics).
+    fn default() -> Self {
+        Style {
+            boxes: true,
+            labels: true,
+            keypoints: true,
+            skeleton: true,
+            track_ids: true,
+            line_width: 0.0,
+            font_size: 0.0,
+            min_keypoint_score: 0.5,
+        }
+    }
+}
+
 impl Style {
     /// Line width and font size for a frame of `w`x`h` (ultralytics: max(round((w+h)/2*0.003), 2)).
     pub fn resolved(&self, w: u32, h: u32) -> (f32, f32) {
@@ -543,16 +559,7 @@ mod tests {
 
     #[test]
     fn auto_sizes_follow_ultralytics() {
-        let s = Style {
-            boxes: true,
-            labels: true,
-            keypoints: true,
-            skeleton: true,
-            track_ids: true,
-            line_width: 0.0,
-            font_size: 0.0,
-            min_keypoint_score: 0.5,
-        };
+        let s = Style::default();
         assert_eq!(s.resolved(1920, 1080).0, 5.0);
         assert_eq!(s.resolved(640, 480).0, 2.0);
     }

@@ -24,28 +24,10 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Settings {
     style: Style,
     hud: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            style: Style {
-                boxes: true,
-                labels: true,
-                keypoints: true,
-                skeleton: true,
-                track_ids: true,
-                line_width: 0.0,
-                font_size: 0.0,
-                min_keypoint_score: 0.5,
-            },
-            hud: false,
-        }
-    }
 }
 
 #[derive(Default)]
@@ -195,7 +177,7 @@ impl ElementImpl for OverlayRender {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> =
-            LazyLock::new(crate::detector::pad_templates);
+            LazyLock::new(crate::caps::raw_video_templates);
         TEMPLATES.as_ref()
     }
 }

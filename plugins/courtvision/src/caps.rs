@@ -1,0 +1,41 @@
+//! Pad templates the elements share (not an element).
+
+/// Raw video in the formats courtvision reads and draws directly: RGB, RGBA, BGR, BGRx, I420,
+/// NV12 (yolodetect, posedetect, motionskip, overlayrender).
+pub fn raw_video_templates() -> Vec<gst::PadTemplate> {
+    let caps = gst_video::VideoCapsBuilder::new()
+        .format_list([
+            gst_video::VideoFormat::Rgb,
+            gst_video::VideoFormat::Rgba,
+            gst_video::VideoFormat::Bgr,
+            gst_video::VideoFormat::Bgrx,
+            gst_video::VideoFormat::I420,
+            gst_video::VideoFormat::Nv12,
+        ])
+        .build();
+    templates(&caps)
+}
+
+/// Any caps (metaexport, timingmeta: they only read metadata).
+pub fn any_templates() -> Vec<gst::PadTemplate> {
+    templates(&gst::Caps::new_any())
+}
+
+fn templates(caps: &gst::Caps) -> Vec<gst::PadTemplate> {
+    vec![
+        gst::PadTemplate::new(
+            "src",
+            gst::PadDirection::Src,
+            gst::PadPresence::Always,
+            caps,
+        )
+        .unwrap(),
+        gst::PadTemplate::new(
+            "sink",
+            gst::PadDirection::Sink,
+            gst::PadPresence::Always,
+            caps,
+        )
+        .unwrap(),
+    ]
+}
