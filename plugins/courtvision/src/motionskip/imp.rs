@@ -278,15 +278,8 @@ impl BaseTransformImpl for MotionSkip {
         let st = &mut *guard;
         let info = st.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         let run = settings.params.max_run();
-        if st.announced != Some(run) {
-            st.announced = Some(run);
-            let s = gst::Structure::builder(SKIP_EVENT)
-                .field("max-skip", run)
-                .build();
-            self.obj()
-                .src_pad()
-                .push_event(gst::event::CustomDownstreamSticky::new(s));
-        }
+        let announce = st.announced != Some(run);
+        st.announced = Some(run);
         {
             let frame =
                 gst_video::VideoFrameRef::from_buffer_ref_readable(&*buf, &info).map_err(|_| {
@@ -325,6 +318,15 @@ impl BaseTransformImpl for MotionSkip {
             .clone()
             .unwrap_or_else(|| std::sync::Arc::from("motionskip"));
         drop(guard);
+        if announce {
+            // Pushed without the state lock: detectors' feedback events take it from their threads.
+            let s = gst::Structure::builder(SKIP_EVENT)
+                .field("max-skip", run)
+                .build();
+            self.obj()
+                .src_pad()
+                .push_event(gst::event::CustomDownstreamSticky::new(s));
+        }
         MotionMeta::set(buf, MotionData { score, decision });
         record_stage(buf, &name, start, wall_clock_ns(), 1);
         gst::trace!(CAT, imp = self, "score {score:.2}: {decision:?}");
