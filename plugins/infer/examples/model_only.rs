@@ -25,7 +25,11 @@ fn main() {
         .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
         .unwrap_or((640usize, 640usize));
     let runs: usize = args.get(4).and_then(|r| r.parse().ok()).unwrap_or(50);
-    let cfg = EngineConfig { model: model.into(), provider, ..Default::default() };
+    let cfg = EngineConfig {
+        model: model.into(),
+        provider,
+        ..Default::default()
+    };
     let (mut engine, warnings) = match Engine::load(&cfg) {
         Ok(e) => e,
         Err(e) => {
