@@ -11,7 +11,7 @@ use ort::session::{builder::GraphOptimizationLevel, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
-use crate::preprocess::{letterbox_into, FrameError, FrameView, Letterbox};
+use crate::preprocess::{letterbox_into_threads, FrameError, FrameView, Letterbox};
 use crate::InferError;
 
 /// Execution provider selection of an element.
@@ -416,6 +416,8 @@ pub struct BatchTensor {
     data: BatchData,
     slots: usize,
     lb: Letterbox,
+    /// Workers that letterbox one frame (output rows split between them).
+    threads: usize,
 }
 
 impl BatchTensor {
@@ -425,11 +427,21 @@ impl BatchTensor {
             Precision::F32 => BatchData::F32(vec![0.0; n]),
             Precision::F16 => BatchData::F16(vec![f16::ZERO; n]),
         };
-        BatchTensor { data, slots, lb }
+        BatchTensor {
+            data,
+            slots,
+            lb,
+            threads: 1,
+        }
     }
 
     pub fn slots(&self) -> usize {
         self.slots
+    }
+
+    /// Letterboxes each frame with up to `threads` workers (1 = on the calling thread).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     pub fn letterbox(&self) -> &Letterbox {
@@ -440,8 +452,12 @@ impl BatchTensor {
     pub fn fill_slot(&mut self, i: usize, frame: &FrameView) -> Result<(), FrameError> {
         let n = self.lb.slot_len();
         match &mut self.data {
-            BatchData::F32(v) => letterbox_into(frame, &self.lb, &mut v[i * n..(i + 1) * n]),
-            BatchData::F16(v) => letterbox_into(frame, &self.lb, &mut v[i * n..(i + 1) * n]),
+            BatchData::F32(v) => {
+                letterbox_into_threads(frame, &self.lb, &mut v[i * n..(i + 1) * n], self.threads)
+            }
+            BatchData::F16(v) => {
+                letterbox_into_threads(frame, &self.lb, &mut v[i * n..(i + 1) * n], self.threads)
+            }
         }
     }
 }

@@ -337,6 +337,17 @@ pub fn letterbox_into<T: TensorElem>(
     lb: &Letterbox,
     dst: &mut [T],
 ) -> Result<(), FrameError> {
+    letterbox_into_threads(frame, lb, dst, 1)
+}
+
+/// [`letterbox_into`] with the output rows split over up to `threads` workers of rayon's pool
+/// (the result is identical: every output pixel is computed the same way).
+pub fn letterbox_into_threads<T: TensorElem>(
+    frame: &FrameView,
+    lb: &Letterbox,
+    dst: &mut [T],
+    threads: usize,
+) -> Result<(), FrameError> {
     check_frame(frame)?;
     if frame.width != lb.src_w || frame.height != lb.src_h || dst.len() != lb.slot_len() {
         return Err(FrameError {
@@ -359,10 +370,10 @@ pub fn letterbox_into<T: TensorElem>(
         order,
     };
     match frame.format {
-        PixelFormat::Rgb => fill(&packed(3, [0, 1, 2]), lb, dst),
-        PixelFormat::Bgr => fill(&packed(3, [2, 1, 0]), lb, dst),
-        PixelFormat::Rgba => fill(&packed(4, [0, 1, 2]), lb, dst),
-        PixelFormat::Bgrx => fill(&packed(4, [2, 1, 0]), lb, dst),
+        PixelFormat::Rgb => fill(&packed(3, [0, 1, 2]), lb, dst, threads),
+        PixelFormat::Bgr => fill(&packed(3, [2, 1, 0]), lb, dst, threads),
+        PixelFormat::Rgba => fill(&packed(4, [0, 1, 2]), lb, dst, threads),
+        PixelFormat::Bgrx => fill(&packed(4, [2, 1, 0]), lb, dst, threads),
         PixelFormat::I420 => fill(
             &Planar420 {
                 y: frame.planes[0],
@@ -373,6 +384,7 @@ pub fn letterbox_into<T: TensorElem>(
             },
             lb,
             dst,
+            threads,
         ),
         PixelFormat::Nv12 => fill(
             &SemiPlanar420 {
@@ -383,31 +395,58 @@ pub fn letterbox_into<T: TensorElem>(
             },
             lb,
             dst,
+            threads,
         ),
     }
     Ok(())
 }
 
-fn fill<S: Sampler, T: TensorElem>(s: &S, lb: &Letterbox, dst: &mut [T]) {
+fn fill<S: Sampler + Sync, T: TensorElem>(s: &S, lb: &Letterbox, dst: &mut [T], threads: usize) {
     let plane = lb.dst_w * lb.dst_h;
-    let pad = T::from_f32(PAD_VALUE as f32 / 255.0);
     let (r_plane, rest) = dst.split_at_mut(plane);
     let (g_plane, b_plane) = rest.split_at_mut(plane);
-    let inv = 1.0 / 255.0;
     let unscaled = lb.new_w == lb.src_w && lb.new_h == lb.src_h;
-    let xt = if unscaled {
-        Vec::new()
+    let (xt, yt) = if unscaled {
+        (Vec::new(), Vec::new())
     } else {
-        taps(lb.src_w, lb.new_w)
+        (taps(lb.src_w, lb.new_w), taps(lb.src_h, lb.new_h))
     };
-    let yt = if unscaled {
-        Vec::new()
-    } else {
-        taps(lb.src_h, lb.new_h)
-    };
+    let threads = threads.clamp(1, lb.dst_h);
+    if threads == 1 {
+        fill_rows(s, lb, &xt, &yt, 0, r_plane, g_plane, b_plane);
+        return;
+    }
+    let band = lb.dst_h.div_ceil(threads) * lb.dst_w;
+    let (xt, yt) = (&xt, &yt);
+    rayon::scope(|scope| {
+        let bands = r_plane
+            .chunks_mut(band)
+            .zip(g_plane.chunks_mut(band))
+            .zip(b_plane.chunks_mut(band));
+        for (i, ((r, g), b)) in bands.enumerate() {
+            scope.spawn(move |_| fill_rows(s, lb, xt, yt, i * band / lb.dst_w, r, g, b));
+        }
+    });
+}
 
-    for ty in 0..lb.dst_h {
-        let row = ty * lb.dst_w;
+/// Fills output rows from `first_row` on (as many as the plane slices hold).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn fill_rows<S: Sampler, T: TensorElem>(
+    s: &S,
+    lb: &Letterbox,
+    xt: &[(u32, u32, f32)],
+    yt: &[(u32, u32, f32)],
+    first_row: usize,
+    r_plane: &mut [T],
+    g_plane: &mut [T],
+    b_plane: &mut [T],
+) {
+    let pad = T::from_f32(PAD_VALUE as f32 / 255.0);
+    let inv = 1.0 / 255.0;
+    let unscaled = xt.is_empty();
+    for (i, ty) in (first_row..first_row + r_plane.len() / lb.dst_w).enumerate() {
+        let row = i * lb.dst_w;
         let (r, g, b) = (
             &mut r_plane[row..row + lb.dst_w],
             &mut g_plane[row..row + lb.dst_w],
@@ -587,6 +626,15 @@ mod tests {
             worst < 1e-4,
             "{format:?} {w}x{h} -> {lb:?}: max error {worst}"
         );
+
+        for threads in [2, 3, 7] {
+            let mut par = vec![0f32; lb.slot_len()];
+            letterbox_into_threads(&frame, &lb, &mut par, threads).unwrap();
+            assert!(
+                par == got,
+                "{format:?} with {threads} threads differs from one thread"
+            );
+        }
 
         let mut half = vec![f16::ZERO; lb.slot_len()];
         letterbox_into(&frame, &lb, &mut half).unwrap();

@@ -76,6 +76,7 @@ pub struct Settings {
     pub input_size: u32,
     pub trt_cache_dir: Option<PathBuf>,
     pub fill: fill::Fill,
+    pub preprocess_threads: u32,
 }
 
 impl Default for Settings {
@@ -97,6 +98,7 @@ impl Default for Settings {
             input_size: 0,
             trt_cache_dir: None,
             fill: fill::Fill::None,
+            preprocess_threads: 0,
         }
     }
 }
@@ -215,6 +217,16 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             )
             .mutable_ready()
             .build(),
+        glib::ParamSpecUInt::builder("preprocess-threads")
+            .nick("Preprocess threads")
+            .blurb(
+                "Threads that letterbox one frame (0 = auto: 1 with the cpu provider, whose \
+                 inference uses the cores, else up to half the cores, at most 8)",
+            )
+            .maximum(64)
+            .default_value(0)
+            .mutable_ready()
+            .build(),
         glib::ParamSpecString::builder("trt-cache-dir")
             .nick("TensorRT cache directory")
             .blurb("Directory for TensorRT engine and timing caches (tensorrt provider)")
@@ -261,6 +273,9 @@ impl Settings {
             "input-size" => self.input_size = value.get().expect("type checked upstream"),
             "trt-cache-dir" => self.trt_cache_dir = path(value),
             "fill" => self.fill = value.get().expect("type checked upstream"),
+            "preprocess-threads" => {
+                self.preprocess_threads = value.get().expect("type checked upstream")
+            }
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -283,6 +298,7 @@ impl Settings {
             "input-size" => self.input_size.to_value(),
             "trt-cache-dir" => path_str(&self.trt_cache_dir).to_value(),
             "fill" => self.fill.to_value(),
+            "preprocess-threads" => self.preprocess_threads.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }

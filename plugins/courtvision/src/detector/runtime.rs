@@ -109,6 +109,7 @@ struct Config {
     info: Arc<ModelInfo>,
     labels: Vec<Arc<str>>,
     batch_size: usize,
+    preprocess_threads: usize,
     video: Option<VideoConfig>,
 }
 
@@ -299,6 +300,11 @@ impl Detector {
             (None, 0) => DEFAULT_DYNAMIC_BATCH,
             (None, b) => b,
         };
+        let preprocess_threads = match (settings.preprocess_threads, engine.provider) {
+            (0, courtvision_infer::Provider::Cpu) => 1,
+            (0, _) => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 8)),
+            (n, _) => n as usize,
+        };
         let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
         resolve_classes(settings.classes.as_deref(), &labels)
             .map_err(|e| format!("classes: {e}"))?;
@@ -327,6 +333,7 @@ impl Detector {
             info: Arc::new(info),
             labels,
             batch_size,
+            preprocess_threads,
             video: None,
         });
         f.batch = None;
@@ -535,7 +542,7 @@ impl Detector {
         };
         let slots = config.info.static_batch.unwrap_or(config.batch_size);
         let mut q = lock(&self.shared.queue);
-        let tensor = match q
+        let mut tensor = match q
             .free
             .iter()
             .position(|t| *t.letterbox() == video.letterbox && t.slots() == slots)
@@ -543,6 +550,7 @@ impl Detector {
             Some(i) => q.free.swap_remove(i),
             None => BatchTensor::new(config.info.input_precision, slots, video.letterbox),
         };
+        tensor.set_threads(config.preprocess_threads);
         q.deadline = (settings.max_batch_latency_ms > 0)
             .then(|| Instant::now() + Duration::from_millis(settings.max_batch_latency_ms as u64));
         if q.deadline.is_some() {
