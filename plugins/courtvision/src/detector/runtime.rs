@@ -83,6 +83,8 @@ struct Model {
 struct WorkerState {
     /// The element's name, for timing stages.
     source: Arc<str>,
+    /// The queue's flush epoch this state belongs to.
+    epoch: u64,
     fill: Fill,
     last: Option<Inferred>,
     held: Vec<Entry>,
@@ -102,6 +104,8 @@ struct Queue {
     deadline: Option<Instant>,
     /// Mean time of a batch run, for the LATENCY answer.
     run_time: Option<Duration>,
+    /// Incremented at every flush: the worker drops what it holds from before.
+    epoch: u64,
 }
 
 /// Stream configuration, from the model (READY) and the caps.
@@ -179,6 +183,7 @@ impl Detector {
                     flow: Err(gst::FlowError::Flushing),
                     deadline: None,
                     run_time: None,
+                    epoch: 0,
                 }),
                 cond: Condvar::new(),
                 model: Mutex::new(None),
@@ -383,6 +388,7 @@ impl Detector {
         q.flushing = true;
         q.flow = Err(gst::FlowError::Flushing);
         q.deadline = None;
+        q.epoch += 1;
         let items: Vec<Item> = q.items.drain(..).collect();
         q.queued_batches = 0;
         for item in items {
@@ -415,6 +421,7 @@ impl Detector {
         };
         let mut state = WorkerState {
             source: Arc::from(element.name().as_str()),
+            epoch: lock(&self.shared.queue).epoch,
             fill: lock(&self.settings).fill,
             last: None,
             held: Vec::new(),
@@ -850,6 +857,13 @@ fn worker_iteration(shared: &Shared, pads: &Pads, element: &gst::Element, state:
             if let Some(item) = q.items.pop_front() {
                 if matches!(item, Item::Batch(_)) {
                     q.queued_batches -= 1;
+                }
+                if state.epoch != q.epoch {
+                    // A flush came between: nothing from before it may be pushed or used to
+                    // interpolate across the discontinuity.
+                    state.epoch = q.epoch;
+                    state.held.clear();
+                    state.last = None;
                 }
                 shared.cond.notify_all();
                 break item;
