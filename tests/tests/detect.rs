@@ -387,11 +387,28 @@ fn metadata_follows_videoscale() {
 
 #[test]
 fn flushing_seek_discards_queued_frames_and_continues() {
+    seek_and_check("");
+}
+
+#[test]
+fn flushing_seek_with_skipping_and_interpolation() {
+    // Skipped frames held for interpolation before the seek are dropped with the flush; after
+    // it, every frame comes out with results (the last ones held at EOS).
+    seek_and_check("motionskip mode=fixed interval=3 ! ");
+}
+
+/// Seeks (flushing) to 2.0-2.4 s and checks the 10 frames after it: in order, each with boxes.
+fn seek_and_check(before: &str) {
     use std::sync::{Arc, Mutex};
     init();
+    let fill = if before.is_empty() {
+        ""
+    } else {
+        "fill=interpolate"
+    };
     let pipeline = gst::parse::launch(&format!(
-        "videotestsrc ! video/x-raw,width=64,height=48,framerate=25/1 \
-         ! yolodetect model={} batch-size=4 ! fakesink name=sink sync=false",
+        "videotestsrc ! video/x-raw,width=64,height=48,framerate=25/1 ! {before}\
+         yolodetect model={} batch-size=4 {fill} ! fakesink name=sink sync=false",
         planted("planted-det-raw-dyn.onnx")
     ))
     .unwrap()
