@@ -935,9 +935,10 @@ fn set_flow(
 }
 
 /// Attaches `objects` to the buffer as filled-in or inferred detections.
-fn attach(buffer: &mut gst::BufferRef, objects: Vec<fill::Object>) {
+fn attach(buffer: &mut gst::BufferRef, objects: &[fill::Object]) {
     for (det, kps) in objects {
-        add_detection(buffer, det, &kps);
+        // Cloning a Detection only bumps the reference counts of its label and source.
+        add_detection(buffer, det.clone(), kps);
     }
 }
 
@@ -984,7 +985,7 @@ fn emit(
                                 _ => k as f32 / (n + 1) as f32,
                             };
                             let b = buffer.make_mut();
-                            attach(b, fill::interpolate(&prev, &result, t));
+                            attach(b, &fill::interpolate(&prev, &result, t));
                             record_stage(b, &source, arrival, wall_clock_ns(), 0);
                             if flow.is_ok() {
                                 flow = srcpad.push(buffer);
@@ -998,7 +999,7 @@ fn emit(
                 }
             }
             let b = buffer.make_mut();
-            attach(b, result.objects.clone());
+            attach(b, &result.objects);
             record_stage(b, &source, arrival, wall_clock_ns(), batch_size);
             state.last = Some(result);
             flow.and(srcpad.push(buffer))
@@ -1012,7 +1013,7 @@ fn emit(
                     state.held.push(Entry::Skipped { buffer, arrival });
                     return Ok(gst::FlowSuccess::Ok);
                 }
-                (Fill::Hold, Some(last)) => attach(buffer.make_mut(), fill::hold(last)),
+                (Fill::Hold, Some(last)) => attach(buffer.make_mut(), &fill::hold(last)),
                 _ => {}
             }
             record_stage(buffer.make_mut(), &source, arrival, wall_clock_ns(), 0);
@@ -1044,7 +1045,7 @@ fn release_held(
             } => {
                 let b = buffer.make_mut();
                 if let Some(last) = state.last.as_ref() {
-                    attach(b, fill::hold(last));
+                    attach(b, &fill::hold(last));
                 }
                 record_stage(b, &state.source, arrival, wall_clock_ns(), 0);
                 if flow.is_ok() {
