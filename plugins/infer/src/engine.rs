@@ -143,7 +143,8 @@ pub fn ensure_runtime(explicit: Option<&Path>) -> Result<(PathBuf, Option<String
     )))
 }
 
-fn environment() -> Result<&'static ort::environment::Environment, InferError> {
+/// The process' ONNX Runtime environment (after [`ensure_runtime`]).
+pub fn environment() -> Result<&'static ort::environment::Environment, InferError> {
     match ENVIRONMENT.get() {
         Some(Ok(env)) => Ok(env),
         Some(Err(e)) => Err(InferError::Runtime(e.clone())),
