@@ -7,6 +7,7 @@
 
 pub mod decode;
 pub mod engine;
+pub mod graph;
 pub mod model;
 pub mod preprocess;
 

@@ -174,7 +174,7 @@ fn taps(src: usize, dst: usize) -> Vec<(u32, u32, f32)> {
 }
 
 /// Coefficients of YUV → RGB: (y scale, y offset, uv scale, r_v, g_u, g_v, b_u).
-fn yuv_coeffs(matrix: YuvMatrix, full_range: bool) -> [f32; 7] {
+pub(crate) fn yuv_coeffs(matrix: YuvMatrix, full_range: bool) -> [f32; 7] {
     let (kr, kb) = match matrix {
         YuvMatrix::Bt601 => (0.299f32, 0.114f32),
         YuvMatrix::Bt709 => (0.2126f32, 0.0722f32),

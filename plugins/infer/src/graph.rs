@@ -1,0 +1,463 @@
+//! Letterbox preprocessing as an ONNX graph, run by ONNX Runtime on the model's execution
+//! provider: frames go in as uint8 (a quarter of the bytes of float32) and come out as the
+//! letterboxed, normalised float NCHW batch, computed in the same order as the CPU path in
+//! [`crate::preprocess`] (chroma repeated over 2x2 blocks, bilinear in the frame's own channels,
+//! then YUV → RGB, clamp, pad 114, / 255). Built with ORT's model editor, so no ONNX protobuf
+//! handling is written here.
+//!
+//! Input: `frames`, uint8 `[batch, frame_len]`, each frame in its tight layout (see
+//! [`tight_len`] and [`copy_tight`]): packed rows of `width * bpp` bytes, or the Y plane
+//! followed by the chroma plane(s) of `ceil(w/2) x ceil(h/2)` samples.
+
+use half::f16;
+use ort::editor::{Graph, Model, Node, Opset, ONNX_DOMAIN};
+use ort::memory::Allocator;
+use ort::operator::Attribute;
+use ort::session::Session;
+use ort::value::{
+    Outlet, Shape, SymbolicDimensions, Tensor, TensorElementType, TensorRef, ValueType,
+};
+
+use crate::model::Precision;
+use crate::preprocess::{yuv_coeffs, FrameView, Letterbox, PixelFormat, YuvMatrix};
+use crate::InferError;
+
+/// What a preprocessing graph is built for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GraphSpec {
+    pub format: PixelFormat,
+    pub matrix: YuvMatrix,
+    pub full_range: bool,
+    pub batch: usize,
+    pub letterbox: Letterbox,
+    pub output: Precision,
+}
+
+fn bpp(format: PixelFormat) -> usize {
+    match format {
+        PixelFormat::Rgb | PixelFormat::Bgr => 3,
+        PixelFormat::Rgba | PixelFormat::Bgrx => 4,
+        PixelFormat::I420 | PixelFormat::Nv12 => 1,
+    }
+}
+
+/// Bytes of one frame in its tight layout.
+pub fn tight_len(format: PixelFormat, w: usize, h: usize) -> usize {
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    match format {
+        PixelFormat::I420 | PixelFormat::Nv12 => w * h + 2 * cw * ch,
+        f => w * h * bpp(f),
+    }
+}
+
+/// Copies a frame's planes, row by row without stride padding, into `dst` (tight layout).
+pub fn copy_tight(frame: &FrameView, dst: &mut [u8]) {
+    let (w, h) = (frame.width, frame.height);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut o = 0;
+    let mut rows = |plane: usize, row: usize, n: usize, o: &mut usize| {
+        for y in 0..n {
+            let s = y * frame.strides[plane];
+            dst[*o..*o + row].copy_from_slice(&frame.planes[plane][s..s + row]);
+            *o += row;
+        }
+    };
+    match frame.format {
+        PixelFormat::I420 => {
+            rows(0, w, h, &mut o);
+            rows(1, cw, ch, &mut o);
+            rows(2, cw, ch, &mut o);
+        }
+        PixelFormat::Nv12 => {
+            rows(0, w, h, &mut o);
+            rows(1, 2 * cw, ch, &mut o);
+        }
+        f => rows(0, w * bpp(f), h, &mut o),
+    }
+}
+
+fn outlet(name: &str, ty: TensorElementType, dims: &[i64]) -> Outlet {
+    Outlet::new(
+        name,
+        ValueType::Tensor {
+            ty,
+            shape: Shape::new(dims.iter().copied()),
+            dimension_symbols: SymbolicDimensions::empty(dims.len()),
+        },
+    )
+}
+
+/// Builds the graph's nodes and initializers.
+struct Builder {
+    graph: Graph,
+    alloc: Allocator,
+    n: usize,
+}
+
+impl Builder {
+    fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<Attribute>) -> ort::Result<String> {
+        self.n += 1;
+        let out = format!("t{}", self.n);
+        self.graph.add_node(Node::new(
+            op,
+            ONNX_DOMAIN,
+            &out,
+            inputs,
+            [out.as_str()],
+            attrs,
+        )?)?;
+        Ok(out)
+    }
+
+    fn ints(&mut self, values: &[i64]) -> ort::Result<String> {
+        self.n += 1;
+        let name = format!("c{}", self.n);
+        let mut t = Tensor::<i64>::new(&self.alloc, [values.len() as i64])?;
+        t.extract_tensor_mut().1.copy_from_slice(values);
+        self.graph.add_initializer(&name, t, false)?;
+        Ok(name)
+    }
+
+    fn floats(&mut self, dims: &[i64], values: &[f32]) -> ort::Result<String> {
+        self.n += 1;
+        let name = format!("c{}", self.n);
+        let mut t = Tensor::<f32>::new(&self.alloc, dims.to_vec())?;
+        t.extract_tensor_mut().1.copy_from_slice(values);
+        self.graph.add_initializer(&name, t, false)?;
+        Ok(name)
+    }
+
+    /// `x[.., start:end]` along `axis`.
+    fn slice(&mut self, x: &str, axis: i64, start: i64, end: i64) -> ort::Result<String> {
+        let (s, e, a) = (
+            self.ints(&[start])?,
+            self.ints(&[end])?,
+            self.ints(&[axis])?,
+        );
+        self.node("Slice", &[x, &s, &e, &a], vec![])
+    }
+
+    fn reshape(&mut self, x: &str, dims: &[i64]) -> ort::Result<String> {
+        let d = self.ints(dims)?;
+        self.node("Reshape", &[x, &d], vec![])
+    }
+
+    fn resize(
+        &mut self,
+        x: &str,
+        sizes: &[i64],
+        mode: &str,
+        coords: &str,
+        nearest: &str,
+    ) -> ort::Result<String> {
+        let s = self.ints(sizes)?;
+        self.node(
+            "Resize",
+            &[x, "", "", &s],
+            vec![
+                Attribute::new("mode", mode.to_string())?,
+                Attribute::new("coordinate_transformation_mode", coords.to_string())?,
+                Attribute::new("nearest_mode", nearest.to_string())?,
+            ],
+        )
+    }
+}
+
+fn build(spec: &GraphSpec) -> ort::Result<Model> {
+    let lb = &spec.letterbox;
+    let (w, h) = (lb.src_w as i64, lb.src_h as i64);
+    let (cw, ch) = ((lb.src_w.div_ceil(2)) as i64, (lb.src_h.div_ceil(2)) as i64);
+    let b = spec.batch as i64;
+    let len = tight_len(spec.format, lb.src_w, lb.src_h) as i64;
+    let out_ty = match spec.output {
+        Precision::F32 => TensorElementType::Float32,
+        Precision::F16 => TensorElementType::Float16,
+    };
+    let mut g = Graph::new()?;
+    g.set_inputs([outlet("frames", TensorElementType::Uint8, &[b, len])])?;
+    g.set_outputs([outlet(
+        "images",
+        out_ty,
+        &[b, 3, lb.dst_h as i64, lb.dst_w as i64],
+    )])?;
+    let mut x = Builder {
+        graph: g,
+        alloc: Allocator::default(),
+        n: 0,
+    };
+    let f = x.node("Cast", &["frames"], vec![Attribute::new("to", 1i64)?])?;
+    let yuv = matches!(spec.format, PixelFormat::I420 | PixelFormat::Nv12);
+    // [B, C, H, W] in the frame's own channels.
+    let chans = if yuv {
+        let y = x.slice(&f, 1, 0, w * h)?;
+        let y = x.reshape(&y, &[b, 1, h, w])?;
+        let uv = match spec.format {
+            PixelFormat::Nv12 => {
+                let uv = x.slice(&f, 1, w * h, len)?;
+                let uv = x.reshape(&uv, &[b, ch, cw, 2])?;
+                x.node(
+                    "Transpose",
+                    &[&uv],
+                    vec![Attribute::new("perm", vec![0i64, 3, 1, 2])?],
+                )?
+            }
+            _ => {
+                let u = x.slice(&f, 1, w * h, w * h + cw * ch)?;
+                let v = x.slice(&f, 1, w * h + cw * ch, len)?;
+                let u = x.reshape(&u, &[b, 1, ch, cw])?;
+                let v = x.reshape(&v, &[b, 1, ch, cw])?;
+                x.node("Concat", &[&u, &v], vec![Attribute::new("axis", 1i64)?])?
+            }
+        };
+        // Each chroma sample over its 2x2 block (x_src = floor(x / 2)), cropped to the frame.
+        let up = x.resize(
+            &uv,
+            &[b, 2, 2 * ch, 2 * cw],
+            "nearest",
+            "asymmetric",
+            "floor",
+        )?;
+        let up = x.slice(&up, 2, 0, h)?;
+        let up = x.slice(&up, 3, 0, w)?;
+        x.node("Concat", &[&y, &up], vec![Attribute::new("axis", 1i64)?])?
+    } else {
+        let p = bpp(spec.format) as i64;
+        let img = x.reshape(&f, &[b, h, w, p])?;
+        let nchw = x.node(
+            "Transpose",
+            &[&img],
+            vec![Attribute::new("perm", vec![0i64, 3, 1, 2])?],
+        )?;
+        let order: &[i64] = match spec.format {
+            PixelFormat::Bgr | PixelFormat::Bgrx => &[2, 1, 0],
+            _ => &[0, 1, 2],
+        };
+        let idx = x.ints(order)?;
+        x.node(
+            "Gather",
+            &[&nchw, &idx],
+            vec![Attribute::new("axis", 1i64)?],
+        )?
+    };
+    let mut img = x.resize(
+        &chans,
+        &[b, 3, lb.new_h as i64, lb.new_w as i64],
+        "linear",
+        "half_pixel",
+        "round_prefer_floor",
+    )?;
+    if yuv {
+        // YUV → RGB as a 1x1 convolution (the colour matrix) with the offsets in the bias.
+        let c = yuv_coeffs(spec.matrix, spec.full_range);
+        let (ys, yo, cs) = (c[0], c[1], c[2]);
+        let weights = [
+            ys,
+            0.0,
+            c[3] * cs,
+            ys,
+            c[4] * cs,
+            c[5] * cs,
+            ys,
+            c[6] * cs,
+            0.0,
+        ];
+        let bias = [
+            -yo * ys - 128.0 * cs * c[3],
+            -yo * ys - 128.0 * cs * (c[4] + c[5]),
+            -yo * ys - 128.0 * cs * c[6],
+        ];
+        let wt = x.floats(&[3, 3, 1, 1], &weights)?;
+        let bs = x.floats(&[3], &bias)?;
+        let rgb = x.node("Conv", &[&img, &wt, &bs], vec![])?;
+        let (lo, hi) = (x.floats(&[], &[0.0])?, x.floats(&[], &[255.0])?);
+        img = x.node("Clip", &[&rgb, &lo, &hi], vec![])?;
+    }
+    let (top, left) = (lb.top as i64, lb.left as i64);
+    let bottom = (lb.dst_h - lb.new_h - lb.top) as i64;
+    let right = (lb.dst_w - lb.new_w - lb.left) as i64;
+    let pads = x.ints(&[0, 0, top, left, 0, 0, bottom, right])?;
+    let pad_value = x.floats(&[], &[crate::preprocess::PAD_VALUE as f32])?;
+    let padded = x.node("Pad", &[&img, &pads, &pad_value], vec![])?;
+    let inv = x.floats(&[], &[1.0 / 255.0])?;
+    let last = match spec.output {
+        Precision::F32 => "images".to_string(),
+        Precision::F16 => "normalised".to_string(),
+    };
+    x.graph.add_node(Node::new(
+        "Mul",
+        ONNX_DOMAIN,
+        "normalise",
+        [padded.as_str(), inv.as_str()],
+        [last.as_str()],
+        [],
+    )?)?;
+    if spec.output == Precision::F16 {
+        x.graph.add_node(Node::new(
+            "Cast",
+            ONNX_DOMAIN,
+            "to_f16",
+            ["normalised"],
+            ["images"],
+            [Attribute::new("to", 10i64)?],
+        )?)?;
+    }
+    let mut model = Model::new([Opset::new(ONNX_DOMAIN, 18)?])?;
+    model.set_graph(x.graph)?;
+    Ok(model)
+}
+
+/// A preprocessing session: uint8 frames in, the model's input batch out.
+pub struct GraphPreprocess {
+    session: Session,
+    spec: GraphSpec,
+}
+
+impl GraphPreprocess {
+    /// Builds the graph for `spec` and opens it with `builder` (which carries the execution
+    /// provider: the graph runs where the model runs).
+    pub fn new(
+        spec: GraphSpec,
+        builder: &ort::session::builder::SessionBuilder,
+    ) -> Result<Self, InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("preprocessing graph: {e}"));
+        let model = build(&spec).map_err(err)?;
+        let session = model.into_session(builder).map_err(err)?;
+        Ok(GraphPreprocess { session, spec })
+    }
+
+    pub fn spec(&self) -> &GraphSpec {
+        &self.spec
+    }
+
+    /// Runs on host memory and returns the batch as f32 (for tests and the CPU provider).
+    pub fn run_to_host(&mut self, frames: &[u8]) -> Result<Vec<f32>, InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("preprocessing graph: {e}"));
+        let len = tight_len(
+            self.spec.format,
+            self.spec.letterbox.src_w,
+            self.spec.letterbox.src_h,
+        );
+        let input = TensorRef::from_array_view(([self.spec.batch, len], frames)).map_err(err)?;
+        let out = self
+            .session
+            .run(ort::inputs!["frames" => input])
+            .map_err(err)?;
+        Ok(match self.spec.output {
+            Precision::F32 => out["images"]
+                .try_extract_tensor::<f32>()
+                .map_err(err)?
+                .1
+                .to_vec(),
+            Precision::F16 => out["images"]
+                .try_extract_tensor::<f16>()
+                .map_err(err)?
+                .1
+                .iter()
+                .map(|v| v.to_f32())
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ensure_runtime, environment};
+    use crate::preprocess::letterbox_into;
+
+    fn frame_bytes(
+        format: PixelFormat,
+        w: usize,
+        h: usize,
+        seed: u32,
+    ) -> (Vec<Vec<u8>>, [usize; 3]) {
+        let mut s = seed;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as u8
+        };
+        let mut plane =
+            |stride: usize, rows: usize| (0..stride * rows).map(|_| next()).collect::<Vec<u8>>();
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        match format {
+            PixelFormat::I420 => (
+                vec![plane(w + 3, h), plane(cw + 1, ch), plane(cw + 2, ch)],
+                [w + 3, cw + 1, cw + 2],
+            ),
+            PixelFormat::Nv12 => (
+                vec![plane(w + 4, h), plane(2 * cw + 2, ch)],
+                [w + 4, 2 * cw + 2, 0],
+            ),
+            f => (vec![plane(w * bpp(f) + 5, h)], [w * bpp(f) + 5, 0, 0]),
+        }
+    }
+
+    /// The graph gives what the CPU letterbox gives, for every format, scaled both ways.
+    #[test]
+    fn graph_matches_cpu_letterbox() {
+        if ensure_runtime(None).is_err() {
+            panic!("ONNX Runtime is needed for this test (./setup.sh installs it)");
+        }
+        let env = environment().unwrap();
+        let formats = [
+            PixelFormat::Rgb,
+            PixelFormat::Rgba,
+            PixelFormat::Bgr,
+            PixelFormat::Bgrx,
+            PixelFormat::I420,
+            PixelFormat::Nv12,
+        ];
+        for format in formats {
+            for (w, h, target) in [(97usize, 61usize, 64usize), (41, 29, 96)] {
+                let lb = Letterbox::new(w, h, (target, target), 32, true);
+                let batch = 2;
+                let spec = GraphSpec {
+                    format,
+                    matrix: YuvMatrix::Bt601,
+                    full_range: false,
+                    batch,
+                    letterbox: lb,
+                    output: Precision::F32,
+                };
+                let mut g = GraphPreprocess::new(spec, &Session::builder(env).unwrap()).unwrap();
+                let len = tight_len(format, w, h);
+                let mut tight = vec![0u8; batch * len];
+                let mut want = Vec::new();
+                for i in 0..batch {
+                    let (planes, strides) = frame_bytes(format, w, h, 0x9E37_79B9 + i as u32);
+                    let empty: &[u8] = &[];
+                    let view = FrameView {
+                        format,
+                        width: w,
+                        height: h,
+                        planes: [
+                            &planes[0],
+                            planes.get(1).map_or(empty, |p| p),
+                            planes.get(2).map_or(empty, |p| p),
+                        ],
+                        strides,
+                        matrix: YuvMatrix::Bt601,
+                        full_range: false,
+                    };
+                    copy_tight(&view, &mut tight[i * len..(i + 1) * len]);
+                    let mut cpu = vec![0f32; lb.slot_len()];
+                    letterbox_into(&view, &lb, &mut cpu).unwrap();
+                    want.extend(cpu);
+                }
+                let got = g.run_to_host(&tight).unwrap();
+                assert_eq!(got.len(), want.len());
+                let worst = got
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(
+                    worst < 1e-4,
+                    "{format:?} {w}x{h} -> {lb:?}: worst difference {worst}"
+                );
+            }
+        }
+    }
+}
