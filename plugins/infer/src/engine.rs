@@ -7,9 +7,11 @@ use std::sync::{Mutex, OnceLock};
 
 use half::f16;
 use ort::ep::{self, ExecutionProvider as _};
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+use crate::graph::{tight_len, GraphPreprocess, GraphSpec};
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
 use crate::preprocess::{letterbox_into_threads, FrameError, FrameView, Letterbox};
 use crate::InferError;
@@ -179,6 +181,7 @@ pub struct Engine {
     /// The provider actually in use (Auto resolved).
     pub provider: Provider,
     output: Vec<f32>,
+    device_id: i32,
 }
 
 /// Output of one batch run, copied once into host memory as f32.
@@ -285,6 +288,7 @@ impl Engine {
                 info,
                 provider,
                 output: Vec::new(),
+                device_id: cfg.device_id,
             },
             warnings,
         ))
@@ -314,22 +318,108 @@ impl Engine {
             ),
         }
         .map_err(err)?;
-        let value = &outputs[0];
-        let dims: Vec<usize>;
-        self.output.clear();
-        match self.info.output_precision {
+        let dims = Self::copy_output(&mut self.output, self.info.output_precision, &outputs[0])?;
+        drop(outputs);
+        self.checked_output(dims, batch.slots)
+    }
+
+    /// A preprocessing graph for this model, on the same execution provider.
+    pub fn preprocess_graph(&self, spec: GraphSpec) -> Result<GraphPreprocess, InferError> {
+        let env = environment()?;
+        let mut builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
+        let cfg = EngineConfig {
+            provider: self.provider,
+            device_id: self.device_id,
+            ..Default::default()
+        };
+        register_provider(&mut builder, self.provider, &cfg)?;
+        GraphPreprocess::new(spec, &builder)
+    }
+
+    /// Runs uint8 frames (tight layout, see [`crate::graph::copy_tight`]) through `pre` and the
+    /// model, chained with IoBinding: the letterboxed batch stays on the provider's device and
+    /// the output is copied once into host memory.
+    pub fn run_frames(
+        &mut self,
+        pre: &mut GraphPreprocess,
+        frames: &[u8],
+    ) -> Result<BatchOutput<'_>, InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
+        let spec = *pre.spec();
+        let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
+        let device = match self.provider {
+            Provider::Cuda | Provider::TensorRt => MemoryInfo::new(
+                AllocationDevice::CUDA,
+                self.device_id,
+                AllocatorType::Device,
+                MemoryType::Default,
+            ),
+            _ => MemoryInfo::new(
+                AllocationDevice::CPU,
+                0,
+                AllocatorType::Device,
+                MemoryType::Default,
+            ),
+        }
+        .map_err(err)?;
+        let host = MemoryInfo::new(
+            AllocationDevice::CPU,
+            0,
+            AllocatorType::Device,
+            MemoryType::Default,
+        )
+        .map_err(err)?;
+        // An owned tensor: ort 2.0.0-rc.15 deadlocks binding a borrowed one (it clones it through
+        // an identity session whose binding clones again under the same lock).
+        let input =
+            ort::value::Tensor::from_array(([spec.batch, len], frames.to_vec())).map_err(err)?;
+        let mut first = pre.session_mut().create_binding().map_err(err)?;
+        first.bind_input("frames", &input).map_err(err)?;
+        first
+            .bind_output_to_device("images", &device)
+            .map_err(err)?;
+        let images = pre.session_mut().run_binding(&first).map_err(err)?;
+        let mut second = self.session.create_binding().map_err(err)?;
+        second
+            .bind_input(self.info.input_name.as_str(), &images["images"])
+            .map_err(err)?;
+        second
+            .bind_output_to_device(self.info.output_name.as_str(), &host)
+            .map_err(err)?;
+        let outputs = self.session.run_binding(&second).map_err(err)?;
+        let dims = Self::copy_output(&mut self.output, self.info.output_precision, &outputs[0])?;
+        drop(outputs);
+        self.checked_output(dims, spec.batch)
+    }
+
+    /// Copies an output value into `out` as f32 and returns its shape.
+    fn copy_output(
+        out: &mut Vec<f32>,
+        precision: Precision,
+        value: &ort::value::DynValue,
+    ) -> Result<Vec<usize>, InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
+        out.clear();
+        Ok(match precision {
             Precision::F32 => {
                 let (s, d) = value.try_extract_tensor::<f32>().map_err(err)?;
-                dims = s.iter().map(|&x| x as usize).collect();
-                self.output.extend_from_slice(d);
+                out.extend_from_slice(d);
+                s.iter().map(|&x| x as usize).collect()
             }
             Precision::F16 => {
                 let (s, d) = value.try_extract_tensor::<f16>().map_err(err)?;
-                dims = s.iter().map(|&x| x as usize).collect();
-                self.output.extend(d.iter().map(|v| v.to_f32()));
+                out.extend(d.iter().map(|v| v.to_f32()));
+                s.iter().map(|&x| x as usize).collect()
             }
-        }
-        drop(outputs);
+        })
+    }
+
+    /// Checks the output shape against the model's layout and the batch.
+    fn checked_output(
+        &self,
+        dims: Vec<usize>,
+        slots: usize,
+    ) -> Result<BatchOutput<'_>, InferError> {
         let [b, d1, d2] = dims[..] else {
             return Err(InferError::UnsupportedModel(format!(
                 "output has shape {dims:?} at run time"
@@ -340,11 +430,11 @@ impl Engine {
             model::OutputLayout::Raw => d1 == expect,
             model::OutputLayout::EndToEnd => d2 == expect,
         };
-        if !ok || b != batch.slots {
+        if !ok || b != slots {
             return Err(InferError::UnsupportedModel(format!(
-                "output has shape [{b}, {d1}, {d2}] at run time; expected batch {} and {expect} \
+                "output has shape [{b}, {d1}, {d2}] at run time; expected batch {slots} and {expect} \
                  values per object ({:?} layout)",
-                batch.slots, self.info.layout
+                self.info.layout
             )));
         }
         Ok(BatchOutput {

@@ -329,6 +329,10 @@ impl GraphPreprocess {
         &self.spec
     }
 
+    pub(crate) fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     /// Runs on host memory and returns the batch as f32 (for tests and the CPU provider).
     pub fn run_to_host(&mut self, frames: &[u8]) -> Result<Vec<f32>, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("preprocessing graph: {e}"));
@@ -458,6 +462,66 @@ mod tests {
                     "{format:?} {w}x{h} -> {lb:?}: worst difference {worst}"
                 );
             }
+        }
+    }
+
+    /// The chained path (graph preprocessing, IoBinding, model) gives the model output the
+    /// CPU-letterbox path gives.
+    #[test]
+    fn run_frames_matches_run() {
+        use crate::engine::{Engine, EngineConfig};
+        let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/models/planted-det-raw-dyn.onnx");
+        let (mut engine, _) = Engine::load(&EngineConfig {
+            model,
+            ..Default::default()
+        })
+        .unwrap();
+        let (w, h, batch) = (160usize, 90usize, 3usize);
+        let lb = Letterbox::new(w, h, engine.info.imgsz, engine.info.stride, true);
+        for format in [PixelFormat::Bgrx, PixelFormat::Nv12] {
+            let spec = GraphSpec {
+                format,
+                matrix: YuvMatrix::Bt709,
+                full_range: false,
+                batch,
+                letterbox: lb,
+                output: engine.info.input_precision,
+            };
+            let mut pre = engine.preprocess_graph(spec).unwrap();
+            let mut tensor = engine.new_batch(batch, lb);
+            let len = tight_len(format, w, h);
+            let mut tight = vec![0u8; batch * len];
+            for i in 0..batch {
+                let (planes, strides) = frame_bytes(format, w, h, 7 + i as u32);
+                let empty: &[u8] = &[];
+                let view = FrameView {
+                    format,
+                    width: w,
+                    height: h,
+                    planes: [
+                        &planes[0],
+                        planes.get(1).map_or(empty, |p| p),
+                        planes.get(2).map_or(empty, |p| p),
+                    ],
+                    strides,
+                    matrix: YuvMatrix::Bt709,
+                    full_range: false,
+                };
+                copy_tight(&view, &mut tight[i * len..(i + 1) * len]);
+                tensor.fill_slot(i, &view).unwrap();
+            }
+            let want = engine.run(&tensor).unwrap().data.to_vec();
+            let got = engine.run_frames(&mut pre, &tight).unwrap();
+            assert_eq!(got.shape[0], batch);
+            let worst = got
+                .data
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            // The planted score is the frame mean: equal within float rounding.
+            assert!(worst < 1e-3, "{format:?}: worst difference {worst}");
         }
     }
 }
