@@ -12,8 +12,8 @@ rm -rf .device && mkdir -p .device/ort .device/run/models
 cp "$SHARED"/gpu/ort-cuda/* .device/ort/
 cp "$SHARED"/gpu/gpu-env.sh .device/run/
 cargo build --release -q --example cvlaunch -p gst-plugin-courtvision
-cargo build --release -q --example model_only -p courtvision-infer
-cp target/release/examples/cvlaunch target/release/examples/model_only .device/run/
+cargo build --release -q --example model_only --example graph_bench -p courtvision-infer
+cp target/release/examples/cvlaunch target/release/examples/model_only target/release/examples/graph_bench .device/run/
 cp "$SHARED"/models/yolo11n-det-dyn.onnx "$SHARED"/models/yolo11n-pose-dyn.onnx .device/run/models/
 bash "$SHARED"/gpu/make-gst-runtime.sh .device/run/gst-runtime.tar.xz >/dev/null
 gst-launch-1.0 -q videotestsrc num-buffers=600 pattern=ball \

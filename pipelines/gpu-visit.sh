@@ -28,6 +28,13 @@ for m in det pose; do
   done
 done
 
+# Preprocessing paths per batch: CPU letterbox (8 workers) + run vs uint8 + graph + IoBinding.
+for b in 8 32; do
+  line=$($R/graph_bench $R/models/yolo11n-det-dyn.onnx cuda nv12 1920x1080 $b 20 8 2>&1 | tail -1)
+  echo "$line" >> "$OUT/graph_bench.txt"
+  row "a) preprocessing paths, 1080p NV12, batch $b" "$(sed 's/.*batch [0-9]*: //' <<<"$line")"
+done
+
 CLIP=$R/clip-1080p.mp4
 for b in 1 8 32; do
   (nvidia-smi dmon -s u -d 1 > "$OUT/dmon-det-b$b.txt" 2>&1 &) ; sleep 0.2
