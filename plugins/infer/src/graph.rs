@@ -367,36 +367,7 @@ impl GraphPreprocess {
 mod tests {
     use super::*;
     use crate::engine::{ensure_runtime, environment};
-    use crate::preprocess::letterbox_into;
-
-    fn frame_bytes(
-        format: PixelFormat,
-        w: usize,
-        h: usize,
-        seed: u32,
-    ) -> (Vec<Vec<u8>>, [usize; 3]) {
-        let mut s = seed;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as u8
-        };
-        let mut plane =
-            |stride: usize, rows: usize| (0..stride * rows).map(|_| next()).collect::<Vec<u8>>();
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        match format {
-            PixelFormat::I420 => (
-                vec![plane(w + 3, h), plane(cw + 1, ch), plane(cw + 2, ch)],
-                [w + 3, cw + 1, cw + 2],
-            ),
-            PixelFormat::Nv12 => (
-                vec![plane(w + 4, h), plane(2 * cw + 2, ch)],
-                [w + 4, 2 * cw + 2, 0],
-            ),
-            f => (vec![plane(w * bpp(f) + 5, h)], [w * bpp(f) + 5, 0, 0]),
-        }
-    }
+    use crate::preprocess::{letterbox_into, TestFrame};
 
     /// The graph gives what the CPU letterbox gives, for every format, scaled both ways.
     #[test]
@@ -430,21 +401,8 @@ mod tests {
                 let mut tight = vec![0u8; batch * len];
                 let mut want = Vec::new();
                 for i in 0..batch {
-                    let (planes, strides) = frame_bytes(format, w, h, 0x9E37_79B9 + i as u32);
-                    let empty: &[u8] = &[];
-                    let view = FrameView {
-                        format,
-                        width: w,
-                        height: h,
-                        planes: [
-                            &planes[0],
-                            planes.get(1).map_or(empty, |p| p),
-                            planes.get(2).map_or(empty, |p| p),
-                        ],
-                        strides,
-                        matrix: YuvMatrix::Bt601,
-                        full_range: false,
-                    };
+                    let frame = TestFrame::random(format, w, h, 0x9E37_79B9 + i as u32);
+                    let view = frame.view(YuvMatrix::Bt601);
                     copy_tight(&view, &mut tight[i * len..(i + 1) * len]);
                     let mut cpu = vec![0f32; lb.slot_len()];
                     letterbox_into(&view, &lb, &mut cpu).unwrap();
@@ -493,21 +451,8 @@ mod tests {
             let len = tight_len(format, w, h);
             let mut tight = vec![0u8; batch * len];
             for i in 0..batch {
-                let (planes, strides) = frame_bytes(format, w, h, 7 + i as u32);
-                let empty: &[u8] = &[];
-                let view = FrameView {
-                    format,
-                    width: w,
-                    height: h,
-                    planes: [
-                        &planes[0],
-                        planes.get(1).map_or(empty, |p| p),
-                        planes.get(2).map_or(empty, |p| p),
-                    ],
-                    strides,
-                    matrix: YuvMatrix::Bt709,
-                    full_range: false,
-                };
+                let frame = TestFrame::random(format, w, h, 7 + i as u32);
+                let view = frame.view(YuvMatrix::Bt709);
                 copy_tight(&view, &mut tight[i * len..(i + 1) * len]);
                 tensor.fill_slot(i, &view).unwrap();
             }

@@ -492,6 +492,63 @@ fn fill_rows<S: Sampler, T: TensorElem>(
     }
 }
 
+/// Frames for tests: pseudo-random planes with padded strides, in any format.
+#[cfg(test)]
+pub(crate) struct TestFrame {
+    pub format: PixelFormat,
+    pub width: usize,
+    pub height: usize,
+    pub planes: Vec<Vec<u8>>,
+    pub strides: [usize; 3],
+}
+
+#[cfg(test)]
+impl TestFrame {
+    pub fn random(format: PixelFormat, w: usize, h: usize, mut seed: u32) -> Self {
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed >> 8) as u8
+        };
+        let mut plane =
+            |stride: usize, rows: usize| (0..stride * rows).map(|_| next()).collect::<Vec<u8>>();
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let (planes, strides) = match format {
+            PixelFormat::Rgb | PixelFormat::Bgr => (vec![plane(w * 3 + 5, h)], [w * 3 + 5, 0, 0]),
+            PixelFormat::Rgba | PixelFormat::Bgrx => (vec![plane(w * 4 + 8, h)], [w * 4 + 8, 0, 0]),
+            PixelFormat::I420 => (
+                vec![plane(w + 3, h), plane(cw + 1, ch), plane(cw + 2, ch)],
+                [w + 3, cw + 1, cw + 2],
+            ),
+            PixelFormat::Nv12 => (
+                vec![plane(w + 4, h), plane(cw * 2 + 2, ch)],
+                [w + 4, cw * 2 + 2, 0],
+            ),
+        };
+        TestFrame {
+            format,
+            width: w,
+            height: h,
+            planes,
+            strides,
+        }
+    }
+
+    pub fn view(&self, matrix: YuvMatrix) -> FrameView<'_> {
+        let plane = |i: usize| self.planes.get(i).map_or(&[][..], |p| p.as_slice());
+        FrameView {
+            format: self.format,
+            width: self.width,
+            height: self.height,
+            planes: [plane(0), plane(1), plane(2)],
+            strides: self.strides,
+            matrix,
+            full_range: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,48 +628,9 @@ mod tests {
         out
     }
 
-    /// A deterministic pseudo-random frame buffer with padded strides.
-    fn planes_for(format: PixelFormat, w: usize, h: usize) -> (Vec<Vec<u8>>, [usize; 3]) {
-        let mut seed = 0x1234_5678u32;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            (seed >> 8) as u8
-        };
-        let mut plane =
-            |stride: usize, rows: usize| (0..stride * rows).map(|_| next()).collect::<Vec<u8>>();
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-        match format {
-            PixelFormat::Rgb | PixelFormat::Bgr => (vec![plane(w * 3 + 5, h)], [w * 3 + 5, 0, 0]),
-            PixelFormat::Rgba | PixelFormat::Bgrx => (vec![plane(w * 4 + 8, h)], [w * 4 + 8, 0, 0]),
-            PixelFormat::I420 => (
-                vec![plane(w + 3, h), plane(cw + 1, ch), plane(cw + 2, ch)],
-                [w + 3, cw + 1, cw + 2],
-            ),
-            PixelFormat::Nv12 => (
-                vec![plane(w + 4, h), plane(cw * 2 + 2, ch)],
-                [w + 4, cw * 2 + 2, 0],
-            ),
-        }
-    }
-
     fn check(format: PixelFormat, w: usize, h: usize, target: (usize, usize), rect: bool) {
-        let (planes, strides) = planes_for(format, w, h);
-        let empty: &[u8] = &[];
-        let frame = FrameView {
-            format,
-            width: w,
-            height: h,
-            planes: [
-                &planes[0],
-                planes.get(1).map_or(empty, |p| p),
-                planes.get(2).map_or(empty, |p| p),
-            ],
-            strides,
-            matrix: YuvMatrix::Bt601,
-            full_range: false,
-        };
+        let test_frame = TestFrame::random(format, w, h, 0x1234_5678);
+        let frame = test_frame.view(YuvMatrix::Bt601);
         let lb = Letterbox::new(w, h, target, 32, rect);
         let mut got = vec![0f32; lb.slot_len()];
         letterbox_into(&frame, &lb, &mut got).unwrap();
