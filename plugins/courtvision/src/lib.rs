@@ -6,6 +6,7 @@
 use gst::glib;
 
 mod caps;
+pub mod courtsrc;
 mod detector;
 pub mod metaexport;
 pub mod motionskip;
@@ -23,6 +24,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     timingmeta::register(plugin)?;
     overlayrender::register(plugin)?;
     posedetect::register(plugin)?;
+    courtsrc::register(plugin)?;
     Ok(())
 }
 

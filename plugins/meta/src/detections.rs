@@ -212,50 +212,79 @@ impl DetectionsMeta {
     }
 
     pub fn detections(&self) -> &[Detection] {
-        &self.0.data.detections
+        self.0.data.detections()
     }
 
     pub fn len(&self) -> usize {
-        self.0.data.detections.len()
+        self.0.data.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.data.detections.is_empty()
+        self.0.data.is_empty()
+    }
+
+    /// Keypoints of `det` (empty for plain detections).
+    pub fn keypoints(&self, det: &Detection) -> &[Keypoint] {
+        self.0.data.keypoints(det)
+    }
+
+    /// Detections with their keypoints.
+    pub fn iter(&self) -> impl Iterator<Item = (&Detection, &[Keypoint])> {
+        self.0.data.iter()
+    }
+
+    /// Appends a detection with its keypoints.
+    pub fn push(&mut self, det: Detection, keypoints: &[Keypoint]) {
+        self.0.data.push(det, keypoints)
+    }
+
+    /// Reserves room for `n` more detections with `k` keypoints each.
+    pub fn reserve(&mut self, n: usize, k: usize) {
+        self.0.data.reserve(n, k)
+    }
+}
+
+impl DetectionList {
+    pub fn detections(&self) -> &[Detection] {
+        &self.detections
+    }
+
+    pub fn len(&self) -> usize {
+        self.detections.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.detections.is_empty()
     }
 
     /// Keypoints of `det` (empty for plain detections).
     pub fn keypoints(&self, det: &Detection) -> &[Keypoint] {
         let s = det.kpt_start as usize;
-        self.0
-            .data
-            .keypoints
+        self.keypoints
             .get(s..s + det.kpt_len as usize)
             .unwrap_or(&[])
     }
 
     /// Detections with their keypoints.
     pub fn iter(&self) -> impl Iterator<Item = (&Detection, &[Keypoint])> {
-        self.detections()
-            .iter()
-            .map(move |d| (d, self.keypoints(d)))
+        self.detections.iter().map(move |d| (d, self.keypoints(d)))
     }
 
     /// Appends a detection with its keypoints.
     pub fn push(&mut self, mut det: Detection, keypoints: &[Keypoint]) {
-        let list = &mut self.0.data;
-        det.kpt_start = list.keypoints.len() as u32;
+        det.kpt_start = self.keypoints.len() as u32;
         det.kpt_len = keypoints.len() as u32;
         if !keypoints.is_empty() && det.skeleton.is_none() {
             det.skeleton = Skeleton::for_keypoints(keypoints.len());
         }
-        list.keypoints.extend_from_slice(keypoints);
-        list.detections.push(det);
+        self.keypoints.extend_from_slice(keypoints);
+        self.detections.push(det);
     }
 
     /// Reserves room for `n` more detections with `k` keypoints each.
     pub fn reserve(&mut self, n: usize, k: usize) {
-        self.0.data.detections.reserve(n);
-        self.0.data.keypoints.reserve(n * k);
+        self.detections.reserve(n);
+        self.keypoints.reserve(n * k);
     }
 }
 

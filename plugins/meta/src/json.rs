@@ -2,7 +2,10 @@
 
 use serde::Serialize;
 
-use crate::{Detection, DetectionsMeta, Keypoint, MotionData, MotionMeta, TimingData, TimingMeta};
+use crate::{
+    Detection, DetectionsMeta, GroundTruthMeta, Keypoint, MotionData, MotionMeta, TimingData,
+    TimingMeta,
+};
 
 /// Schema version of [`FrameRecord`]; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -29,27 +32,31 @@ pub struct FrameRecord<'a> {
     pub width: u32,
     pub height: u32,
     pub detections: Vec<DetectionRecord<'a>>,
+    /// What a synthetic source knows is in the frame (courtsrc), where attached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ground_truth: Option<Vec<DetectionRecord<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub motion: Option<MotionData>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<&'a TimingData>,
 }
 
+fn records<'a>(
+    list: impl Iterator<Item = (&'a Detection, &'a [Keypoint])>,
+) -> Vec<DetectionRecord<'a>> {
+    list.map(|(detection, keypoints)| DetectionRecord {
+        detection,
+        keypoints,
+    })
+    .collect()
+}
+
 /// Serializes a buffer's metadata as one JSON object (one line, no trailing newline).
 pub fn frame_json(buffer: &gst::BufferRef, width: u32, height: u32) -> String {
     let meta = buffer.meta::<DetectionsMeta>();
+    let truth = buffer.meta::<GroundTruthMeta>();
     let timing = buffer.meta::<TimingMeta>();
-    let detections = meta
-        .as_ref()
-        .map(|m| {
-            m.iter()
-                .map(|(detection, keypoints)| DetectionRecord {
-                    detection,
-                    keypoints,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let detections = meta.as_ref().map(|m| records(m.iter())).unwrap_or_default();
     let offset = buffer.offset();
     let record = FrameRecord {
         schema: SCHEMA_VERSION,
@@ -59,6 +66,7 @@ pub fn frame_json(buffer: &gst::BufferRef, width: u32, height: u32) -> String {
         width,
         height,
         detections,
+        ground_truth: truth.as_ref().map(|t| records(t.list().iter())),
         motion: buffer.meta::<MotionMeta>().map(|m| m.data()),
         timing: timing.as_ref().map(|t| t.data()),
     };
@@ -125,6 +133,9 @@ pub struct ExportRecord<'a> {
     pub ball: Option<BallRecord>,
     /// Every detection, as in [`frame_json`].
     pub detections: Vec<DetectionRecord<'a>>,
+    /// Ground truth, as in [`frame_json`], where attached (courtsrc).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ground_truth: Option<Vec<DetectionRecord<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub motion: Option<MotionData>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,6 +152,7 @@ pub fn export_json(
 ) -> String {
     let timing = buffer.meta::<TimingMeta>();
     let meta = buffer.meta::<DetectionsMeta>();
+    let truth = buffer.meta::<GroundTruthMeta>();
     let mut players = Vec::new();
     let mut ball: Option<BallRecord> = None;
     let mut detections = Vec::new();
@@ -183,6 +195,7 @@ pub fn export_json(
         players,
         ball,
         detections,
+        ground_truth: truth.as_ref().map(|t| records(t.list().iter())),
         motion: buffer.meta::<MotionMeta>().map(|m| m.data()),
         timing: timing.as_ref().map(|t| t.data()),
     };

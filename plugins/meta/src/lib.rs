@@ -18,6 +18,7 @@
 //! [`frame_json`] gives one JSON object per frame (schema in the README).
 
 mod detections;
+mod groundtruth;
 mod json;
 mod motion;
 mod raw;
@@ -27,6 +28,7 @@ pub use detections::{
     add_detection, BBox, Detection, DetectionList, DetectionsMeta, Keypoint, Skeleton,
     COCO17_EDGES, COCO17_KEYPOINTS, ROI_PARAM,
 };
+pub use groundtruth::{GroundTruthList, GroundTruthMeta};
 pub use json::{export_json, frame_json, ExportRecord, FrameRecord, Roles, SCHEMA_VERSION};
 pub use motion::{Decision, MotionData, MotionMeta};
 pub use timing::{record_stage, wall_clock_ns, Stage, TimingData, TimingMeta};

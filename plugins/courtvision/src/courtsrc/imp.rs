@@ -1,0 +1,516 @@
+//! courtsrc: renders a badminton (or netball) match the way videotestsrc renders test patterns,
+//! so that the project has video with known content without downloading any: a court under a
+//! perspective camera, two to four articulated players (17 COCO keypoints) that run, lunge,
+//! jump and swing, a shuttle in flight with motion blur, lighting drift and sensor noise. Each
+//! buffer carries the ground truth (players with keypoints, shuttle) as a courtvision
+//! GroundTruthMeta, and `dataset-dir` writes the frames as YOLO detection and pose datasets.
+//! Deterministic: the same seed, size and framerate give the same frames and ground truth.
+
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::prelude::*;
+use gst_base::subclass::base_src::CreateSuccess;
+use gst_base::subclass::prelude::*;
+use gst_video::prelude::*;
+
+use courtvision_meta::{BBox, Detection, DetectionList, GroundTruthMeta, Keypoint};
+
+use super::dataset::DatasetWriter;
+use super::render::{write_frame, Layout, Renderer, Truth};
+use super::scene::Scene;
+use super::SportKind;
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "courtsrc",
+        gst::DebugColorFlags::empty(),
+        Some("courtvision synthetic match source"),
+    )
+});
+
+const FORMATS: [gst_video::VideoFormat; 6] = [
+    gst_video::VideoFormat::Rgbx,
+    gst_video::VideoFormat::Bgrx,
+    gst_video::VideoFormat::Rgba,
+    gst_video::VideoFormat::Bgra,
+    gst_video::VideoFormat::Rgb,
+    gst_video::VideoFormat::Bgr,
+];
+
+#[derive(Debug, Clone)]
+struct Settings {
+    seed: u64,
+    sport: SportKind,
+    players: u32,
+    noise: u32,
+    lighting: f64,
+    motion_blur: bool,
+    ground_truth: bool,
+    dataset_dir: Option<String>,
+    dataset_interval: u32,
+    is_live: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            seed: 0,
+            sport: SportKind::Badminton,
+            players: 2,
+            noise: 6,
+            lighting: 0.08,
+            motion_blur: true,
+            ground_truth: true,
+            dataset_dir: None,
+            dataset_interval: 1,
+            is_live: false,
+        }
+    }
+}
+
+struct Stream {
+    info: gst_video::VideoInfo,
+    layout: Layout,
+    scene: Scene,
+    renderer: Renderer,
+    settings: Settings,
+    dataset: Option<DatasetWriter>,
+    rgb: Vec<u8>,
+    frame: u64,
+    source: Arc<str>,
+    player: Arc<str>,
+    ball: Arc<str>,
+}
+
+#[derive(Default)]
+pub struct CourtSrc {
+    settings: Mutex<Settings>,
+    stream: Mutex<Option<Stream>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for CourtSrc {
+    const NAME: &'static str = "GstCourtSrc";
+    type Type = super::CourtSrc;
+    type ParentType = gst_base::PushSrc;
+}
+
+impl ObjectImpl for CourtSrc {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecUInt64::builder("seed")
+                    .nick("Seed")
+                    .blurb("Match to render: the same seed, size and framerate give the same frames and ground truth")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder::<SportKind>("sport")
+                    .nick("Sport")
+                    .blurb("Court and ball")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("players")
+                    .nick("Players")
+                    .blurb("Players on court (2 singles, 3, 4 doubles)")
+                    .minimum(2)
+                    .maximum(4)
+                    .default_value(2)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("noise")
+                    .nick("Noise")
+                    .blurb("Sensor noise amplitude in 8-bit levels (0 = clean)")
+                    .maximum(64)
+                    .default_value(6)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("lighting")
+                    .nick("Lighting")
+                    .blurb("Amplitude of the hall lights' brightness drift and flicker (0 = steady)")
+                    .minimum(0.0)
+                    .maximum(0.5)
+                    .default_value(0.08)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("motion-blur")
+                    .nick("Motion blur")
+                    .blurb("Smear the shuttle over half a frame interval (a 180-degree shutter)")
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("ground-truth")
+                    .nick("Ground truth")
+                    .blurb("Attach what is in each frame as a courtvision GroundTruthMeta")
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("dataset-dir")
+                    .nick("Dataset directory")
+                    .blurb("Write frames and labels here as YOLO detection (detect/, detect.yaml) and pose (pose/, pose.yaml) datasets")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("dataset-interval")
+                    .nick("Dataset interval")
+                    .blurb("Write every n-th frame to dataset-dir (neighbouring frames are near copies)")
+                    .minimum(1)
+                    .maximum(100_000)
+                    .default_value(1)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("is-live")
+                    .nick("Is live")
+                    .blurb("Act as a live source: frames are produced at the framerate, on the clock")
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "seed" => s.seed = value.get().expect("type checked upstream"),
+            "sport" => s.sport = value.get().expect("type checked upstream"),
+            "players" => s.players = value.get().expect("type checked upstream"),
+            "noise" => s.noise = value.get().expect("type checked upstream"),
+            "lighting" => s.lighting = value.get().expect("type checked upstream"),
+            "motion-blur" => s.motion_blur = value.get().expect("type checked upstream"),
+            "ground-truth" => s.ground_truth = value.get().expect("type checked upstream"),
+            "dataset-dir" => {
+                s.dataset_dir = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .filter(|d| !d.is_empty())
+            }
+            "dataset-interval" => s.dataset_interval = value.get().expect("type checked upstream"),
+            "is-live" => {
+                s.is_live = value.get().expect("type checked upstream");
+                let live = s.is_live;
+                drop(s);
+                self.obj().set_live(live);
+            }
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap();
+        match pspec.name() {
+            "seed" => s.seed.to_value(),
+            "sport" => s.sport.to_value(),
+            "players" => s.players.to_value(),
+            "noise" => s.noise.to_value(),
+            "lighting" => s.lighting.to_value(),
+            "motion-blur" => s.motion_blur.to_value(),
+            "ground-truth" => s.ground_truth.to_value(),
+            "dataset-dir" => s.dataset_dir.to_value(),
+            "dataset-interval" => s.dataset_interval.to_value(),
+            "is-live" => s.is_live.to_value(),
+            other => unreachable!("unknown property {other}"),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.set_format(gst::Format::Time);
+        obj.set_live(false);
+    }
+}
+
+impl GstObjectImpl for CourtSrc {}
+
+impl ElementImpl for CourtSrc {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Court match source",
+                "Source/Video",
+                "Renders a synthetic badminton/netball match (perspective court, articulated players with 17 keypoints, shuttle with motion blur) with ground-truth metadata and optional YOLO dataset export",
+                "courtvision developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = gst_video::VideoCapsBuilder::new()
+                .format_list(FORMATS)
+                .width_range(64..=7680)
+                .height_range(64..=4320)
+                .framerate_range(gst::Fraction::new(1, 1)..=gst::Fraction::new(240, 1))
+                .build();
+            vec![gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &caps,
+            )
+            .expect("valid template")]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+fn layout(format: gst_video::VideoFormat) -> Option<Layout> {
+    use gst_video::VideoFormat as F;
+    let (r, g, b, alpha, bpp) = match format {
+        F::Rgbx => (0, 1, 2, None, 4),
+        F::Rgba => (0, 1, 2, Some(3), 4),
+        F::Bgrx => (2, 1, 0, None, 4),
+        F::Bgra => (2, 1, 0, Some(3), 4),
+        F::Rgb => (0, 1, 2, None, 3),
+        F::Bgr => (2, 1, 0, None, 3),
+        _ => return None,
+    };
+    Some(Layout {
+        r,
+        g,
+        b,
+        alpha,
+        bpp,
+    })
+}
+
+const RGB: Layout = Layout {
+    r: 0,
+    g: 1,
+    b: 2,
+    alpha: None,
+    bpp: 3,
+};
+
+impl BaseSrcImpl for CourtSrc {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        *self.stream.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.stream.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn fixate(&self, mut caps: gst::Caps) -> gst::Caps {
+        caps.truncate();
+        {
+            let caps = caps.make_mut();
+            if let Some(s) = caps.structure_mut(0) {
+                s.fixate_field_nearest_int("width", 1280);
+                s.fixate_field_nearest_int("height", 720);
+                s.fixate_field_nearest_fraction("framerate", gst::Fraction::new(30, 1));
+            }
+        }
+        self.parent_fixate(caps)
+    }
+
+    fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let info = gst_video::VideoInfo::from_caps(caps)
+            .map_err(|_| gst::loggable_error!(CAT, "invalid caps {caps}"))?;
+        let layout = layout(info.format())
+            .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {:?}", info.format()))?;
+        if info.fps().numer() <= 0 {
+            return Err(gst::loggable_error!(
+                CAT,
+                "courtsrc needs a fixed framerate"
+            ));
+        }
+        let settings = self.settings.lock().unwrap().clone();
+        let sport = settings.sport.into();
+        let scene = Scene::new(
+            sport,
+            settings.players as usize,
+            settings.seed,
+            info.width(),
+            info.height(),
+        );
+        let renderer = Renderer::new(&scene, info.width(), info.height());
+        let dataset = match &settings.dataset_dir {
+            Some(dir) => match DatasetWriter::create(
+                &PathBuf::from(dir),
+                settings.seed,
+                scene.sport.ball_label(),
+            ) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::OpenWrite,
+                        ["cannot create dataset-dir {dir}: {e}"]
+                    );
+                    return Err(gst::loggable_error!(CAT, "dataset-dir {dir}: {e}"));
+                }
+            },
+            None => None,
+        };
+        gst::info!(
+            CAT,
+            imp = self,
+            "rendering {}x{} seed {} ({} players, {:?})",
+            info.width(),
+            info.height(),
+            settings.seed,
+            settings.players,
+            settings.sport
+        );
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        *self.stream.lock().unwrap() = Some(Stream {
+            layout,
+            rgb: if dataset.is_some() {
+                vec![0; w * h * 3]
+            } else {
+                Vec::new()
+            },
+            scene,
+            renderer,
+            dataset,
+            frame: 0,
+            source: Arc::from(self.obj().name().as_str()),
+            player: Arc::from("player"),
+            ball: Arc::from(sport.ball_label()),
+            info,
+            settings,
+        });
+        Ok(())
+    }
+
+    fn is_seekable(&self) -> bool {
+        false
+    }
+
+    fn times(&self, buffer: &gst::BufferRef) -> (Option<gst::ClockTime>, Option<gst::ClockTime>) {
+        if self.obj().is_live() {
+            let pts = buffer.pts();
+            (pts, pts.zip(buffer.duration()).map(|(p, d)| p + d))
+        } else {
+            (None, None)
+        }
+    }
+}
+
+/// The ground truth as courtvision detections: class 0 player (17 keypoints, score 1 inside the
+/// frame, 0 outside), class 1 shuttle/ball; confidence 1.
+fn truth_list(truth: &Truth, s: &Stream) -> DetectionList {
+    let mut list = DetectionList::default();
+    list.reserve(truth.players.len() + 1, 17);
+    for (b, kpts) in &truth.players {
+        let det = Detection::new(
+            0,
+            s.player.clone(),
+            1.0,
+            BBox::from_corners(*b),
+            s.source.clone(),
+        );
+        let k: Vec<Keypoint> = kpts
+            .iter()
+            .map(|&(x, y, v)| Keypoint {
+                x,
+                y,
+                score: if v { 1.0 } else { 0.0 },
+            })
+            .collect();
+        list.push(det, &k);
+    }
+    if let Some(b) = &truth.ball {
+        list.push(
+            Detection::new(
+                1,
+                s.ball.clone(),
+                1.0,
+                BBox::from_corners(*b),
+                s.source.clone(),
+            ),
+            &[],
+        );
+    }
+    list
+}
+
+impl PushSrcImpl for CourtSrc {
+    fn create(
+        &self,
+        _buffer: Option<&mut gst::BufferRef>,
+    ) -> Result<CreateSuccess, gst::FlowError> {
+        let mut guard = self.stream.lock().unwrap();
+        let Some(s) = guard.as_mut() else {
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["no caps negotiated"]);
+            return Err(gst::FlowError::NotNegotiated);
+        };
+        let fps = s.info.fps();
+        let (num, den) = (fps.numer() as u64, fps.denom() as u64);
+        let n = s.frame;
+        if n > 0 {
+            s.scene.step(den as f32 / num as f32);
+        }
+        let exposure = if s.settings.motion_blur {
+            0.5 * den as f32 / num as f32
+        } else {
+            0.0
+        };
+        let truth = s.renderer.render(&s.scene, exposure);
+        let gain = s.scene.light(s.settings.lighting as f32);
+        let noise_seed = s.settings.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ n;
+        let (w, h) = (s.info.width(), s.info.height());
+        let mut buffer =
+            gst::Buffer::with_size(s.info.size()).map_err(|_| gst::FlowError::Error)?;
+        {
+            let buf = buffer.get_mut().expect("new buffer is writable");
+            let pts = gst::ClockTime::SECOND.mul_div_floor(n * den, num);
+            let next = gst::ClockTime::SECOND.mul_div_floor((n + 1) * den, num);
+            buf.set_pts(pts);
+            buf.set_duration(next.zip(pts).map(|(a, b)| a - b));
+            buf.set_offset(n);
+            buf.set_offset_end(n + 1);
+            {
+                let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &s.info)
+                    .map_err(|_| gst::FlowError::Error)?;
+                let stride = frame.plane_stride()[0] as usize;
+                let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
+                write_frame(
+                    s.renderer.rgba(),
+                    w as usize,
+                    data,
+                    stride,
+                    s.layout,
+                    gain,
+                    s.settings.noise,
+                    noise_seed,
+                );
+            }
+            if s.settings.ground_truth {
+                GroundTruthMeta::add(buf, truth_list(&truth, s));
+            }
+        }
+        if let Some(writer) = &s.dataset {
+            if n % s.settings.dataset_interval as u64 == 0 {
+                write_frame(
+                    s.renderer.rgba(),
+                    w as usize,
+                    &mut s.rgb,
+                    w as usize * 3,
+                    RGB,
+                    gain,
+                    s.settings.noise,
+                    noise_seed,
+                );
+                if let Err(e) = writer.write(n, &s.rgb, w, h, &truth) {
+                    gst::element_imp_error!(
+                        self,
+                        gst::ResourceError::Write,
+                        ["writing frame {n} to dataset-dir: {e}"]
+                    );
+                    return Err(gst::FlowError::Error);
+                }
+            }
+        }
+        s.frame += 1;
+        Ok(CreateSuccess::NewBuffer(buffer))
+    }
+}

@@ -1,0 +1,953 @@
+//! The world courtsrc films: a court, a camera, players whose 17 COCO keypoints follow simple
+//! kinematics (run, ready stance, lunge, jump, overhead and side swings) and a shuttle (or ball)
+//! flying between them in rallies. Everything is in metres (x across the court, y along it, net
+//! at y = 0, z up) and advances one frame at a time from a seeded generator, so a seed and a
+//! framerate give the same match every time.
+
+use std::f32::consts::{PI, TAU};
+
+use glam::{Vec2, Vec3};
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+/// Which court is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sport {
+    Badminton,
+    Netball,
+}
+
+impl Sport {
+    /// Half the court's width (x) and length (y).
+    pub fn half_extent(self) -> Vec2 {
+        match self {
+            Sport::Badminton => Vec2::new(3.05, 6.7),
+            Sport::Netball => Vec2::new(7.625, 15.25),
+        }
+    }
+
+    /// Label of the flying object, class 1 of the ground truth.
+    pub fn ball_label(self) -> &'static str {
+        match self {
+            Sport::Badminton => "shuttle",
+            Sport::Netball => "ball",
+        }
+    }
+}
+
+/// A pinhole camera looking at the court.
+#[derive(Debug, Clone)]
+pub struct Camera {
+    pub pos: Vec3,
+    right: Vec3,
+    up: Vec3,
+    fwd: Vec3,
+    /// Focal length in pixels.
+    pub f: f32,
+    c: Vec2,
+}
+
+impl Camera {
+    /// A camera behind the near baseline, varied by `rng`, with a focal length and centre that
+    /// fit the court (and players' heads on the far side) into a `width` x `height` frame.
+    fn new(sport: Sport, width: u32, height: u32, rng: &mut Pcg64Mcg) -> Camera {
+        let half = sport.half_extent();
+        let scale = half.y / 6.7;
+        let back = rng.random_range(3.5..8.0) * scale;
+        let high = rng.random_range(3.5..7.0) * scale.sqrt();
+        let pos = Vec3::new(rng.random_range(-1.5..1.5) * scale, -half.y - back, high);
+        let target = Vec3::new(0.0, rng.random_range(-0.5..1.5) * scale, 0.6);
+        let fwd = (target - pos).normalize();
+        let right = fwd.cross(Vec3::Z).normalize();
+        let up = right.cross(fwd);
+        let mut cam = Camera {
+            pos,
+            right,
+            up,
+            fwd,
+            f: 1.0,
+            c: Vec2::ZERO,
+        };
+        // Fit: everything within 0.8 m of the court on the floor, and 2.3 m above its far half.
+        let (m, top) = (0.8, 2.3);
+        let mut lo = Vec2::splat(f32::MAX);
+        let mut hi = Vec2::splat(f32::MIN);
+        for (x, y, z) in [
+            (-half.x - m, -half.y - m, 0.0),
+            (half.x + m, -half.y - m, 0.0),
+            (-half.x - m, half.y + m, top),
+            (half.x + m, half.y + m, top),
+            (-half.x - m, 0.0, top),
+            (half.x + m, 0.0, top),
+        ] {
+            if let Some((p, _)) = cam.project(Vec3::new(x, y, z)) {
+                lo = lo.min(p);
+                hi = hi.max(p);
+            }
+        }
+        let span = (hi - lo).max(Vec2::splat(1e-3));
+        let f = (0.96 * width as f32 / span.x).min(0.96 * height as f32 / span.y);
+        cam.f = f;
+        cam.c = Vec2::new(width as f32, height as f32) / 2.0 - f * (lo + hi) / 2.0;
+        cam
+    }
+
+    /// Pixel position and depth of a world point; `None` behind the camera.
+    pub fn project(&self, p: Vec3) -> Option<(Vec2, f32)> {
+        let d = p - self.pos;
+        let z = d.dot(self.fwd);
+        if z < 0.05 {
+            return None;
+        }
+        let x = d.dot(self.right) / z;
+        let y = -d.dot(self.up) / z;
+        Some((self.c + self.f * Vec2::new(x, y), z))
+    }
+
+    /// Pixel radius of a world radius at `depth`.
+    pub fn radius(&self, r: f32, depth: f32) -> f32 {
+        self.f * r / depth
+    }
+}
+
+/// The 17 COCO keypoints, in [`courtvision_meta::COCO17_KEYPOINTS`] order, in world metres.
+pub type Skeleton3 = [Vec3; 17];
+
+pub const NOSE: usize = 0;
+pub const L_EYE: usize = 1;
+pub const R_EYE: usize = 2;
+pub const L_EAR: usize = 3;
+pub const R_EAR: usize = 4;
+pub const L_SHOULDER: usize = 5;
+pub const R_SHOULDER: usize = 6;
+pub const L_ELBOW: usize = 7;
+pub const R_ELBOW: usize = 8;
+pub const L_WRIST: usize = 9;
+pub const R_WRIST: usize = 10;
+pub const L_HIP: usize = 11;
+pub const R_HIP: usize = 12;
+pub const L_KNEE: usize = 13;
+pub const R_KNEE: usize = 14;
+pub const L_ANKLE: usize = 15;
+pub const R_ANKLE: usize = 16;
+
+/// Colours of a player's kit, as RGB.
+#[derive(Debug, Clone, Copy)]
+pub struct Outfit {
+    pub shirt: [u8; 3],
+    pub shorts: [u8; 3],
+    pub skin: [u8; 3],
+    pub hair: [u8; 3],
+    pub shoes: [u8; 3],
+}
+
+const SHIRTS: [[u8; 3]; 10] = [
+    [200, 30, 40],
+    [30, 70, 190],
+    [245, 245, 245],
+    [250, 200, 20],
+    [20, 150, 80],
+    [240, 110, 20],
+    [120, 40, 160],
+    [25, 25, 30],
+    [0, 170, 200],
+    [230, 80, 150],
+];
+const SHORTS: [[u8; 3]; 5] = [
+    [20, 20, 25],
+    [240, 240, 240],
+    [25, 40, 110],
+    [90, 90, 95],
+    [130, 20, 30],
+];
+const SKINS: [[u8; 3]; 5] = [
+    [242, 204, 177],
+    [224, 172, 132],
+    [190, 135, 95],
+    [141, 94, 60],
+    [95, 62, 42],
+];
+const HAIRS: [[u8; 3]; 4] = [[25, 20, 18], [80, 50, 30], [160, 120, 60], [40, 35, 35]];
+
+/// What the racket arm is doing around a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwingKind {
+    /// Above the head: clear, smash, drop.
+    Overhead,
+    /// Side-arm drive at chest height.
+    Drive,
+    /// Low reach with a lunge: lift, net shot.
+    Low,
+    /// Underarm serve.
+    Serve,
+}
+
+/// A swing in progress: the arm's phase is `(t - start) / duration`, contact at 0.6.
+#[derive(Debug, Clone, Copy)]
+struct Swing {
+    kind: SwingKind,
+    start: f32,
+    jump: f32,
+}
+
+const SWING_TIME: f32 = 0.6;
+const CONTACT_PHASE: f32 = 0.6;
+
+/// One player on court.
+#[derive(Debug, Clone)]
+pub struct Player {
+    /// -1 near the camera, +1 beyond the net.
+    pub side: f32,
+    home: Vec2,
+    pub pos: Vec2,
+    vel: Vec2,
+    goal: Vec2,
+    /// Facing, radians from +x.
+    heading: f32,
+    pub height: f32,
+    /// +1 right-handed, -1 left-handed.
+    hand: f32,
+    phase: f32,
+    lunge: f32,
+    swing: Option<Swing>,
+    pub outfit: Outfit,
+}
+
+/// Flight of the shuttle between two points; the time warp stands in for drag (fast off the
+/// racket, slow at the end).
+#[derive(Debug, Clone, Copy)]
+struct Flight {
+    from: Vec3,
+    to: Vec3,
+    start: f32,
+    duration: f32,
+    apex: f32,
+}
+
+impl Flight {
+    fn at(&self, t: f32) -> Vec3 {
+        let tau = ((t - self.start) / self.duration).clamp(0.0, 1.0);
+        let s = tau + 0.6 * tau * (1.0 - tau);
+        let mut p = self.from.lerp(self.to, s);
+        p.z += 4.0 * self.apex * s * (1.0 - s);
+        p
+    }
+
+    fn end(&self) -> f32 {
+        self.start + self.duration
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Shuttle {
+    /// In flight to `receiver` (who hits it at the end), or to the floor when `receiver` is None.
+    Flying {
+        flight: Flight,
+        receiver: Option<usize>,
+    },
+    /// On the floor after a rally, until a new one starts at `until`.
+    Down { at: Vec3, until: f32 },
+    /// Held by the server before the serve at `until`.
+    Held { server: usize, until: f32 },
+}
+
+/// What the shuttle looks like at an instant: position and direction of travel (world).
+#[derive(Debug, Clone, Copy)]
+pub struct ShuttleState {
+    pub pos: Vec3,
+    pub dir: Vec3,
+}
+
+/// The whole scene, advanced frame by frame.
+#[derive(Debug, Clone)]
+pub struct Scene {
+    pub sport: Sport,
+    pub camera: Camera,
+    pub players: Vec<Player>,
+    shuttle: Shuttle,
+    shots_left: u32,
+    rng: Pcg64Mcg,
+    /// Scene time in seconds.
+    pub t: f32,
+    /// Court surface, floor and wall colours, and the light's phase.
+    pub court_rgb: [u8; 3],
+    pub floor_rgb: [u8; 3],
+    pub wall_rgb: [u8; 3],
+    pub light_phase: [f32; 2],
+}
+
+impl Scene {
+    pub fn new(sport: Sport, players: usize, seed: u64, width: u32, height: u32) -> Scene {
+        let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x636f_7572_7476_6973);
+        let camera = Camera::new(sport, width, height, &mut rng);
+        let half = sport.half_extent();
+        let n = players.clamp(2, 4);
+        let mut list = Vec::with_capacity(n);
+        let (team_a, team_b) = (
+            rng.random_range(0..SHIRTS.len()),
+            rng.random_range(0..SHIRTS.len()),
+        );
+        let team_b = if team_b == team_a {
+            (team_a + 3) % SHIRTS.len()
+        } else {
+            team_b
+        };
+        for i in 0..n {
+            // Near side first; with 3 players the near side has two.
+            let side = if i < n.div_ceil(2) { -1.0 } else { 1.0 };
+            let on_side = if side < 0.0 { n.div_ceil(2) } else { n / 2 };
+            let k = if side < 0.0 { i } else { i - n.div_ceil(2) };
+            let x = if on_side == 1 {
+                0.0
+            } else {
+                (k as f32 - 0.5) * half.x * 0.9
+            };
+            let home = Vec2::new(x, side * half.y * 0.55);
+            let shirt = SHIRTS[if side < 0.0 { team_a } else { team_b }];
+            list.push(Player {
+                side,
+                home,
+                pos: home + Vec2::new(rng.random_range(-0.3..0.3), rng.random_range(-0.3..0.3)),
+                vel: Vec2::ZERO,
+                goal: home,
+                heading: if side < 0.0 { PI / 2.0 } else { -PI / 2.0 },
+                height: rng.random_range(1.6..1.92),
+                hand: if rng.random_bool(0.85) { 1.0 } else { -1.0 },
+                phase: rng.random_range(0.0..TAU),
+                lunge: 0.0,
+                swing: None,
+                outfit: Outfit {
+                    shirt,
+                    shorts: SHORTS[rng.random_range(0..SHORTS.len())],
+                    skin: SKINS[rng.random_range(0..SKINS.len())],
+                    hair: HAIRS[rng.random_range(0..HAIRS.len())],
+                    shoes: if rng.random_bool(0.6) {
+                        [235, 235, 235]
+                    } else {
+                        SHIRTS[rng.random_range(0..SHIRTS.len())]
+                    },
+                },
+            });
+        }
+        let courts: [[u8; 3]; 4] = [[36, 110, 72], [40, 90, 150], [150, 60, 50], [60, 120, 95]];
+        let floors: [[u8; 3]; 3] = [[150, 110, 70], [120, 90, 60], [90, 95, 105]];
+        let walls: [[u8; 3]; 3] = [[60, 70, 90], [95, 95, 100], [50, 55, 60]];
+        let court_rgb = courts[rng.random_range(0..courts.len())];
+        let floor_rgb = floors[rng.random_range(0..floors.len())];
+        let wall_rgb = walls[rng.random_range(0..walls.len())];
+        let light_phase = [rng.random_range(0.0..TAU), rng.random_range(0.0..TAU)];
+        let server = rng.random_range(0..n);
+        let mut scene = Scene {
+            sport,
+            camera,
+            players: list,
+            shuttle: Shuttle::Held { server, until: 0.0 },
+            shots_left: 0,
+            rng,
+            t: 0.0,
+            court_rgb,
+            floor_rgb,
+            wall_rgb,
+            light_phase,
+        };
+        // Start mid-rally so that the first frames already show play.
+        let until = scene.rng.random_range(0.0..0.6);
+        scene.hold(server, until);
+        scene.shots_left = scene.rng.random_range(4..14);
+        scene
+    }
+
+    /// `server` holds the shuttle and serves at `until`.
+    fn hold(&mut self, server: usize, until: f32) {
+        self.players[server].swing = Some(Swing {
+            kind: SwingKind::Serve,
+            start: until - CONTACT_PHASE * SWING_TIME,
+            jump: 0.0,
+        });
+        self.shuttle = Shuttle::Held { server, until };
+    }
+
+    /// Advances the scene by `dt` seconds.
+    pub fn step(&mut self, dt: f32) {
+        self.t += dt;
+        self.update_shuttle();
+        let t = self.t;
+        for p in &mut self.players {
+            p.step(t, dt);
+        }
+    }
+
+    fn update_shuttle(&mut self) {
+        let t = self.t;
+        match self.shuttle {
+            Shuttle::Held { server, until } if t >= until => {
+                self.shots_left = self.rng.random_range(4..14);
+                let from = self.players[server].racket_point(SwingKind::Serve);
+                self.hit(server, from, SwingKind::Serve, t);
+            }
+            Shuttle::Flying {
+                flight,
+                receiver: Some(r),
+            } if t >= flight.end() => {
+                let kind = self.players[r].swing.map_or(SwingKind::Drive, |s| s.kind);
+                self.hit(r, flight.to, kind, flight.end());
+            }
+            Shuttle::Flying {
+                flight,
+                receiver: None,
+            } if t >= flight.end() => {
+                self.shuttle = Shuttle::Down {
+                    at: flight.to,
+                    until: t + self.rng.random_range(0.8..1.6),
+                };
+                for p in &mut self.players {
+                    p.goal = p.home;
+                }
+            }
+            Shuttle::Down { until, .. } if t >= until => {
+                let server = self.rng.random_range(0..self.players.len());
+                for p in &mut self.players {
+                    p.goal = p.home;
+                }
+                let until = t + self.rng.random_range(0.5..1.0);
+                self.hold(server, until);
+            }
+            _ => {}
+        }
+    }
+
+    /// `hitter` strikes the shuttle at `from` (time `t0`): choose the next shot, its receiver
+    /// on the other side, and send the receiver running to meet it.
+    fn hit(&mut self, hitter: usize, from: Vec3, kind: SwingKind, t0: f32) {
+        let half = self.sport.half_extent();
+        let side = -self.players[hitter].side;
+        let rng = &mut self.rng;
+        let last = self.shots_left == 0;
+        self.shots_left = self.shots_left.saturating_sub(1);
+        let target = Vec2::new(
+            rng.random_range(-0.85..0.85) * half.x,
+            side * rng.random_range(0.12..0.95) * half.y,
+        );
+        // The next contact: its height decides the receiver's swing.
+        let (next, z) = if last {
+            (None, 0.03)
+        } else {
+            let roll: f32 = rng.random_range(0.0..1.0);
+            let deep = target.y.abs() > 0.55 * half.y;
+            let k = if roll < 0.2 || (deep && roll < 0.6) {
+                SwingKind::Overhead
+            } else if roll < 0.7 {
+                SwingKind::Drive
+            } else {
+                SwingKind::Low
+            };
+            let z = match k {
+                SwingKind::Overhead => rng.random_range(2.2..3.0),
+                SwingKind::Drive => rng.random_range(0.9..1.7),
+                _ => rng.random_range(0.25..0.7),
+            };
+            (Some(k), z)
+        };
+        let to = Vec3::new(target.x, target.y, z);
+        let dist = (to - from).length();
+        let (speed, apex): (f32, f32) = match kind {
+            SwingKind::Overhead if rng.random_bool(0.4) => (rng.random_range(14.0..24.0), 0.0),
+            SwingKind::Overhead => (rng.random_range(7.0..11.0), rng.random_range(1.5..4.5)),
+            SwingKind::Drive => (rng.random_range(9.0..15.0), rng.random_range(0.1..0.6)),
+            SwingKind::Low | SwingKind::Serve => {
+                (rng.random_range(5.0..8.0), rng.random_range(1.0..4.0))
+            }
+        };
+        // Clear the net (1.55 m) by 0.15 m where the flight crosses y = 0.
+        let apex = if self.sport == Sport::Badminton && from.y * to.y < 0.0 {
+            let s = from.y / (from.y - to.y);
+            let base = from.z + (to.z - from.z) * s;
+            apex.max((1.7 - base) / (4.0 * s * (1.0 - s)).max(0.05))
+        } else {
+            apex
+        };
+        let duration = (dist / speed + 0.15 * apex.sqrt()).clamp(0.35, 2.5);
+        let flight = Flight {
+            from,
+            to,
+            start: t0,
+            duration,
+            apex,
+        };
+        let receiver = next.map(|k| {
+            let r = self.nearest(side, target);
+            let p = &mut self.players[r];
+            let reach = Vec2::new(p.hand * 0.45 * p.side, 0.25 * p.side);
+            p.goal = target + reach;
+            p.swing = Some(Swing {
+                kind: k,
+                start: flight.end() - CONTACT_PHASE * SWING_TIME,
+                jump: if k == SwingKind::Overhead && z > 2.55 {
+                    (z - 2.45).min(0.45)
+                } else {
+                    0.0
+                },
+            });
+            r
+        });
+        // Everyone else drifts back to base; the hitter recovers.
+        for (i, p) in self.players.iter_mut().enumerate() {
+            if Some(i) != receiver {
+                p.goal = p.home;
+            }
+        }
+        self.shuttle = Shuttle::Flying { flight, receiver };
+    }
+
+    fn nearest(&self, side: f32, to: Vec2) -> usize {
+        let mut best = (usize::MAX, f32::MAX);
+        for (i, p) in self.players.iter().enumerate() {
+            let d = p.pos.distance(to);
+            if p.side == side && d < best.1 {
+                best = (i, d);
+            }
+        }
+        best.0
+    }
+
+    /// The shuttle at time `t` (which may be a little off the current frame, for motion blur).
+    pub fn shuttle_at(&self, t: f32) -> ShuttleState {
+        match self.shuttle {
+            Shuttle::Flying { flight, .. } => {
+                let t = t.min(flight.end());
+                let (a, b) = (flight.at(t - 0.01), flight.at(t + 0.01));
+                let dir = (b - a).try_normalize().unwrap_or(Vec3::Y);
+                ShuttleState {
+                    pos: flight.at(t),
+                    dir,
+                }
+            }
+            Shuttle::Down { at, .. } => ShuttleState {
+                pos: Vec3::new(at.x, at.y, 0.03),
+                dir: Vec3::new(0.8, 0.6, 0.0),
+            },
+            Shuttle::Held { server, .. } => ShuttleState {
+                pos: self
+                    .players
+                    .get(server)
+                    .map_or(Vec3::new(0.0, 0.0, 1.0), |p| {
+                        p.racket_point(SwingKind::Serve) + Vec3::new(0.0, 0.0, 0.1)
+                    }),
+                dir: Vec3::Z,
+            },
+        }
+    }
+
+    /// Current brightness factor of the hall lights (slow drift plus a faster flicker).
+    pub fn light(&self, amplitude: f32) -> f32 {
+        let [a, b] = self.light_phase;
+        1.0 + amplitude
+            * (0.7 * (TAU * self.t / 9.0 + a).sin() + 0.3 * (TAU * self.t / 2.3 + b).sin())
+    }
+}
+
+/// Smooth interpolation between keyframes `(phase, values)`.
+fn keyframes<const N: usize>(frames: &[(f32, [f32; N])], s: f32) -> [f32; N] {
+    let s = s.clamp(frames[0].0, frames[frames.len() - 1].0);
+    for w in frames.windows(2) {
+        let ((s0, a), (s1, b)) = (w[0], w[1]);
+        if s <= s1 {
+            let u = ((s - s0) / (s1 - s0).max(1e-6)).clamp(0.0, 1.0);
+            let u = u * u * (3.0 - 2.0 * u);
+            let mut out = [0.0; N];
+            for i in 0..N {
+                out[i] = a[i] + (b[i] - a[i]) * u;
+            }
+            return out;
+        }
+    }
+    frames[frames.len() - 1].1
+}
+
+/// Racket arm keyframes: elevation from hanging (rad), azimuth from forward towards the racket
+/// side (rad), elbow flex (rad), forearm bend direction (+1 forward, -1 back), torso twist.
+fn racket_arm(kind: SwingKind, s: f32) -> [f32; 5] {
+    match kind {
+        SwingKind::Overhead => keyframes(
+            &[
+                (0.0, [0.8, 0.5, 1.2, 1.0, 0.0]),
+                (0.35, [2.5, 1.9, 2.1, -1.0, -0.6]),
+                (0.6, [2.95, 0.2, 0.1, 1.0, 0.1]),
+                (0.85, [1.0, -0.9, 0.5, 1.0, 0.5]),
+                (1.0, [0.8, 0.0, 1.0, 1.0, 0.1]),
+            ],
+            s,
+        ),
+        SwingKind::Drive => keyframes(
+            &[
+                (0.0, [0.8, 0.5, 1.2, 1.0, 0.0]),
+                (0.35, [1.3, 2.3, 1.4, 1.0, -0.5]),
+                (0.6, [1.45, 0.7, 0.25, 1.0, 0.1]),
+                (0.85, [1.2, -0.7, 0.9, 1.0, 0.45]),
+                (1.0, [0.8, 0.3, 1.1, 1.0, 0.0]),
+            ],
+            s,
+        ),
+        SwingKind::Low => keyframes(
+            &[
+                (0.0, [0.8, 0.5, 1.2, 1.0, 0.0]),
+                (0.35, [0.9, 0.6, 0.6, 1.0, -0.2]),
+                (0.6, [1.25, 0.15, 0.1, 1.0, 0.0]),
+                (0.85, [1.6, -0.1, 0.5, 1.0, 0.2]),
+                (1.0, [0.9, 0.4, 1.1, 1.0, 0.0]),
+            ],
+            s,
+        ),
+        SwingKind::Serve => keyframes(
+            &[
+                (0.0, [0.5, 2.4, 0.6, 1.0, -0.3]),
+                (0.6, [0.6, 0.2, 0.2, 1.0, 0.1]),
+                (1.0, [1.4, -0.4, 0.8, 1.0, 0.3]),
+            ],
+            s,
+        ),
+    }
+}
+
+/// Pose parameters before they become keypoints.
+#[derive(Debug, Clone, Copy, Default)]
+struct Pose {
+    run: f32,
+    phase: f32,
+    crouch: f32,
+    lunge: f32,
+    lean: f32,
+    jump: f32,
+    /// Racket arm: elevation, azimuth, flex, bend, twist.
+    arm: [f32; 5],
+    /// Other arm: elevation, azimuth, flex.
+    off_arm: [f32; 3],
+}
+
+/// Keypoints and body geometry of one player at one instant.
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub kpts: Skeleton3,
+    /// Toe points (for the shoes), left then right.
+    pub toes: [Vec3; 2],
+    /// Head centre and radius.
+    pub head: (Vec3, f32),
+    /// Racket: grip end, head centre, head orientation (unit vectors across the head).
+    pub racket: (Vec3, Vec3, Vec3, Vec3),
+    /// Scale of the limbs (player height / 1.75 m).
+    pub scale: f32,
+    /// Facing direction (unit, horizontal).
+    pub facing: Vec3,
+}
+
+impl Player {
+    fn step(&mut self, t: f32, dt: f32) {
+        // Run towards the goal: accelerate up to ~5.5 m/s, brake near it.
+        let to = self.goal - self.pos;
+        let d = to.length();
+        let want = if d > 0.05 {
+            to / d * (d * 4.0).min(5.5)
+        } else {
+            Vec2::ZERO
+        };
+        let dv = want - self.vel;
+        let max_dv = 18.0 * dt;
+        self.vel += if dv.length() > max_dv {
+            dv / dv.length() * max_dv
+        } else {
+            dv
+        };
+        self.pos += self.vel * dt;
+        let speed = self.vel.length();
+        self.phase = (self.phase + TAU * speed * dt / 2.4) % TAU;
+        // Face the net, turned towards where the player runs, side-on for overheads.
+        let net = if self.side < 0.0 { PI / 2.0 } else { -PI / 2.0 };
+        let mut want_heading = net;
+        if speed > 0.5 {
+            let run_dir = self.vel.y.atan2(self.vel.x);
+            let diff = wrap(run_dir - net).clamp(-1.0, 1.0);
+            want_heading += diff * (speed / 5.5).min(1.0) * 0.8;
+        }
+        let mut lunge_target = 0.0;
+        if let Some(sw) = self.swing {
+            let s = (t - sw.start) / SWING_TIME;
+            if (0.0..=1.0).contains(&s) {
+                if sw.kind == SwingKind::Overhead {
+                    want_heading -= self.hand * 0.7 * (1.0 - (s - 0.5).abs() * 2.0).max(0.0);
+                }
+                if sw.kind == SwingKind::Low && (0.1..0.95).contains(&s) {
+                    lunge_target = 1.0;
+                }
+            } else if s > 1.0 {
+                self.swing = None;
+            }
+        }
+        self.lunge += (lunge_target - self.lunge) * (dt * 7.0).min(1.0);
+        let turn = wrap(want_heading - self.heading);
+        self.heading += turn.clamp(-6.0 * dt, 6.0 * dt);
+    }
+
+    fn pose(&self, t: f32) -> Pose {
+        let speed = self.vel.length();
+        let run = (speed / 4.0).min(1.0);
+        let mut pose = Pose {
+            run,
+            phase: self.phase,
+            crouch: (1.0 - run) * 0.8,
+            lunge: self.lunge,
+            lean: 0.12 + 0.25 * run + 0.45 * self.lunge,
+            jump: 0.0,
+            arm: [0.8, 0.5, 1.2, 1.0, 0.0],
+            off_arm: [0.5, 0.3, 0.9],
+        };
+        // Arms swing against the legs when running.
+        let a = 0.7 * run * (self.phase).sin();
+        pose.off_arm = [
+            0.5 * (1.0 - run) + (0.25 + a).abs() * run,
+            if a >= 0.0 { 0.3 } else { 2.8 },
+            0.9 + 0.6 * run,
+        ];
+        if let Some(sw) = self.swing {
+            let s = (t - sw.start) / SWING_TIME;
+            if (0.0..=1.0).contains(&s) {
+                pose.arm = racket_arm(sw.kind, s);
+                if sw.kind == SwingKind::Overhead {
+                    // The other arm points up at the shuttle, then tucks in.
+                    pose.off_arm = keyframes(
+                        &[
+                            (0.0, pose.off_arm),
+                            (0.3, [2.5, 0.4, 0.3]),
+                            (0.6, [1.2, -0.6, 1.4]),
+                            (1.0, [0.5, 0.3, 0.9]),
+                        ],
+                        s,
+                    );
+                    let j = ((s - 0.25) / 0.7).clamp(0.0, 1.0);
+                    pose.jump = sw.jump * (PI * j).sin();
+                    pose.lean -= 0.2 * (1.0 - (s - 0.45).abs() * 3.0).max(0.0);
+                }
+            }
+        }
+        pose
+    }
+
+    /// Where the racket meets the shuttle for a swing of `kind`, roughly.
+    fn racket_point(&self, kind: SwingKind) -> Vec3 {
+        let f = Vec3::new(self.heading.cos(), self.heading.sin(), 0.0);
+        let right = f.cross(Vec3::Z);
+        let base = Vec3::new(self.pos.x, self.pos.y, 0.0);
+        let h = self.height / 1.75;
+        match kind {
+            SwingKind::Serve => {
+                base + right * self.hand * 0.35 * h + f * 0.45 * h + Vec3::Z * 0.9 * h
+            }
+            _ => base + f * 0.4 + Vec3::Z * 1.2 * h,
+        }
+    }
+
+    /// The player's keypoints and body geometry at time `t`.
+    pub fn body(&self, t: f32) -> Body {
+        let pose = self.pose(t);
+        let h = self.height;
+        let sc = h / 1.75;
+        let f = Vec3::new(self.heading.cos(), self.heading.sin(), 0.0);
+        let r = f.cross(Vec3::Z);
+        let u = Vec3::Z;
+        let (thigh, shin) = (0.245 * h, 0.246 * h);
+        let hip_w = 0.085 * h;
+        let mut k = [Vec3::ZERO; 17];
+        // Legs, with the pelvis at the origin for now. Left leg = -r side.
+        let racket_leg = if self.hand > 0.0 { 1 } else { 0 };
+        let mut toes = [Vec3::ZERO; 2];
+        for (leg, side) in [(0usize, -1.0f32), (1, 1.0)] {
+            let off = if leg == 0 { 0.0 } else { PI };
+            let gait = 0.55 * pose.run * (pose.phase + off).sin();
+            let gait_knee = pose.run * 1.1 * (pose.phase + off + PI / 2.0).sin().max(0.0);
+            let mut th = gait + 0.3 * pose.crouch;
+            let mut knee = 0.15 + gait_knee + 0.55 * pose.crouch;
+            if pose.lunge > 0.0 {
+                let (lt, lk) = if leg == racket_leg {
+                    (1.3, 1.3)
+                } else {
+                    (-0.75, 0.2)
+                };
+                th = th * (1.0 - pose.lunge) + lt * pose.lunge;
+                knee = knee * (1.0 - pose.lunge) + lk * pose.lunge;
+            }
+            if pose.jump > 0.05 {
+                knee += 0.6 * (pose.jump / 0.45).min(1.0);
+            }
+            let abd = 0.1 + 0.12 * pose.crouch;
+            let out = r * side;
+            let hip = out * hip_w;
+            let dt_ = (f * th.sin() - u * th.cos() + out * abd.sin()).normalize();
+            let kn = hip + dt_ * thigh;
+            let ps = th - knee;
+            let ds = (f * ps.sin() - u * ps.cos() + out * (abd * 0.5).sin()).normalize();
+            let an = kn + ds * shin;
+            let (hi, ki, ai) = if leg == 0 {
+                (L_HIP, L_KNEE, L_ANKLE)
+            } else {
+                (R_HIP, R_KNEE, R_ANKLE)
+            };
+            k[hi] = hip;
+            k[ki] = kn;
+            k[ai] = an;
+            toes[leg] = an + f * 0.17 * sc - u * 0.04 * sc;
+        }
+        // Ground contact: the lower ankle 7 cm up, plus the jump.
+        let ankle_h = 0.075 * sc;
+        let low = k[L_ANKLE].z.min(k[R_ANKLE].z);
+        let pelvis = Vec3::new(self.pos.x, self.pos.y, ankle_h - low + pose.jump);
+        // Torso, leaning forward and twisting with the swing.
+        let lean = pose.lean;
+        let twist = pose.arm[4] * self.hand;
+        let rt = r * twist.cos() + f * twist.sin();
+        let ft = rt.cross(u) * -1.0;
+        let ft = if ft.dot(f) < 0.0 { -ft } else { ft };
+        let spine = (u * lean.cos() + f * lean.sin()) * (0.29 * h);
+        let shoulder_c = spine;
+        k[L_SHOULDER] = shoulder_c - rt * 0.105 * h;
+        k[R_SHOULDER] = shoulder_c + rt * 0.105 * h;
+        // Head.
+        let head_r = 0.062 * h;
+        let neck_dir = (u * (lean * 0.5).cos() + f * (lean * 0.5).sin()).normalize();
+        let head = shoulder_c + neck_dir * (0.115 * h);
+        k[NOSE] = head + f * head_r * 0.95 - u * head_r * 0.15;
+        k[L_EYE] = head + f * head_r * 0.8 + u * head_r * 0.2 - r * head_r * 0.35;
+        k[R_EYE] = head + f * head_r * 0.8 + u * head_r * 0.2 + r * head_r * 0.35;
+        k[L_EAR] = head - r * head_r * 0.95 - f * head_r * 0.1;
+        k[R_EAR] = head + r * head_r * 0.95 - f * head_r * 0.1;
+        // Arms: the racket arm is the right one for right-handers.
+        let (upper, fore) = (0.186 * h, 0.146 * h);
+        let arm = |shoulder: Vec3, out: Vec3, elev: f32, az: f32, flex: f32, bend: f32| {
+            let horiz = ft * az.cos() + out * az.sin();
+            let d = (-u * elev.cos() + horiz * elev.sin()).normalize();
+            let hint = ft * bend + u * 0.5;
+            let b = (hint - d * hint.dot(d)).try_normalize().unwrap_or(ft);
+            let e = shoulder + d * upper;
+            let fd = d * flex.cos() + b * flex.sin();
+            (e, e + fd * fore, fd)
+        };
+        let (ri, le, re, lw, rw) = (R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST);
+        let (racket_sh, off_sh) = if self.hand > 0.0 {
+            (ri, L_SHOULDER)
+        } else {
+            (L_SHOULDER, ri)
+        };
+        let out_racket = if self.hand > 0.0 { rt } else { -rt };
+        let [el, az, fl, bend, _] = pose.arm;
+        let (e1, w1, fdir) = arm(k[racket_sh], out_racket, el, az, fl, bend);
+        let [oel, oaz, ofl] = pose.off_arm;
+        let (e2, w2, _) = arm(k[off_sh], -out_racket, oel, oaz, ofl, 1.0);
+        if self.hand > 0.0 {
+            k[re] = e1;
+            k[rw] = w1;
+            k[le] = e2;
+            k[lw] = w2;
+        } else {
+            k[le] = e1;
+            k[lw] = w1;
+            k[re] = e2;
+            k[rw] = w2;
+        }
+        for p in k.iter_mut() {
+            *p += pelvis;
+        }
+        for p in toes.iter_mut() {
+            *p += pelvis;
+        }
+        let head = head + pelvis;
+        // Racket: the grip in the hand, along the forearm, bent up a little.
+        let wrist = if self.hand > 0.0 { k[rw] } else { k[lw] };
+        let rdir = (fdir + u * 0.3).normalize();
+        let across = rdir.cross(ft).try_normalize().unwrap_or(r);
+        let racket = (wrist, wrist + rdir * 0.55 * sc, rdir, across);
+        Body {
+            kpts: k,
+            toes,
+            head: (head, head_r),
+            racket,
+            scale: sc,
+            facing: f,
+        }
+    }
+}
+
+fn wrap(a: f32) -> f32 {
+    (a + PI).rem_euclid(TAU) - PI
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_match_other_seed_other_match() {
+        let run = |seed| {
+            let mut s = Scene::new(Sport::Badminton, 4, seed, 1280, 720);
+            let mut out = Vec::new();
+            for _ in 0..300 {
+                s.step(1.0 / 30.0);
+                out.push((s.shuttle_at(s.t).pos, s.players[0].body(s.t).kpts[NOSE]));
+            }
+            out
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
+    }
+
+    #[test]
+    fn bodies_stand_on_the_floor_and_keep_their_proportions() {
+        let mut s = Scene::new(Sport::Badminton, 2, 3, 1280, 720);
+        for _ in 0..900 {
+            s.step(1.0 / 30.0);
+            for p in &s.players {
+                let b = p.body(s.t);
+                let low = b.kpts[L_ANKLE].z.min(b.kpts[R_ANKLE].z);
+                assert!((0.05..0.7).contains(&low), "ankle height {low}");
+                let head_top = b.head.0.z + b.head.1;
+                assert!(
+                    head_top > low + 0.9 * p.height * 0.6,
+                    "head {head_top} ankle {low}"
+                );
+                let upper = b.kpts[L_SHOULDER].distance(b.kpts[L_ELBOW]);
+                assert!((upper - 0.186 * p.height).abs() < 1e-3);
+            }
+        }
+    }
+
+    #[test]
+    fn shuttle_stays_over_the_floor_and_crosses_the_net_above_it() {
+        let mut s = Scene::new(Sport::Badminton, 2, 11, 1280, 720);
+        let mut prev = s.shuttle_at(s.t).pos;
+        let mut crossings = 0;
+        for _ in 0..3000 {
+            s.step(1.0 / 60.0);
+            let p = s.shuttle_at(s.t).pos;
+            assert!(p.z > 0.0 && p.z < 12.0, "shuttle at {p}");
+            // (A new rally moves the shuttle from the floor to the server's hand at once.)
+            if prev.y * p.y < 0.0 && prev.distance(p) < 1.0 {
+                crossings += 1;
+                let z = (prev.z + p.z) / 2.0;
+                assert!(z > 1.5, "crossed the net at {z} m");
+            }
+            prev = p;
+        }
+        assert!(crossings > 10, "only {crossings} net crossings in 50 s");
+    }
+
+    #[test]
+    fn camera_fits_the_court() {
+        for (w, h) in [(1280, 720), (640, 640), (720, 1280)] {
+            let s = Scene::new(Sport::Badminton, 2, 5, w, h);
+            for (x, y) in [(-3.05, -6.7), (3.05, -6.7), (-3.05, 6.7), (3.05, 6.7)] {
+                let (p, _) = s.camera.project(Vec3::new(x, y, 0.0)).unwrap();
+                assert!(
+                    p.x > 0.0 && p.x < w as f32 && p.y > 0.0 && p.y < h as f32,
+                    "{p}"
+                );
+            }
+        }
+    }
+}
