@@ -2,7 +2,7 @@
 pretrained weights can be downloaded), and exports them to ONNX (fp32 and fp16).
 
 Runs on the GPU host (pipelines/train-models.sh prepares the data and calls it):
-    python3 models/train.py TASK DATA_DIR VAL_DIR OUT_DIR HOURS
+    python3 models/train.py TASK DATA_DIR VAL_DIR OUT_DIR HOURS [INIT.pt]
 TASK is detect (classes player, shuttle) or pose (player with 17 COCO keypoints). DATA_DIR and
 VAL_DIR are courtsrc dataset-dirs (courtsrc ... dataset-dir=DIR). Writes OUT_DIR/courtvision-
 {det,pose}.onnx, ...-fp16.onnx, the best checkpoint, and train-TASK.json (settings, the
@@ -14,6 +14,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "True")
 
 task, data_dir, val_dir, out, hours = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+init = sys.argv[6] if len(sys.argv) > 6 else None  # continue from a checkpoint of an earlier round
 sub = "detect" if task == "detect" else "pose"
 os.makedirs(out, exist_ok=True)
 
@@ -40,11 +41,13 @@ settings = dict(
     device=0, plots=False, amp=True, project=os.path.join(out, "runs"), name=task, exist_ok=True,
     patience=1000, close_mosaic=3, seed=0, deterministic=False,
 )
-model = YOLO("yolo11n.yaml" if task == "detect" else "yolo11n-pose.yaml")
+if init:
+    settings.update(warmup_epochs=0.5, name=f"{task}-more")
+model = YOLO(init or ("yolo11n.yaml" if task == "detect" else "yolo11n-pose.yaml"))
 t0 = time.time()
 model.train(**settings)
 train_s = time.time() - t0
-run = os.path.join(out, "runs", task)
+run = os.path.join(out, "runs", settings["name"])
 best = os.path.join(run, "weights", "best.pt")
 results = []
 with open(os.path.join(run, "results.csv")) as f:
@@ -59,7 +62,7 @@ for half in (False, True):
     shutil.copy(path, os.path.join(out, f"{name}{'-fp16' if half else ''}.onnx"))
 shutil.copy(best, os.path.join(out, f"{name}.pt"))
 json.dump(
-    dict(task=task, settings={k: v for k, v in settings.items() if k not in ("project",)},
+    dict(task=task, init=init, previous=json.load(open(os.path.join(out, f"train-{task}.json"))) if init else None, settings={k: v for k, v in settings.items() if k not in ("project",)},
          train_seconds=round(train_s), epochs_run=len(results), final_val=summary, per_epoch=results),
     open(os.path.join(out, f"train-{task}.json"), "w"), indent=1,
 )
