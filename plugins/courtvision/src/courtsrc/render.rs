@@ -587,7 +587,7 @@ impl Renderer {
 
     fn racket(&mut self, cam: &Camera, b: &Body) {
         let (grip, head, along, across) = b.racket;
-        let (Some((g, _)), Some((h, dh))) = (cam.project(grip), cam.project(head)) else {
+        let (Some((g, _)), Some((_, dh))) = (cam.project(grip), cam.project(head)) else {
             return;
         };
         let shaft_end = head - along * 0.12;
@@ -620,7 +620,6 @@ impl Renderer {
             }
         }
         pb.close();
-        let _ = h;
         if let Some(path) = pb.finish() {
             let strings = solid(Color::from_rgba(1.0, 1.0, 1.0, 0.18).unwrap());
             self.canvas.fill_path(
