@@ -49,6 +49,32 @@ fn solid(c: Color) -> Paint<'static> {
     p
 }
 
+/// A paint shading colour `c` from `from` to `to` with brightness stops `(position, factor)`:
+/// what gives limbs and torsos their volume.
+fn shaded(c: [u8; 3], from: Vec2, to: Vec2, stops: [(f32, f32); 3]) -> Paint<'static> {
+    let shader = LinearGradient::new(
+        Point::from_xy(from.x, from.y),
+        Point::from_xy(to.x, to.y),
+        stops
+            .iter()
+            .map(|&(at, k)| GradientStop::new(at, rgb(c, k)))
+            .collect(),
+        SpreadMode::Pad,
+        Transform::identity(),
+    )
+    .unwrap_or(Shader::SolidColor(rgb(c, 1.0)));
+    Paint {
+        shader,
+        anti_alias: true,
+        ..Default::default()
+    }
+}
+
+/// Fills `path` (non-zero winding, no transform).
+fn fill(pm: &mut Pixmap, path: &tiny_skia::Path, paint: &Paint) {
+    pm.fill_path(path, paint, FillRule::Winding, Transform::identity(), None);
+}
+
 fn fill_poly(pm: &mut Pixmap, pts: &[Vec2], paint: &Paint) {
     let mut pb = PathBuilder::new();
     for (i, p) in pts.iter().enumerate() {
@@ -60,7 +86,7 @@ fn fill_poly(pm: &mut Pixmap, pts: &[Vec2], paint: &Paint) {
     }
     pb.close();
     if let Some(path) = pb.finish() {
-        pm.fill_path(&path, paint, FillRule::Winding, Transform::identity(), None);
+        fill(pm, &path, paint);
     }
 }
 
@@ -340,13 +366,8 @@ impl Renderer {
                 tiny_skia::Rect::from_xywh(q.x - r, q.y - r * 0.5, 2.0 * r, r)
                     .unwrap_or(tiny_skia::Rect::from_xywh(q.x, q.y, 1.0, 1.0).expect("unit rect")),
             ) {
-                self.canvas.fill_path(
-                    &path,
-                    &solid(Color::from_rgba(0.0, 0.0, 0.0, alpha).unwrap()),
-                    FillRule::Winding,
-                    Transform::identity(),
-                    None,
-                );
+                let shade = solid(Color::from_rgba(0.0, 0.0, 0.0, alpha).unwrap());
+                fill(&mut self.canvas, &path, &shade);
             }
         }
     }
@@ -449,30 +470,13 @@ impl Renderer {
         let n = if len > 0.5 { d.perp() / len } else { Vec2::X };
         let n = if n.y > 0.0 { -n } else { n };
         let m = (pa + pb) / 2.0;
-        let shader = LinearGradient::new(
-            Point::from_xy(m.x + n.x * r, m.y + n.y * r),
-            Point::from_xy(m.x - n.x * r, m.y - n.y * r),
-            vec![
-                GradientStop::new(0.0, rgb(c, 1.12)),
-                GradientStop::new(0.4, rgb(c, 1.0)),
-                GradientStop::new(1.0, rgb(c, 0.62)),
-            ],
-            SpreadMode::Pad,
-            Transform::identity(),
-        )
-        .unwrap_or(Shader::SolidColor(rgb(c, 1.0)));
-        let paint = Paint {
-            shader,
-            anti_alias: true,
-            ..Default::default()
-        };
-        self.canvas.fill_path(
-            &path,
-            &paint,
-            FillRule::Winding,
-            Transform::identity(),
-            None,
+        let paint = shaded(
+            c,
+            m + n * r,
+            m - n * r,
+            [(0.0, 1.12), (0.4, 1.0), (1.0, 0.62)],
         );
+        fill(&mut self.canvas, &path, &paint);
     }
 
     fn torso(&mut self, cam: &Camera, b: &Body, shirt: [u8; 3], bounds: &mut Bounds) {
@@ -504,30 +508,8 @@ impl Renderer {
         pb.close();
         let Some(path) = pb.finish() else { return };
         let (l, rr) = (pts[0].lerp(pts[3], 0.5), pts[1].lerp(pts[2], 0.5));
-        let shader = LinearGradient::new(
-            Point::from_xy(l.x, l.y),
-            Point::from_xy(rr.x, rr.y),
-            vec![
-                GradientStop::new(0.0, rgb(shirt, 0.72)),
-                GradientStop::new(0.45, rgb(shirt, 1.08)),
-                GradientStop::new(1.0, rgb(shirt, 0.7)),
-            ],
-            SpreadMode::Pad,
-            Transform::identity(),
-        )
-        .unwrap_or(Shader::SolidColor(rgb(shirt, 1.0)));
-        let paint = Paint {
-            shader,
-            anti_alias: true,
-            ..Default::default()
-        };
-        self.canvas.fill_path(
-            &path,
-            &paint,
-            FillRule::Winding,
-            Transform::identity(),
-            None,
-        );
+        let paint = shaded(shirt, l, rr, [(0.0, 0.72), (0.45, 1.08), (1.0, 0.7)]);
+        fill(&mut self.canvas, &path, &paint);
         let stroke = Stroke {
             width: 2.0 * r,
             line_cap: LineCap::Round,
@@ -545,8 +527,7 @@ impl Renderer {
         bounds.add(q, rp);
         let hair = solid(rgb(p.outfit.hair, 1.0));
         if let Some(path) = PathBuilder::from_circle(q.x, q.y, rp) {
-            self.canvas
-                .fill_path(&path, &hair, FillRule::Winding, Transform::identity(), None);
+            fill(&mut self.canvas, &path, &hair);
         }
         // The face shows where the head turns towards the camera.
         let to_cam = (cam.pos - c).normalize();
@@ -573,13 +554,7 @@ impl Renderer {
                     ..Default::default()
                 };
                 if let Some(path) = PathBuilder::from_circle(fq.x, fq.y, fr) {
-                    self.canvas.fill_path(
-                        &path,
-                        &paint,
-                        FillRule::Winding,
-                        Transform::identity(),
-                        None,
-                    );
+                    fill(&mut self.canvas, &path, &paint);
                 }
             }
         }
@@ -622,13 +597,7 @@ impl Renderer {
         pb.close();
         if let Some(path) = pb.finish() {
             let strings = solid(Color::from_rgba(1.0, 1.0, 1.0, 0.18).unwrap());
-            self.canvas.fill_path(
-                &path,
-                &strings,
-                FillRule::Winding,
-                Transform::identity(),
-                None,
-            );
+            fill(&mut self.canvas, &path, &strings);
             let stroke = Stroke {
                 width: w,
                 ..Default::default()
@@ -686,13 +655,7 @@ impl Renderer {
                     bounds.add(c, r);
                     let cork = solid(Color::from_rgba(0.93, 0.88, 0.75, alpha).unwrap());
                     if let Some(path) = PathBuilder::from_circle(c.x, c.y, r) {
-                        self.canvas.fill_path(
-                            &path,
-                            &cork,
-                            FillRule::Winding,
-                            Transform::identity(),
-                            None,
-                        );
+                        fill(&mut self.canvas, &path, &cork);
                     }
                 }
                 Sport::Netball => {
@@ -703,13 +666,7 @@ impl Renderer {
                     bounds.add(c, r);
                     let paint = solid(Color::from_rgba(0.98, 0.9, 0.3, alpha).unwrap());
                     if let Some(path) = PathBuilder::from_circle(c.x, c.y, r) {
-                        self.canvas.fill_path(
-                            &path,
-                            &paint,
-                            FillRule::Winding,
-                            Transform::identity(),
-                            None,
-                        );
+                        fill(&mut self.canvas, &path, &paint);
                     }
                 }
             }
