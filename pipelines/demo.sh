@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# The README's main job: a generated clip through the whole analysis pipeline (timingmeta ->
-# motionskip -> yolodetect -> posedetect -> overlayrender -> timingmeta -> metaexport -> x264enc)
-# into an annotated MP4 plus one JSON line per frame, then a summary (frames, fps, detections).
+# The README's main job: a generated badminton rally (courtsrc, seed 9001, never used in
+# training) through the whole analysis pipeline with the default models of models/:
+#   courtsrc -> timingmeta -> motionskip -> yolodetect (shuttle) -> posedetect (players with
+#   skeletons) -> overlayrender -> timingmeta -> metaexport -> x264enc -> MP4
+# plus one JSON line per frame (detections and courtsrc's ground truth) and the timing log,
+# then a summary (frames, fps, detections per label).
 #
 #   pipelines/demo.sh [OUT_DIR]        (default demo-out/)
 #
-# Until courtvision ships its own trained default models (issue 5: courtsrc and models/) this
-# runs videotestsrc and the architecture-exact test exports of ../shared/models, whose weights
-# are random: their scores are ~1e-4, so the thresholds are set that low and the boxes mean
-# nothing; the pipeline, batching, skipping, drawing and metadata are real.
+# The detector finds players too; here posedetect's boxes (with keypoints) stand for the players
+# and yolodetect keeps only the shuttle, so each player is drawn once. COURTVISION_DET_MODEL,
+# COURTVISION_POSE_MODEL, DEMO_FRAMES (300 = 10 s) and DEMO_SIZE (1280x720) override.
 set -euo pipefail
 OUT_ARG=${1:-demo-out}
 . "$(dirname "$0")/common.sh"
 OUT=$(realpath -m "$OUT_ARG")
 mkdir -p "$OUT"
+FRAMES=${DEMO_FRAMES:-300}
+SIZE=${DEMO_SIZE:-1280x720}
 "$LAUNCH" --progress \
-  videotestsrc num-buffers=150 pattern=ball ! video/x-raw,width=854,height=480,framerate=30/1 \
-  ! timingmeta mode=ingress ! motionskip mode=adaptive \
-  ! yolodetect model="$DET" conf-threshold=0.0001 max-detections=5 fill=interpolate \
-  ! posedetect model="$POSE" conf-threshold=0.0001 max-detections=2 fill=interpolate \
+  courtsrc seed=9001 players=4 num-buffers="$FRAMES" \
+  ! video/x-raw,width="${SIZE%x*}",height="${SIZE#*x}",framerate=30/1 \
+  ! timingmeta mode=ingress ! motionskip mode=adaptive ! queue max-size-buffers=8 \
+  ! yolodetect model="$DET" classes=shuttle fill=interpolate \
+  ! posedetect model="$POSE" fill=interpolate \
   ! overlayrender hud=true ! timingmeta mode=egress log-file="$OUT/timing.jsonl" \
   ! metaexport name=sink location="$OUT/demo.jsonl" \
-  ! videoconvert ! x264enc speed-preset=veryfast ! mp4mux ! filesink location="$OUT/demo.mp4"
+  ! videoconvert ! queue max-size-buffers=8 ! x264enc speed-preset=veryfast \
+  ! mp4mux ! filesink location="$OUT/demo.mp4"
 echo "wrote $OUT/demo.mp4, $OUT/demo.jsonl ($(wc -l < "$OUT/demo.jsonl") frames) and $OUT/timing.jsonl"

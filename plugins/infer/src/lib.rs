@@ -3,10 +3,12 @@
 //! - [`engine`]: finding libonnxruntime, execution providers, sessions, the batch tensor;
 //! - [`model`]: what an ultralytics export says about itself (task, names, layout, sizes);
 //! - [`preprocess`]: letterbox straight from a video frame into a batch slot;
-//! - [`decode`]: output tensors to objects in frame pixels, NMS.
+//! - [`decode`]: output tensors to objects in frame pixels, NMS;
+//! - [`eval`]: accuracy against ground truth (mAP per class, keypoint PCK).
 
 pub mod decode;
 pub mod engine;
+pub mod eval;
 pub mod graph;
 pub mod model;
 pub mod preprocess;

@@ -14,8 +14,8 @@ use crate::raw::{self, meta_statics, MetaData, RawMeta};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroundTruthList(pub DetectionList);
 
-/// Per-buffer ground truth: boxes, classes and keypoints (score = COCO visibility: 2 visible,
-/// 1 labelled but hidden, 0 outside the frame). Read it with `buffer.meta::<GroundTruthMeta>()`.
+/// Per-buffer ground truth: boxes, classes and keypoints (score > 0: labelled, 0: not labelled,
+/// for courtsrc outside the frame); confidence 1. Read it with `buffer.meta::<GroundTruthMeta>()`.
 #[repr(transparent)]
 pub struct GroundTruthMeta(RawMeta<GroundTruthList>);
 

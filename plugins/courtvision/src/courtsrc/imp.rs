@@ -343,7 +343,7 @@ impl BaseSrcImpl for CourtSrc {
                     gst::element_imp_error!(
                         self,
                         gst::ResourceError::OpenWrite,
-                        ["cannot create dataset-dir {dir}: {e}"]
+                        ("cannot create dataset-dir {dir}: {e}")
                     );
                     return Err(gst::loggable_error!(CAT, "dataset-dir {dir}: {e}"));
                 }
@@ -440,7 +440,7 @@ impl PushSrcImpl for CourtSrc {
     ) -> Result<CreateSuccess, gst::FlowError> {
         let mut guard = self.stream.lock().unwrap();
         let Some(s) = guard.as_mut() else {
-            gst::element_imp_error!(self, gst::CoreError::Negotiation, ["no caps negotiated"]);
+            gst::element_imp_error!(self, gst::CoreError::Negotiation, ("no caps negotiated"));
             return Err(gst::FlowError::NotNegotiated);
         };
         let fps = s.info.fps();
@@ -504,7 +504,7 @@ impl PushSrcImpl for CourtSrc {
                     gst::element_imp_error!(
                         self,
                         gst::ResourceError::Write,
-                        ["writing frame {n} to dataset-dir: {e}"]
+                        ("writing frame {n} to dataset-dir: {e}")
                     );
                     return Err(gst::FlowError::Error);
                 }

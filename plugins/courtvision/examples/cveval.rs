@@ -1,0 +1,349 @@
+//! cveval: accuracy of a detector and a pose model on courtsrc clips against courtsrc's ground
+//! truth, through the real elements: mAP50 per class (COCO 101-point) and PCK@0.1 for keypoints.
+//!
+//!     cargo run --release --example cveval -- [--det MODEL] [--pose MODEL] [--seeds A-B]
+//!         [--frames N] [--every K] [--size WxH] [--sport badminton|netball] [--provider P]
+//!         [--json FILE] [--check]
+//!
+//! Each seed renders N frames (players 2 + seed % 3, noise seed % 13: the spread of the training
+//! data, on seeds it never saw) of which every K-th goes through `yolodetect` and `posedetect`
+//! at confidence 0.001 (as ultralytics' val does); PCK uses the pose predictions at 0.25, the
+//! elements' default. `--check` exits with status 2 when a target of issue 5 is missed
+//! (players ≥ 0.9, shuttle ≥ 0.7, PCK ≥ 0.8). `--det ''` or `--pose ''` leaves that model out.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use courtvision_infer::eval::{DetectionEval, LabelledBox, PckEval, Pose};
+use courtvision_meta::{Detection, DetectionsMeta, GroundTruthMeta, Keypoint};
+use gst::prelude::*;
+
+const PCK_MIN_SCORE: f32 = 0.25;
+
+struct Args {
+    det: String,
+    pose: String,
+    seeds: (u64, u64),
+    frames: u32,
+    every: u32,
+    size: (u32, u32),
+    sport: String,
+    provider: String,
+    json: Option<String>,
+    check: bool,
+}
+
+impl Args {
+    fn parse() -> Result<Args, String> {
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"));
+        let root = root.canonicalize().unwrap_or(root.to_path_buf());
+        let root = root.display();
+        let mut a = Args {
+            det: format!("{root}/courtvision-det.onnx"),
+            pose: format!("{root}/courtvision-pose.onnx"),
+            seeds: (9000, 9019),
+            frames: 150,
+            every: 5,
+            size: (1280, 720),
+            sport: "badminton".into(),
+            provider: "cpu".into(),
+            json: None,
+            check: false,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            if flag == "--check" {
+                a.check = true;
+                continue;
+            }
+            let v = it.next().ok_or(format!("{flag} needs a value"))?;
+            let bad = |what: &str| format!("{flag}: expected {what}, got {v:?}");
+            match flag.as_str() {
+                "--det" => a.det = v,
+                "--pose" => a.pose = v,
+                "--seeds" => {
+                    let (s, e) = v.split_once('-').unwrap_or((&v, &v));
+                    a.seeds = (
+                        s.parse().map_err(|_| bad("A-B"))?,
+                        e.parse().map_err(|_| bad("A-B"))?,
+                    );
+                    if a.seeds.1 < a.seeds.0 {
+                        return Err(bad("A-B with A <= B"));
+                    }
+                }
+                "--frames" => a.frames = v.parse().ok().filter(|&n| n > 0).ok_or(bad("N > 0"))?,
+                "--every" => a.every = v.parse().ok().filter(|&n| n > 0).ok_or(bad("K > 0"))?,
+                "--size" => {
+                    let (w, h) = v.split_once('x').ok_or(bad("WxH"))?;
+                    a.size = (
+                        w.parse().map_err(|_| bad("WxH"))?,
+                        h.parse().map_err(|_| bad("WxH"))?,
+                    );
+                }
+                "--sport" => a.sport = v,
+                "--provider" => a.provider = v,
+                "--json" => a.json = Some(v),
+                _ => return Err(format!("unknown option {flag}")),
+            }
+        }
+        if a.det.is_empty() && a.pose.is_empty() {
+            return Err("nothing to evaluate: both --det and --pose are empty".into());
+        }
+        Ok(a)
+    }
+}
+
+/// What one frame carried: ground truth and the predictions of each element.
+struct Frame {
+    truth: Vec<(Detection, Vec<Keypoint>)>,
+    det: Vec<Detection>,
+    pose: Vec<(Detection, Vec<Keypoint>)>,
+}
+
+fn main() {
+    match run() {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(2),
+        Err(e) => {
+            eprintln!("cveval: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run() -> Result<bool, String> {
+    let a = Args::parse()?;
+    gst::init().map_err(|e| e.to_string())?;
+    gstcourtvision::plugin_register_static().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut frames = Vec::new();
+    for seed in a.seeds.0..=a.seeds.1 {
+        frames.extend(run_seed(&a, seed)?);
+    }
+    let wall = start.elapsed().as_secs_f64();
+
+    let mut det = DetectionEval::new(0.5);
+    let mut pose_box = DetectionEval::new(0.5);
+    let mut pck = PckEval::new(0.1, 0.5);
+    for f in &frames {
+        let boxes = |d: &Detection| LabelledBox {
+            label: d.label.to_string(),
+            score: d.confidence,
+            bbox: corners(d),
+        };
+        let truth: Vec<LabelledBox> = f.truth.iter().map(|(d, _)| boxes(d)).collect();
+        det.add_frame(&truth, &f.det.iter().map(boxes).collect::<Vec<_>>());
+        let people: Vec<&(Detection, Vec<Keypoint>)> =
+            f.truth.iter().filter(|(_, k)| !k.is_empty()).collect();
+        let people_boxes: Vec<LabelledBox> = people.iter().map(|(d, _)| boxes(d)).collect();
+        pose_box.add_frame(
+            &people_boxes,
+            &f.pose.iter().map(|(d, _)| boxes(d)).collect::<Vec<_>>(),
+        );
+        let as_pose = |(d, k): &(Detection, Vec<Keypoint>)| Pose {
+            bbox: corners(d),
+            score: d.confidence,
+            keypoints: k.iter().map(|p| (p.x, p.y, p.score > 0.0)).collect(),
+        };
+        let truth_poses: Vec<Pose> = people.iter().map(|p| as_pose(p)).collect();
+        let pred_poses: Vec<Pose> = f
+            .pose
+            .iter()
+            .filter(|(d, _)| d.confidence >= PCK_MIN_SCORE)
+            .map(as_pose)
+            .collect();
+        pck.add_frame(&truth_poses, &pred_poses);
+    }
+
+    println!(
+        "courtvision eval: {} {} seeds {}-{}, {} frames at {}x{} (every {} of {} per seed), {:.1} s",
+        a.sport,
+        a.seeds.1 - a.seeds.0 + 1,
+        a.seeds.0,
+        a.seeds.1,
+        frames.len(),
+        a.size.0,
+        a.size.1,
+        a.every,
+        a.frames,
+        wall
+    );
+    println!("det:  {}", if a.det.is_empty() { "-" } else { &a.det });
+    println!("pose: {}", if a.pose.is_empty() { "-" } else { &a.pose });
+    println!();
+    println!("| model | measure | class | truths | predictions | recall | value | target |");
+    println!("| --- | --- | --- | ---: | ---: | ---: | ---: | --- |");
+    let mut ok = true;
+    let mut rows = Vec::new();
+    let mut row = |model: &str,
+                   measure: &str,
+                   class: &str,
+                   t: String,
+                   p: String,
+                   r: String,
+                   v: Option<f64>,
+                   target: Option<f64>| {
+        let verdict = match (v, target) {
+            (Some(v), Some(t)) if v >= t => format!("≥ {t} ok"),
+            (_, Some(t)) => {
+                ok = false;
+                format!("≥ {t} MISSED")
+            }
+            _ => String::new(),
+        };
+        let value = v.map_or("-".into(), |v| format!("{v:.3}"));
+        println!("| {model} | {measure} | {class} | {t} | {p} | {r} | {value} | {verdict} |");
+        rows.push(serde_json::json!({"model": model, "measure": measure, "class": class, "value": v, "target": target}));
+    };
+    if !a.det.is_empty() {
+        for c in det.results() {
+            let target = match c.label.as_str() {
+                "player" => Some(0.9),
+                "shuttle" | "ball" => Some(0.7),
+                _ => None,
+            };
+            row(
+                "det",
+                "mAP50",
+                &c.label,
+                c.truths.to_string(),
+                c.predictions.to_string(),
+                format!("{:.3}", c.recall),
+                c.ap,
+                target,
+            );
+        }
+    }
+    if !a.pose.is_empty() {
+        for c in pose_box.results() {
+            row(
+                "pose",
+                "mAP50 (box)",
+                &c.label,
+                c.truths.to_string(),
+                c.predictions.to_string(),
+                format!("{:.3}", c.recall),
+                c.ap,
+                None,
+            );
+        }
+        let (people, matched) = pck.people();
+        row(
+            "pose",
+            "PCK@0.1",
+            "keypoints",
+            people.to_string(),
+            format!("{matched} matched"),
+            "".into(),
+            pck.pck(),
+            Some(0.8),
+        );
+    }
+    if let Some(path) = &a.json {
+        let doc = serde_json::json!({
+            "sport": a.sport, "seeds": [a.seeds.0, a.seeds.1], "frames": frames.len(),
+            "width": a.size.0, "height": a.size.1, "det": a.det, "pose": a.pose,
+            "rows": rows, "pck_per_keypoint": pck.per_keypoint(), "seconds": wall,
+        });
+        std::fs::write(path, format!("{doc:#}\n")).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(ok || !a.check)
+}
+
+fn corners(d: &Detection) -> [f32; 4] {
+    let b = d.bbox;
+    [b.x, b.y, b.x + b.w, b.y + b.h]
+}
+
+fn run_seed(a: &Args, seed: u64) -> Result<Vec<Frame>, String> {
+    let mut desc = format!(
+        "courtsrc seed={seed} sport={} players={} noise={} num-buffers={} ground-truth=true \
+         ! video/x-raw,width={},height={},framerate=30/1 \
+         ! videorate drop-only=true max-rate={}",
+        a.sport,
+        2 + seed % 3,
+        seed % 13,
+        a.frames,
+        a.size.0,
+        a.size.1,
+        (30 / a.every).max(1),
+    );
+    for (name, model) in [("det", &a.det), ("pose", &a.pose)] {
+        if !model.is_empty() {
+            let element = if name == "det" {
+                "yolodetect"
+            } else {
+                "posedetect"
+            };
+            desc += &format!(
+                " ! {element} name={name} model=\"{model}\" execution-provider={} \
+                 conf-threshold=0.001 max-detections=100",
+                a.provider
+            );
+        }
+    }
+    desc += " ! fakesink name=sink";
+    let pipeline = gst::parse::launch(&desc)
+        .map_err(|e| format!("pipeline: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let frames = Arc::new(Mutex::new(Vec::new()));
+    let out = frames.clone();
+    let pad = pipeline
+        .by_name("sink")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            let owned = |d: &Detection, k: &[Keypoint]| (d.clone(), k.to_vec());
+            let truth = buffer
+                .meta::<GroundTruthMeta>()
+                .map(|m| m.list().iter().map(|(d, k)| owned(d, k)).collect())
+                .unwrap_or_default();
+            let mut f = Frame {
+                truth,
+                det: Vec::new(),
+                pose: Vec::new(),
+            };
+            if let Some(m) = buffer.meta::<DetectionsMeta>() {
+                for (d, k) in m.iter() {
+                    match &*d.source {
+                        "det" => f.det.push(d.clone()),
+                        "pose" => f.pose.push(owned(d, k)),
+                        _ => {}
+                    }
+                }
+            }
+            out.lock().unwrap().push(f);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|_| format!("seed {seed}: could not start the pipeline"))?;
+    let bus = pipeline.bus().unwrap();
+    let mut result = Ok(());
+    for msg in bus.iter_timed(gst::ClockTime::NONE) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                result = Err(format!(
+                    "seed {seed}: {}: {} ({})",
+                    e.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                    e.error(),
+                    e.debug().map(|d| d.to_string()).unwrap_or_default()
+                ));
+                break;
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).ok();
+    result?;
+    let frames = std::mem::take(&mut *frames.lock().unwrap());
+    if frames.iter().all(|f| f.truth.is_empty()) {
+        return Err(format!("seed {seed}: no ground truth on the frames"));
+    }
+    Ok(frames)
+}

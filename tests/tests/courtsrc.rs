@@ -1,0 +1,325 @@
+//! courtsrc end to end: deterministic frames and ground truth per seed, ground truth consistent
+//! with the picture (the default models, trained on other seeds, find it), any size and rate,
+//! the YOLO dataset export, and a clear error where it cannot write.
+
+use std::path::{Path, PathBuf};
+
+use courtvision_meta::{Detection, DetectionList, GroundTruthMeta, Keypoint};
+use courtvision_tests::*;
+
+fn clip(props: &str, caps: &str) -> Vec<Frame> {
+    run(
+        &format!("courtsrc name=cs {props} ! {caps} ! fakesink name=sink"),
+        no_feed,
+    )
+    .expect("courtsrc pipeline runs")
+}
+
+fn truth(f: &Frame) -> DetectionList {
+    f.buffer
+        .meta::<GroundTruthMeta>()
+        .expect("every frame carries ground truth")
+        .list()
+        .clone()
+}
+
+fn bytes(f: &Frame) -> Vec<u8> {
+    f.buffer.map_readable().unwrap().to_vec()
+}
+
+fn corners(d: &Detection) -> [f32; 4] {
+    [d.bbox.x, d.bbox.y, d.bbox.x + d.bbox.w, d.bbox.y + d.bbox.h]
+}
+
+fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let area = |r: [f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    iw * ih / (area(a) + area(b) - iw * ih)
+}
+
+fn models(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+const CAPS: &str = "video/x-raw,format=RGBx,width=320,height=180,framerate=30/1";
+
+#[test]
+fn same_seed_gives_the_same_frames_and_truth_another_seed_does_not() {
+    let a = clip("seed=7 players=3 num-buffers=6", CAPS);
+    let b = clip("seed=7 players=3 num-buffers=6", CAPS);
+    let c = clip("seed=8 players=3 num-buffers=6", CAPS);
+    assert_eq!(a.len(), 6, "num-buffers frames out");
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(x.pts, y.pts);
+        assert_eq!(
+            x.pts,
+            Some(gst::ClockTime::from_nseconds(i as u64 * 1_000_000_000 / 30))
+        );
+        assert!(
+            bytes(x) == bytes(y),
+            "frame {i} differs between two runs of seed 7"
+        );
+        assert_eq!(truth(x), truth(y), "ground truth of frame {i} differs");
+    }
+    assert!(
+        bytes(&a[3]) != bytes(&c[3]),
+        "seeds 7 and 8 render the same frame"
+    );
+    assert_ne!(truth(&a[3]), truth(&c[3]));
+    // Consecutive frames move.
+    assert!(bytes(&a[0]) != bytes(&a[5]));
+}
+
+#[test]
+fn ground_truth_is_inside_the_frame_with_keypoints_in_the_boxes() {
+    let (w, h) = (320.0, 180.0);
+    let frames = clip("seed=11 players=4 num-buffers=30", CAPS);
+    let mut shuttles = 0;
+    for f in &frames {
+        let list = truth(f);
+        let players: Vec<(&Detection, &[Keypoint])> = list
+            .iter()
+            .filter(|(d, _)| d.label.as_ref() == "player")
+            .collect();
+        assert_eq!(
+            players.len(),
+            4,
+            "players=4: four labelled players per frame"
+        );
+        for (d, kpts) in list.iter() {
+            let [x1, y1, x2, y2] = corners(d);
+            assert!(
+                x1 >= 0.0 && y1 >= 0.0 && x2 <= w && y2 <= h,
+                "box {:?} leaves the frame",
+                d.bbox
+            );
+            assert!(x2 > x1 && y2 > y1, "empty box {:?}", d.bbox);
+            assert_eq!(d.confidence, 1.0);
+            assert_eq!(&*d.source, "cs", "the source names itself");
+            match d.label.as_ref() {
+                "player" => {
+                    assert_eq!(kpts.len(), 17);
+                    let labelled = kpts.iter().filter(|k| k.score > 0.0).count();
+                    assert!(labelled >= 10, "most keypoints of a player are labelled");
+                    for k in kpts.iter().filter(|k| k.score > 0.0) {
+                        // Keypoints are joint centres, the box bounds the drawn body: a joint
+                        // lies inside it (1 px of rounding).
+                        assert!(
+                            k.x >= x1 - 1.0
+                                && k.x <= x2 + 1.0
+                                && k.y >= y1 - 1.0
+                                && k.y <= y2 + 1.0,
+                            "keypoint {k:?} outside its player's box {:?}",
+                            d.bbox
+                        );
+                    }
+                }
+                "shuttle" => {
+                    shuttles += 1;
+                    assert!(kpts.is_empty());
+                    assert!(
+                        d.bbox.w < w / 8.0 && d.bbox.h < h / 8.0,
+                        "a shuttle is small: {:?}",
+                        d.bbox
+                    );
+                }
+                other => panic!("unexpected ground-truth label {other}"),
+            }
+        }
+        // Ground truth is not a detection: nothing lands in the detections meta or ROIs.
+        assert_eq!(f.detections, 0);
+        assert!(f.rois.is_empty());
+    }
+    assert!(
+        shuttles >= 15,
+        "the shuttle is in view most of a rally ({shuttles} of 30)"
+    );
+}
+
+#[test]
+fn ground_truth_can_be_turned_off_and_netball_has_a_ball() {
+    let off = clip("seed=3 num-buffers=2 ground-truth=false", CAPS);
+    assert!(off
+        .iter()
+        .all(|f| f.buffer.meta::<GroundTruthMeta>().is_none()));
+    let netball = clip("seed=3 sport=netball num-buffers=30", CAPS);
+    let labels: Vec<String> = netball
+        .iter()
+        .flat_map(|f| {
+            truth(f)
+                .detections()
+                .iter()
+                .map(|d| d.label.to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(labels.iter().any(|l| l == "ball"));
+    assert!(!labels.iter().any(|l| l == "shuttle"));
+}
+
+#[test]
+fn any_size_format_and_rate() {
+    let frames = clip(
+        "seed=5 num-buffers=4",
+        "video/x-raw,format=BGR,width=333,height=201,framerate=25/1",
+    );
+    assert_eq!(frames.len(), 4);
+    let stride = (333usize * 3).div_ceil(4) * 4;
+    assert_eq!(bytes(&frames[0]).len(), stride * 201);
+    assert_eq!(frames[1].pts, Some(gst::ClockTime::from_mseconds(40)));
+    // The camera fits the court to any aspect: ground truth scales with the frame.
+    for f in &frames {
+        for d in truth(f).detections() {
+            assert!(d.bbox.x + d.bbox.w <= 333.0 && d.bbox.y + d.bbox.h <= 201.0);
+        }
+    }
+    // Unfixed caps fall back to 1280x720 at 30/1.
+    let frames = clip("seed=5 num-buffers=1", "video/x-raw");
+    let s = frames[0].buffer.size();
+    assert_eq!(s, 1280 * 720 * 4, "default RGBx 1280x720");
+}
+
+/// The picture and the ground truth agree: the default models, trained on other seeds, find
+/// every labelled player at IoU ≥ 0.5 and place its keypoints within a tenth of its size.
+#[test]
+fn default_models_find_the_ground_truth_players() {
+    let frames = run(
+        &format!(
+            "courtsrc seed=9002 players=3 num-buffers=24 ! video/x-raw,width=640,height=360 \
+             ! videorate drop-only=true max-rate=5 \
+             ! yolodetect name=det model={} ! posedetect name=pose model={} ! fakesink name=sink",
+            models("courtvision-det.onnx"),
+            models("courtvision-pose.onnx")
+        ),
+        no_feed,
+    )
+    .expect("detection pipeline runs");
+    assert!(frames.len() >= 4);
+    let (mut found, mut total, mut near, mut kpts) = (0, 0, 0, 0);
+    for f in &frames {
+        let list = truth(f);
+        let preds = f.buffer.meta::<DetectionsMeta>().expect("detections");
+        for (t, tk) in list.iter().filter(|(d, _)| d.label.as_ref() == "player") {
+            total += 1;
+            let det = preds.detections().iter().any(|p| {
+                &*p.source == "det"
+                    && p.label.as_ref() == "player"
+                    && iou(corners(p), corners(t)) >= 0.5
+            });
+            found += det as usize;
+            let pose = preds
+                .iter()
+                .filter(|(p, _)| &*p.source == "pose")
+                .max_by(|a, b| {
+                    iou(corners(a.0), corners(t)).total_cmp(&iou(corners(b.0), corners(t)))
+                });
+            let reach = 0.1 * t.bbox.w.max(t.bbox.h);
+            for (k, g) in tk.iter().enumerate().filter(|(_, g)| g.score > 0.0) {
+                kpts += 1;
+                if let Some((_, pk)) = pose {
+                    near += ((pk[k].x - g.x).hypot(pk[k].y - g.y) <= reach) as usize;
+                }
+            }
+        }
+    }
+    assert!(
+        found as f64 >= 0.9 * total as f64,
+        "detector found {found} of {total} players"
+    );
+    assert!(
+        near as f64 >= 0.8 * kpts as f64,
+        "{near} of {kpts} keypoints within 0.1"
+    );
+}
+
+fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn dataset_dir_writes_yolo_detection_and_pose_datasets() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = clip(
+        &format!(
+            "seed=42 players=2 num-buffers=10 dataset-dir={} dataset-interval=3",
+            dir.path().display()
+        ),
+        CAPS,
+    );
+    assert_eq!(frames.len(), 10, "writing a dataset loses no frame");
+    for task in ["detect", "pose"] {
+        let images = files(&dir.path().join(task).join("images"), "jpg");
+        let labels = files(&dir.path().join(task).join("labels"), "txt");
+        // Frames 0, 3, 6, 9.
+        assert_eq!(images.len(), 4, "{task}: every third of 10 frames");
+        assert_eq!(labels.len(), 4);
+        let yaml = std::fs::read_to_string(dir.path().join(format!("{task}.yaml"))).unwrap();
+        assert!(yaml.contains("0: player"), "{yaml}");
+        for (n, (img, lab)) in images.iter().zip(&labels).enumerate() {
+            assert_eq!(img.file_stem(), lab.file_stem());
+            let jpg = std::fs::read(img).unwrap();
+            assert_eq!(&jpg[..2], &[0xFF, 0xD8], "a JPEG");
+            let text = std::fs::read_to_string(lab).unwrap();
+            let list = truth(&frames[n * 3]);
+            let want = if task == "pose" {
+                list.iter()
+                    .filter(|(d, _)| d.label.as_ref() == "player")
+                    .count()
+            } else {
+                list.len()
+            };
+            assert_eq!(
+                text.lines().count(),
+                want,
+                "{}: one line per object",
+                lab.display()
+            );
+            for line in text.lines() {
+                let v: Vec<f32> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+                assert_eq!(
+                    v.len(),
+                    if task == "pose" { 5 + 17 * 3 } else { 5 },
+                    "{line}"
+                );
+                assert!(
+                    v[1..5].iter().all(|x| (0.0..=1.0).contains(x)),
+                    "normalised box: {line}"
+                );
+            }
+        }
+    }
+    assert!(std::fs::read_to_string(dir.path().join("pose.yaml"))
+        .unwrap()
+        .contains("kpt_shape: [17, 3]"));
+}
+
+#[test]
+fn unwritable_dataset_dir_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = run(
+        &format!(
+            "courtsrc name=cs num-buffers=3 dataset-dir={} ! {CAPS} ! fakesink name=sink",
+            file.join("sub").display()
+        ),
+        no_feed,
+    )
+    .expect_err("a dataset-dir under a regular file cannot be created");
+    let message = err.split(" | debug: ").next().unwrap();
+    assert!(
+        message.starts_with("cs:") && message.contains("dataset-dir") && message.contains("a-file"),
+        "{err}"
+    );
+}
