@@ -323,3 +323,42 @@ fn unwritable_dataset_dir_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// The default detector gives the same boxes with device preprocessing as with host
+/// preprocessing on real frames (NV12 through videoconvert, as a decoder delivers).
+#[test]
+fn device_preprocessing_finds_what_host_preprocessing_finds() {
+    let results = |pre: &str| {
+        run(
+            &format!(
+                "courtsrc seed=9003 players=4 num-buffers=6 ! video/x-raw,width=640,height=360 \
+                 ! videoconvert ! video/x-raw,format=NV12 \
+                 ! yolodetect model={} batch-size=4 preprocess={pre} ! fakesink name=sink",
+                models("courtvision-det.onnx")
+            ),
+            no_feed,
+        )
+        .unwrap()
+    };
+    let (host, device) = (results("host"), results("device"));
+    assert_eq!(device.len(), 6);
+    let mut players = 0;
+    for (h, d) in host.iter().zip(&device) {
+        let mut hb: Vec<&(String, [f32; 4])> = h.boxes.iter().collect();
+        let mut db: Vec<&(String, [f32; 4])> = d.boxes.iter().collect();
+        assert_eq!(hb.len(), db.len(), "same detections: {hb:?} vs {db:?}");
+        hb.sort_by(|a, b| a.1[0].total_cmp(&b.1[0]));
+        db.sort_by(|a, b| a.1[0].total_cmp(&b.1[0]));
+        for (x, y) in hb.iter().zip(&db) {
+            assert_eq!(x.0, y.0);
+            players += (x.0 == "player") as usize;
+            for k in 0..4 {
+                assert!((x.1[k] - y.1[k]).abs() < 2.0, "{x:?} vs {y:?}");
+            }
+        }
+    }
+    assert!(
+        players >= 20,
+        "the players are found ({players} in 6 frames)"
+    );
+}

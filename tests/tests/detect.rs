@@ -461,3 +461,80 @@ fn seek_and_check(before: &str) {
     assert_eq!(pts, (0..10).map(|i| 2000 + 40 * i).collect::<Vec<_>>());
     assert!(seen.iter().all(|(_, n)| *n == 3));
 }
+
+/// `preprocess=device` (uint8 frames letterboxed by an ONNX Runtime graph, here on the CPU
+/// provider) gives the host path's results: planted models in every format, partial batches,
+/// fp16, and a caps change that re-letterboxes.
+#[test]
+fn device_preprocessing_matches_host() {
+    for format in ["RGB", "RGBA", "BGR", "BGRx", "I420", "NV12"] {
+        for model in ["planted-det-raw-dyn.onnx", "planted-det-raw-dyn-fp16.onnx"] {
+            let results = |pre: &str| {
+                run(
+                    &format!(
+                        "videotestsrc num-buffers=7 pattern=smpte ! video/x-raw,width=320,height=240 \
+                         ! videoconvert ! video/x-raw,format={format} \
+                         ! yolodetect model={} batch-size=3 preprocess={pre} ! fakesink name=sink",
+                        planted(model)
+                    ),
+                    no_feed,
+                )
+                .unwrap()
+            };
+            let (host, device) = (results("host"), results("device"));
+            assert_eq!(device.len(), 7, "{format} {model}: frames in = frames out");
+            for (h, d) in host.iter().zip(&device) {
+                assert_eq!(h.pts, d.pts);
+                let (hp, dp) = (h.roi("player"), d.roi("player"));
+                assert_eq!(dp.len(), 1, "{format} {model}");
+                assert_eq!(hp[0].rect, dp[0].rect);
+                // The frame mean, within the uint8 resize's rounding.
+                close(dp[0].confidence, hp[0].confidence, 4e-3);
+                assert_eq!(d.roi("ball")[0].rect, h.roi("ball")[0].rect);
+            }
+        }
+    }
+}
+
+#[test]
+fn device_preprocessing_follows_a_caps_change() {
+    let desc = format!(
+        "{} ! yolodetect model={} batch-size=4 preprocess=device ! fakesink name=sink",
+        appsrc_rgb(640, 480),
+        planted("planted-det-raw-dyn.onnx")
+    );
+    let frames = run(&desc, |src: gst_app::AppSrc| {
+        let push = |src: &gst_app::AppSrc, w: usize, h: usize, i: u64, level: u8| {
+            let mut b = gst::Buffer::from_mut_slice(vec![level; w * h * 3]);
+            b.get_mut()
+                .unwrap()
+                .set_pts(gst::ClockTime::from_mseconds(40 * i));
+            src.push_buffer(b).unwrap();
+        };
+        for i in 0..3 {
+            push(&src, 640, 480, i, 100);
+        }
+        src.set_caps(Some(
+            &gst::Caps::builder("video/x-raw")
+                .field("format", "RGB")
+                .field("width", 320)
+                .field("height", 240)
+                .field("framerate", gst::Fraction::new(25, 1))
+                .build(),
+        ));
+        for i in 3..5 {
+            push(&src, 320, 240, i, 200);
+        }
+        src.end_of_stream().unwrap();
+    })
+    .unwrap();
+    assert_eq!(frames.len(), 5);
+    for f in &frames[..3] {
+        assert_eq!(f.roi("player")[0].rect, (80, 70, 40, 60));
+        close(f.roi("player")[0].confidence, 100.0 / 255.0, 4e-3);
+    }
+    for f in &frames[3..] {
+        assert_eq!(f.roi("player")[0].rect, (40, 35, 20, 30));
+        close(f.roi("player")[0].confidence, 200.0 / 255.0, 4e-3);
+    }
+}

@@ -11,9 +11,9 @@ use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::graph::{tight_len, GraphPreprocess, GraphSpec};
+use crate::graph::{copy_tight, tight_len, GraphPreprocess, GraphSpec};
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
-use crate::preprocess::{letterbox_into_threads, FrameError, FrameView, Letterbox};
+use crate::preprocess::{check_frame, letterbox_into_threads, FrameError, FrameView, Letterbox};
 use crate::InferError;
 
 /// Execution provider selection of an element.
@@ -40,6 +40,10 @@ pub struct EngineConfig {
     pub intra_threads: usize,
     /// TensorRT engine cache directory.
     pub trt_cache_dir: Option<PathBuf>,
+    /// CUDA graphs (CUDA provider): kernel launches recorded once and replayed. ONNX Runtime
+    /// requires every input and output bound to fixed device buffers, which only
+    /// [`Engine::time_resident`] does; the elements leave it off.
+    pub cuda_graph: bool,
 }
 
 /// The library loaded into this process (ONNX Runtime can be loaded once per process).
@@ -182,6 +186,9 @@ pub struct Engine {
     pub provider: Provider,
     output: Vec<f32>,
     device_id: i32,
+    /// The preprocessing graph of the last frames batch run (see [`Engine::new_frames_batch`]).
+    pre: Option<GraphPreprocess>,
+    cuda_graph: bool,
 }
 
 /// Output of one batch run, copied once into host memory as f32.
@@ -289,6 +296,8 @@ impl Engine {
                 provider,
                 output: Vec::new(),
                 device_id: cfg.device_id,
+                pre: None,
+                cuda_graph: cfg.cuda_graph && provider == Provider::Cuda,
             },
             warnings,
         ))
@@ -316,6 +325,10 @@ impl Engine {
             BatchData::F16(v) => self.session.run(
                 ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?],
             ),
+            BatchData::Frames { tensor, spec } => {
+                let spec = *spec;
+                return self.run_graph(spec, tensor);
+            }
         }
         .map_err(err)?;
         let dims = Self::copy_output(&mut self.output, self.info.output_precision, &outputs[0])?;
@@ -336,9 +349,72 @@ impl Engine {
         GraphPreprocess::new(spec, &builder)
     }
 
+    /// Where the provider computes, and host memory it copies from fastest (pinned under CUDA).
+    fn memory(
+        &self,
+        ty: MemoryType,
+    ) -> Result<(MemoryInfo<'static>, MemoryInfo<'static>), ort::Error> {
+        Ok(match self.provider {
+            Provider::Cuda | Provider::TensorRt => (
+                MemoryInfo::new(
+                    AllocationDevice::CUDA,
+                    self.device_id,
+                    AllocatorType::Device,
+                    MemoryType::Default,
+                )?,
+                MemoryInfo::new(
+                    AllocationDevice::CUDA_PINNED,
+                    self.device_id,
+                    AllocatorType::Device,
+                    ty,
+                )?,
+            ),
+            _ => (
+                MemoryInfo::new(
+                    AllocationDevice::CPU,
+                    0,
+                    AllocatorType::Device,
+                    MemoryType::Default,
+                )?,
+                MemoryInfo::new(
+                    AllocationDevice::CPU,
+                    0,
+                    AllocatorType::Device,
+                    MemoryType::Default,
+                )?,
+            ),
+        })
+    }
+
+    /// A batch of `spec.batch` uint8 frames (tight layout) for preprocessing on the provider:
+    /// [`BatchTensor::fill_slot`] copies frames in, [`Engine::run`] uploads them in one copy (from
+    /// pinned memory under CUDA), letterboxes them with a [`GraphPreprocess`] and runs the model
+    /// on the result where it lies.
+    pub fn new_frames_batch(&self, spec: GraphSpec) -> Result<BatchTensor, InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("frame batch: {e}"));
+        let (_, pinned) = self.memory(MemoryType::CPUInput).map_err(err)?;
+        let alloc = match self.provider {
+            Provider::Cuda | Provider::TensorRt => {
+                ort::memory::Allocator::new(&self.session, pinned).map_err(err)?
+            }
+            _ => ort::memory::Allocator::default(),
+        };
+        let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
+        let tensor = ort::value::Tensor::<u8>::new(&alloc, [spec.batch, len]).map_err(err)?;
+        Ok(BatchTensor {
+            data: BatchData::Frames {
+                tensor: Box::new(tensor),
+                spec,
+            },
+            slots: spec.batch,
+            lb: spec.letterbox,
+            threads: 1,
+        })
+    }
+
     /// Runs uint8 frames (tight layout, see [`crate::graph::copy_tight`]) through `pre` and the
-    /// model, chained with IoBinding: the letterboxed batch stays on the provider's device and
-    /// the output is copied once into host memory.
+    /// model, for benchmarks comparing with [`Engine::run`]; the elements use
+    /// [`Engine::new_frames_batch`].
     pub fn run_frames(
         &mut self,
         pre: &mut GraphPreprocess,
@@ -347,49 +423,134 @@ impl Engine {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
         let spec = *pre.spec();
         let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
-        let device = match self.provider {
-            Provider::Cuda | Provider::TensorRt => MemoryInfo::new(
-                AllocationDevice::CUDA,
-                self.device_id,
-                AllocatorType::Device,
-                MemoryType::Default,
-            ),
-            _ => MemoryInfo::new(
-                AllocationDevice::CPU,
-                0,
-                AllocatorType::Device,
-                MemoryType::Default,
-            ),
-        }
-        .map_err(err)?;
-        let host = MemoryInfo::new(
-            AllocationDevice::CPU,
-            0,
-            AllocatorType::Device,
-            MemoryType::Default,
-        )
-        .map_err(err)?;
         // An owned tensor: ort 2.0.0-rc.15 deadlocks binding a borrowed one (it clones it through
         // an identity session whose binding clones again under the same lock).
         let input =
             ort::value::Tensor::from_array(([spec.batch, len], frames.to_vec())).map_err(err)?;
-        let mut first = pre.session_mut().create_binding().map_err(err)?;
-        first.bind_input("frames", &input).map_err(err)?;
-        first
+        let images = self.preprocess(pre, &input)?;
+        self.run_images(&images, spec.batch)
+    }
+
+    /// Runs a frames batch: the cached graph for `spec` (rebuilt when the stream changes).
+    fn run_graph(
+        &mut self,
+        spec: GraphSpec,
+        frames: &ort::value::Tensor<u8>,
+    ) -> Result<BatchOutput<'_>, InferError> {
+        let mut pre = match self.pre.take() {
+            Some(p) if *p.spec() == spec => p,
+            _ => self.preprocess_graph(spec)?,
+        };
+        let images = self.preprocess(&mut pre, frames);
+        self.pre = Some(pre);
+        self.run_images(&images?, spec.batch)
+    }
+
+    /// The letterboxed batch, left on the provider's device.
+    fn preprocess(
+        &self,
+        pre: &mut GraphPreprocess,
+        frames: &ort::value::Tensor<u8>,
+    ) -> Result<ort::value::DynValue, InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("preprocessing failed: {e}"));
+        let (device, _) = self.memory(MemoryType::Default).map_err(err)?;
+        let mut binding = pre.session_mut().create_binding().map_err(err)?;
+        binding.bind_input("frames", frames).map_err(err)?;
+        binding
             .bind_output_to_device("images", &device)
             .map_err(err)?;
-        let images = pre.session_mut().run_binding(&first).map_err(err)?;
-        let mut second = self.session.create_binding().map_err(err)?;
-        second
-            .bind_input(self.info.input_name.as_str(), &images["images"])
+        let mut out = pre.session_mut().run_binding(&binding).map_err(err)?;
+        out.remove("images")
+            .ok_or_else(|| InferError::Runtime("preprocessing graph gave no images".into()))
+    }
+
+    /// Runs the model on a batch already on its device; one copy of the output to host memory.
+    fn run_images(
+        &mut self,
+        images: &ort::value::DynValue,
+        slots: usize,
+    ) -> Result<BatchOutput<'_>, InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
+        let (_, host) = self.memory(MemoryType::CPUOutput).map_err(err)?;
+        let mut binding = self.session.create_binding().map_err(err)?;
+        binding
+            .bind_input(self.info.input_name.as_str(), images)
             .map_err(err)?;
-        second
+        binding
             .bind_output_to_device(self.info.output_name.as_str(), &host)
             .map_err(err)?;
-        let outputs = self.session.run_binding(&second).map_err(err)?;
+        let outputs = self.session.run_binding(&binding).map_err(err)?;
         let dims = Self::copy_output(&mut self.output, self.info.output_precision, &outputs[0])?;
         drop(outputs);
-        self.checked_output(dims, spec.batch)
+        self.checked_output(dims, slots)
+    }
+
+    /// Model-only time per batch with the input already on the provider's device (the limit
+    /// of this stack, what preprocessing and transfers are measured against): `runs` runs
+    /// after warm-up, output left on the device. Returns seconds per run.
+    pub fn time_resident(
+        &mut self,
+        batch: usize,
+        (h, w): (usize, usize),
+        runs: usize,
+    ) -> Result<f64, InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
+        let (device, _) = self.memory(MemoryType::Default).map_err(err)?;
+        let alloc = match self.provider {
+            Provider::Cuda | Provider::TensorRt => {
+                ort::memory::Allocator::new(&self.session, device.clone()).map_err(err)?
+            }
+            _ => ort::memory::Allocator::default(),
+        };
+        let shape = [batch, 3, h, w];
+        let input: ort::value::DynValue = match self.info.input_precision {
+            Precision::F32 => ort::value::Tensor::<f32>::new(&alloc, shape)
+                .map_err(err)?
+                .into_dyn(),
+            Precision::F16 => ort::value::Tensor::<f16>::new(&alloc, shape)
+                .map_err(err)?
+                .into_dyn(),
+        };
+        let mut binding = self.session.create_binding().map_err(err)?;
+        binding
+            .bind_input(self.info.input_name.as_str(), &input)
+            .map_err(err)?;
+        if self.cuda_graph {
+            // A CUDA graph replays fixed addresses: the output is allocated here, in the raw
+            // head's shape (anchors of the P3-P5 grids).
+            if self.info.layout != model::OutputLayout::Raw {
+                return Err(InferError::UnsupportedModel(
+                    "cuda-graph timing needs a raw-output (non-NMS) export".into(),
+                ));
+            }
+            let anchors: usize = [8, 16, 32].iter().map(|s| (h / s) * (w / s)).sum();
+            let shape = [batch, self.info.values_per_object(), anchors];
+            match self.info.output_precision {
+                Precision::F32 => binding.bind_output(
+                    self.info.output_name.as_str(),
+                    ort::value::Tensor::<f32>::new(&alloc, shape).map_err(err)?,
+                ),
+                Precision::F16 => binding.bind_output(
+                    self.info.output_name.as_str(),
+                    ort::value::Tensor::<f16>::new(&alloc, shape).map_err(err)?,
+                ),
+            }
+            .map_err(err)?;
+        } else {
+            binding
+                .bind_output_to_device(self.info.output_name.as_str(), &device)
+                .map_err(err)?;
+        }
+        for _ in 0..5 {
+            self.session.run_binding(&binding).map_err(err)?;
+        }
+        binding.synchronize_outputs().map_err(err)?;
+        let t = std::time::Instant::now();
+        for _ in 0..runs {
+            self.session.run_binding(&binding).map_err(err)?;
+        }
+        binding.synchronize_outputs().map_err(err)?;
+        Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
     }
 
     /// Copies an output value into `out` as f32 and returns its shape.
@@ -465,6 +626,7 @@ fn register_provider(
     let result = if p == Provider::Cuda {
         ep::CUDA::default()
             .with_device_id(cfg.device_id)
+            .with_cuda_graph(cfg.cuda_graph)
             .register(builder)
     } else {
         let mut trt = ep::TensorRT::default().with_device_id(cfg.device_id);
@@ -500,6 +662,11 @@ pub fn available_providers() -> Vec<&'static str> {
 enum BatchData {
     F32(Vec<f32>),
     F16(Vec<f16>),
+    /// uint8 frames for the engine's preprocessing graph (see [`Engine::new_frames_batch`]).
+    Frames {
+        tensor: Box<ort::value::Tensor<u8>>,
+        spec: GraphSpec,
+    },
 }
 
 /// A reusable `[slots, 3, H, W]` input tensor that frames are letterboxed into in place.
@@ -539,10 +706,38 @@ impl BatchTensor {
         &self.lb
     }
 
-    /// Letterboxes `frame` into slot `i`.
+    /// The preprocessing graph this batch is for, when it holds uint8 frames.
+    pub fn graph_spec(&self) -> Option<&GraphSpec> {
+        match &self.data {
+            BatchData::Frames { spec, .. } => Some(spec),
+            _ => None,
+        }
+    }
+
+    /// Letterboxes `frame` into slot `i` (or copies it there, for a frames batch).
     pub fn fill_slot(&mut self, i: usize, frame: &FrameView) -> Result<(), FrameError> {
         let n = self.lb.slot_len();
         match &mut self.data {
+            BatchData::Frames { tensor, spec } => {
+                check_frame(frame)?;
+                if frame.format != spec.format
+                    || (frame.width, frame.height) != (spec.letterbox.src_w, spec.letterbox.src_h)
+                {
+                    return Err(FrameError {
+                        format: frame.format,
+                        width: frame.width,
+                        height: frame.height,
+                        why: format!(
+                            "the batch holds {:?} {}x{} frames",
+                            spec.format, spec.letterbox.src_w, spec.letterbox.src_h
+                        ),
+                    });
+                }
+                let len = tight_len(spec.format, frame.width, frame.height);
+                let data = tensor.extract_tensor_mut().1;
+                copy_tight(frame, &mut data[i * len..(i + 1) * len]);
+                Ok(())
+            }
             BatchData::F32(v) => {
                 letterbox_into_threads(frame, &self.lb, &mut v[i * n..(i + 1) * n], self.threads)
             }

@@ -289,7 +289,7 @@ impl Sampler for SemiPlanar420<'_> {
 }
 
 /// Checks that the planes hold the bytes the format, size and strides promise.
-fn check_frame(f: &FrameView) -> Result<(), FrameError> {
+pub(crate) fn check_frame(f: &FrameView) -> Result<(), FrameError> {
     let err = |why: String| FrameError {
         format: f.format,
         width: f.width,

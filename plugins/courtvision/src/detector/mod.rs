@@ -42,6 +42,29 @@ impl From<ExecutionProvider> for Provider {
     }
 }
 
+/// Where letterbox + normalise run (`preprocess` property).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstCourtvisionPreprocess")]
+pub enum Preprocess {
+    #[default]
+    #[enum_value(
+        name = "Auto: on the device with the cuda and tensorrt providers, on the host with cpu",
+        nick = "auto"
+    )]
+    Auto = 0,
+    #[enum_value(
+        name = "Host: letterboxed into a float batch on the CPU (preprocess-threads workers)",
+        nick = "host"
+    )]
+    Host = 1,
+    #[enum_value(
+        name = "Device: frames uploaded as uint8, letterboxed by an ONNX Runtime graph on the execution provider",
+        nick = "device"
+    )]
+    Device = 2,
+}
+
 /// Which element a detector runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -77,6 +100,7 @@ pub struct Settings {
     pub trt_cache_dir: Option<PathBuf>,
     pub fill: fill::Fill,
     pub preprocess_threads: u32,
+    pub preprocess: Preprocess,
 }
 
 impl Default for Settings {
@@ -99,6 +123,7 @@ impl Default for Settings {
             trt_cache_dir: None,
             fill: fill::Fill::None,
             preprocess_threads: 0,
+            preprocess: Preprocess::Auto,
         }
     }
 }
@@ -227,6 +252,15 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .default_value(0)
             .mutable_ready()
             .build(),
+        glib::ParamSpecEnum::builder_with_default("preprocess", Preprocess::Auto)
+            .nick("Preprocess")
+            .blurb(
+                "Where letterbox + normalise run: host (CPU, into a float batch) or device (frames \
+                 copied once into pinned memory as uint8, uploaded per batch and letterboxed by \
+                 ONNX Runtime on the execution provider); auto = device on GPU providers",
+            )
+            .mutable_ready()
+            .build(),
         glib::ParamSpecString::builder("trt-cache-dir")
             .nick("TensorRT cache directory")
             .blurb("Directory for TensorRT engine and timing caches (tensorrt provider)")
@@ -276,6 +310,7 @@ impl Settings {
             "preprocess-threads" => {
                 self.preprocess_threads = value.get().expect("type checked upstream")
             }
+            "preprocess" => self.preprocess = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -299,6 +334,7 @@ impl Settings {
             "trt-cache-dir" => path_str(&self.trt_cache_dir).to_value(),
             "fill" => self.fill.to_value(),
             "preprocess-threads" => self.preprocess_threads.to_value(),
+            "preprocess" => self.preprocess.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }

@@ -17,6 +17,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst_video::prelude::*;
 
+use courtvision_infer::graph::GraphSpec;
 use courtvision_infer::{
     engine::BatchTensor, DecodeParams, Engine, EngineConfig, FrameObjects, FrameView, Letterbox,
     ModelInfo, PixelFormat, Task, YuvMatrix,
@@ -26,7 +27,7 @@ use courtvision_meta::{
 };
 
 use super::fill::{self, Fill, Inferred};
-use super::{resolve_classes, Kind, Settings, DEFAULT_DYNAMIC_BATCH};
+use super::{resolve_classes, Kind, Preprocess, Settings, DEFAULT_DYNAMIC_BATCH};
 
 pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -114,6 +115,8 @@ struct Config {
     labels: Vec<Arc<str>>,
     batch_size: usize,
     preprocess_threads: usize,
+    /// Frames go to the provider as uint8 and are letterboxed there (`preprocess`).
+    device_preprocess: bool,
     video: Option<VideoConfig>,
 }
 
@@ -249,6 +252,8 @@ impl Detector {
             device_id: settings.device_id as i32,
             intra_threads: settings.intra_threads as usize,
             trt_cache_dir: settings.trt_cache_dir.clone(),
+            // Needs fixed device buffers for every input and output (see EngineConfig).
+            cuda_graph: false,
         };
         let (engine, warnings) = Engine::load(&cfg).map_err(|e| e.to_string())?;
         for w in warnings {
@@ -310,13 +315,18 @@ impl Detector {
             (0, _) => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 8)),
             (n, _) => n as usize,
         };
+        let device_preprocess = match settings.preprocess {
+            Preprocess::Host => false,
+            Preprocess::Device => true,
+            Preprocess::Auto => engine.provider != courtvision_infer::Provider::Cpu,
+        };
         let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
         resolve_classes(settings.classes.as_deref(), &labels)
             .map_err(|e| format!("classes: {e}"))?;
         gst::info!(
             CAT,
             obj = element,
-            "loaded {}: {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}",
+            "loaded {}: {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}, preprocessing on the {}",
             cfg.model.display(),
             info.task,
             info.layout,
@@ -326,7 +336,8 @@ impl Detector {
             if info.dynamic_size { "dynamic, rectangular" } else { "static" },
             info.input_precision,
             info.output_precision,
-            engine.provider
+            engine.provider,
+            if device_preprocess { "device" } else { "host" }
         );
         *lock(&self.shared.model) = Some(Model {
             engine,
@@ -339,6 +350,7 @@ impl Detector {
             labels,
             batch_size,
             preprocess_threads,
+            device_preprocess,
             video: None,
         });
         f.batch = None;
@@ -548,16 +560,43 @@ impl Detector {
             agnostic: settings.agnostic_nms,
         };
         let slots = config.info.static_batch.unwrap_or(config.batch_size);
-        let mut q = lock(&self.shared.queue);
-        let mut tensor = match q
-            .free
-            .iter()
-            .position(|t| *t.letterbox() == video.letterbox && t.slots() == slots)
-        {
-            Some(i) => q.free.swap_remove(i),
-            None => BatchTensor::new(config.info.input_precision, slots, video.letterbox),
+        let spec = config.device_preprocess.then(|| GraphSpec {
+            format: video.format,
+            matrix: video.matrix,
+            full_range: video.full_range,
+            batch: slots,
+            letterbox: video.letterbox,
+            output: config.info.input_precision,
+        });
+        let reuse = lock(&self.shared.queue).free.iter().position(|t| {
+            *t.letterbox() == video.letterbox
+                && t.slots() == slots
+                && t.graph_spec() == spec.as_ref()
+        });
+        let mut tensor = match (reuse, spec) {
+            (Some(i), _) => lock(&self.shared.queue).free.swap_remove(i),
+            (None, None) => BatchTensor::new(config.info.input_precision, slots, video.letterbox),
+            // Pinned host memory comes from the model's session (waits for a running batch).
+            (None, Some(spec)) => {
+                let made = match lock(&self.shared.model).as_ref() {
+                    Some(m) => m.engine.new_frames_batch(spec).map_err(|e| e.to_string()),
+                    None => Err("no model loaded".into()),
+                };
+                match made {
+                    Ok(t) => t,
+                    Err(e) => {
+                        gst::element_error!(
+                            element,
+                            gst::LibraryError::Failed,
+                            ("device preprocessing: {}", e)
+                        );
+                        return Err(gst::FlowError::Error);
+                    }
+                }
+            }
         };
         tensor.set_threads(config.preprocess_threads);
+        let mut q = lock(&self.shared.queue);
         q.deadline = (settings.max_batch_latency_ms > 0)
             .then(|| Instant::now() + Duration::from_millis(settings.max_batch_latency_ms as u64));
         if q.deadline.is_some() {
