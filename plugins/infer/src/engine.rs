@@ -325,10 +325,7 @@ impl Engine {
             BatchData::F16(v) => self.session.run(
                 ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?],
             ),
-            BatchData::Frames { tensor, spec } => {
-                let spec = *spec;
-                return self.run_graph(spec, tensor);
-            }
+            BatchData::Frames(f) => return self.run_graph(f.spec, &f.tensor),
         }
         .map_err(err)?;
         let dims = Self::copy_output(&mut self.output, self.info.output_precision, &outputs[0])?;
@@ -402,10 +399,7 @@ impl Engine {
         let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
         let tensor = ort::value::Tensor::<u8>::new(&alloc, [spec.batch, len]).map_err(err)?;
         Ok(BatchTensor {
-            data: BatchData::Frames {
-                tensor: Box::new(tensor),
-                spec,
-            },
+            data: BatchData::Frames(Box::new(FrameBatch { tensor, spec })),
             slots: spec.batch,
             lb: spec.letterbox,
             threads: 1,
@@ -663,10 +657,12 @@ enum BatchData {
     F32(Vec<f32>),
     F16(Vec<f16>),
     /// uint8 frames for the engine's preprocessing graph (see [`Engine::new_frames_batch`]).
-    Frames {
-        tensor: Box<ort::value::Tensor<u8>>,
-        spec: GraphSpec,
-    },
+    Frames(Box<FrameBatch>),
+}
+
+struct FrameBatch {
+    tensor: ort::value::Tensor<u8>,
+    spec: GraphSpec,
 }
 
 /// A reusable `[slots, 3, H, W]` input tensor that frames are letterboxed into in place.
@@ -709,7 +705,7 @@ impl BatchTensor {
     /// The preprocessing graph this batch is for, when it holds uint8 frames.
     pub fn graph_spec(&self) -> Option<&GraphSpec> {
         match &self.data {
-            BatchData::Frames { spec, .. } => Some(spec),
+            BatchData::Frames(f) => Some(&f.spec),
             _ => None,
         }
     }
@@ -718,7 +714,8 @@ impl BatchTensor {
     pub fn fill_slot(&mut self, i: usize, frame: &FrameView) -> Result<(), FrameError> {
         let n = self.lb.slot_len();
         match &mut self.data {
-            BatchData::Frames { tensor, spec } => {
+            BatchData::Frames(f) => {
+                let FrameBatch { tensor, spec } = &mut **f;
                 check_frame(frame)?;
                 if frame.format != spec.format
                     || (frame.width, frame.height) != (spec.letterbox.src_w, spec.letterbox.src_h)
