@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Stages what a GPU visit needs under .device/ (git-ignored), in two parts that travel in two
-# calls of the device tool (64 MiB each):
-#   .device/ort  ONNX Runtime 1.31.1 CUDA (from ../shared/gpu/ort-cuda, 57 MiB): first call,
-#                unpacked to /tmp/ort by gpu-env.sh and kept while the machine stays warm;
-#   .device/run  relocatable GStreamer runtime, cvlaunch and model_only built here, the test
-#                models and a 1080p H.264 clip: second call, which runs pipelines/gpu-visit.sh.
+# Stages what a GPU visit needs under .device/ (git-ignored), in parts that travel in separate
+# calls of the device tool (64 MiB each, the checkout included):
+#   .device/ort1, .device/ort2  ONNX Runtime 1.31.1 CUDA (from ../shared/gpu/ort-cuda), in two
+#                halves, unpacked to /tmp/ort by pipelines/gpu-ort.sh and kept while warm;
+#   .device/run  relocatable GStreamer runtime, cvlaunch, model_only and graph_bench built here,
+#                the ultralytics wheels and a 1080p H.264 clip: the calls running
+#                pipelines/gpu-visit.sh.
 # `gpu-pack.sh train` stages .device/train instead (for pipelines/train-models.sh): the
 # GStreamer runtime with the plugin (courtsrc renders the training data there) and the
 # ultralytics wheels (with polars, ultralytics-thop, ultralytics-platform; ~63 MiB).
@@ -23,19 +24,28 @@ if [ "${1:-}" = train ]; then
   du -sh .device/train
   exit 0
 fi
-rm -rf .device && mkdir -p .device/ort .device/run/models
-cp "$SHARED"/gpu/ort-cuda/* .device/ort/
+rm -rf .device/ort .device/ort1 .device/ort2 .device/run && mkdir -p .device/ort1 .device/ort2 .device/run
+# The checkout itself travels with every call (~34 MB with models/), so ONNX Runtime CUDA (60 MB)
+# goes in two calls: the CUDA provider split in two, the second half with the rest.
+split -b 30000000 -d "$SHARED"/gpu/ort-cuda/libonnxruntime_providers_cuda.so.xz .device/cudaxz.part
+mv .device/cudaxz.part00 .device/ort1/ && mv .device/cudaxz.part01 .device/ort2/
+cp "$SHARED"/gpu/ort-cuda/libonnxruntime.so.1.31.1.xz "$SHARED"/gpu/ort-cuda/libonnxruntime_providers_shared.so \
+  "$SHARED"/gpu/gpu-env.sh .device/ort2/
 cp "$SHARED"/gpu/gpu-env.sh .device/run/
 cargo build --release -q --example cvlaunch -p gst-plugin-courtvision
 cargo build --release -q --example model_only --example graph_bench -p courtvision-infer
 cp target/release/examples/cvlaunch target/release/examples/model_only target/release/examples/graph_bench .device/run/
-cp "$SHARED"/models/yolo11n-det-dyn.onnx "$SHARED"/models/yolo11n-pose-dyn.onnx .device/run/models/
 bash "$SHARED"/gpu/make-gst-runtime.sh .device/run/gst-runtime.tar.xz >/dev/null
+py="--python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64"
+for w in ultralytics==8.4.190 ultralytics-thop==2.2.3 ultralytics-platform==0.1.99; do
+  python3 -m pip download -q --no-deps --only-binary=:all: $py -d .device/run "$w"
+done
 gst-launch-1.0 -q videotestsrc num-buffers=600 pattern=ball \
   ! video/x-raw,format=I420,width=1920,height=1080,framerate=60/1 \
   ! x264enc speed-preset=ultrafast bframes=0 key-int-max=60 ! video/x-h264,profile=high \
   ! h264parse ! mp4mux ! filesink location=.device/run/clip-1080p.mp4
-gst-launch-1.0 -q videotestsrc num-buffers=40 pattern=ball \
-  ! video/x-raw,format=I420,width=1920,height=1080,framerate=60/1 \
-  ! x264enc speed-preset=ultrafast bframes=0 ! h264parse ! mp4mux ! filesink location=.device/run/clip-1080p-40.mp4
-du -sh .device/ort .device/run
+du -sh .device/ort1 .device/ort2 .device/run
+# On the device, back to back (a machine stays warm ~30 s):
+#   carry .device/ort1: mkdir -p /tmp/ortx && cp .device/ort1/* /tmp/ortx/
+#   carry .device/ort2: cp .device/ort2/* /tmp/ortx/ && bash pipelines/gpu-ort.sh
+#   carry .device/run:  bash pipelines/gpu-visit.sh setup a      (then: setup b c check)

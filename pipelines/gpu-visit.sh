@@ -1,104 +1,171 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine (no build there): everything staged by gpu-pack.sh in .device/run,
-# ONNX Runtime CUDA already unpacked to /tmp/ort by a first call. Writes details under $OUT and
-# prints a table last.
-#   a) model only, courtvision-infer engine, host-fed fp32 input: det and pose, batch 1/8/32;
-#   b) pipeline: 1080p H.264 -> nvh264dec -> yolodetect (cuda) [-> posedetect] -> fakesink;
-#   c) correctness: the same detections on CPU and CUDA (planted models exactly, test models
-#      within fp32 tolerance);
-#   GPU utilisation sampled by nvidia-smi during the pipeline runs.
+# The GPU benchmark and GPU correctness check of issue 3, run on the H100 host (no build there)
+# from what pipelines/gpu-pack.sh staged in .device/run, ONNX Runtime CUDA already unpacked to
+# /tmp/ort by a first call (`. .device/run/gpu-env.sh .device/ort`). Sections, each within one
+# call of the device tool (10 minutes) and each redoing the setup it needs if the machine is new:
+#   setup   install the ultralytics wheels, export yolo11n det/pose and yolo11s det (fp32, fp16)
+#   a       model only: input resident on the GPU (the limit of this stack), batch 1/8/32,
+#           at 640x384 (what 1080p letterboxes to); host-fed and CUDA-graph variants;
+#           preprocessing paths per batch (graph_bench)
+#   b       1080p H.264 -> nvh264dec -> yolodetect [-> posedetect] -> fakesink, GPU utilisation,
+#           several streams at once, decode alone, batch-1 latency, tensorrt
+#   c       the Python loop: cv2 read + ultralytics predict with torch on the same GPU
+#   check   the same detections on the CPU and on CUDA (host and device preprocessing, fp16)
+# Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
+#   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
 cd "$(dirname "$0")/.."
 R=.device/run
 OUT=${OUT:-/tmp/out}
+M=/tmp/gpumodels
 mkdir -p "$OUT"
 . $R/gpu-env.sh "" $R/gst-runtime.tar.xz
-export GST_DEBUG=${GST_DEBUG:-1}
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+export GST_DEBUG=${GST_DEBUG:-1} PYTHONPATH=/tmp/site YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ycfg PYTHONUNBUFFERED=1
+LOG=$OUT/details.log
 TABLE=$OUT/table.md
-echo "| case | result |" > "$TABLE"
-echo "| --- | --- |" >> "$TABLE"
+[ -f "$TABLE" ] || printf '| case | result |\n| --- | --- |\n' > "$TABLE"
 row() { echo "| $1 | $2 |" >> "$TABLE"; }
-
-for m in det pose; do
-  for b in 1 8 32; do
-    line=$($R/model_only $R/models/yolo11n-$m-dyn.onnx cuda $b 640x640 30 2>&1 | tail -1)
-    echo "$line" >> "$OUT/model_only.txt"
-    row "a) model only yolo11n-$m fp32 host-fed, batch $b" "$(grep -o 'fps=[0-9.]*' <<<"$line" || echo "$line")"
-  done
-done
-
-# Preprocessing paths per batch: CPU letterbox (8 workers) + run vs uint8 + graph + IoBinding.
-for b in 8 32; do
-  line=$($R/graph_bench $R/models/yolo11n-det-dyn.onnx cuda nv12 1920x1080 $b 20 8 2>&1 | tail -1)
-  echo "$line" >> "$OUT/graph_bench.txt"
-  row "a) preprocessing paths, 1080p NV12, batch $b" "$(sed 's/.*batch [0-9]*: //' <<<"$line")"
-done
-
+log() { echo "$*" >> "$LOG"; }
+fps() { grep -o "$1=[0-9.]*" <<<"$2" | cut -d= -f2; }
 CLIP=$R/clip-1080p.mp4
-for b in 1 8 32; do
-  (nvidia-smi dmon -s u -d 1 > "$OUT/dmon-det-b$b.txt" 2>&1 &) ; sleep 0.2
-  line=$($R/cvlaunch filesrc location=$CLIP ! qtdemux ! h264parse ! nvh264dec \
-    ! yolodetect model=$R/models/yolo11n-det-dyn.onnx execution-provider=cuda batch-size=$b \
-    ! fakesink name=sink 2>&1 | tail -1)
-  pkill -f "nvidia-smi dmon" || true
-  echo "det b$b: $line" >> "$OUT/pipeline.txt"
-  util=$(awk '$1 ~ /^[0-9]+$/ {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' "$OUT/dmon-det-b$b.txt")
-  row "b) 1080p nvh264dec -> yolodetect cuda batch $b" "$(grep -o 'steady_fps=[0-9.]*' <<<"$line" || echo "$line") (GPU util ${util:-?})"
-done
-line=$($R/cvlaunch filesrc location=$CLIP ! qtdemux ! h264parse ! nvh264dec \
-  ! yolodetect model=$R/models/yolo11n-det-dyn.onnx execution-provider=cuda batch-size=8 \
-  ! posedetect model=$R/models/yolo11n-pose-dyn.onnx execution-provider=cuda batch-size=8 \
-  ! fakesink name=sink 2>&1 | tail -1)
-echo "det+pose b8: $line" >> "$OUT/pipeline.txt"
-row "b) 1080p nvh264dec -> yolodetect + posedetect cuda batch 8" "$(grep -o 'steady_fps=[0-9.]*' <<<"$line" || echo "$line")"
-line=$($R/cvlaunch filesrc location=$CLIP ! qtdemux ! h264parse ! nvh264dec ! fakesink name=sink 2>&1 | tail -1)
-row "b) 1080p nvh264dec alone (decode ceiling)" "$(grep -o 'steady_fps=[0-9.]*' <<<"$line" || echo "$line")"
-# Several streams at once: shows whether one stream's limit is the GPU or its own host-side work.
-for n in 2 4; do
-  for i in $(seq $n); do
-    $R/cvlaunch filesrc location=$CLIP ! qtdemux ! h264parse ! nvh264dec \
-      ! yolodetect model=$R/models/yolo11n-det-dyn.onnx execution-provider=cuda batch-size=8 \
-      ! fakesink name=sink > "$OUT/par$n-$i.txt" 2>&1 &
-  done
-  wait
-  total=$(python3 -c "import sys; print(round(sum(map(float, sys.argv[1:])), 1))" \
-    $(grep -ho 'steady_fps=[0-9.]*' "$OUT"/par$n-*.txt | cut -d= -f2))
-  row "b) $n parallel streams, yolodetect cuda batch 8 each" "total ${total} fps"
-done
+DEC="filesrc location=$CLIP ! qtdemux ! h264parse ! nvh264dec"
 
-# c) correctness: CPU and CUDA give the same detections.
-for ep in cpu cuda; do
-  $R/cvlaunch --json "$OUT/planted-$ep.jsonl" videotestsrc num-buffers=6 ! video/x-raw,width=640,height=480 \
-    ! yolodetect model=tests/models/planted-det-raw-dyn.onnx execution-provider=$ep batch-size=4 \
-    ! posedetect model=tests/models/planted-pose-e2e-dyn.onnx execution-provider=$ep ! fakesink name=sink > /dev/null 2>&1
-  $R/cvlaunch --json "$OUT/models-$ep.jsonl" filesrc location=$R/clip-1080p-40.mp4 ! qtdemux ! h264parse ! nvh264dec \
-    ! yolodetect model=$R/models/yolo11n-det-dyn.onnx conf-threshold=0.0001 max-detections=50 execution-provider=$ep \
-    ! posedetect model=$R/models/yolo11n-pose-dyn.onnx conf-threshold=0.0001 max-detections=20 execution-provider=$ep \
-    ! fakesink name=sink > /dev/null 2>&1
+setup() {
+  [ -f $M/yolo11s-det-fp16.onnx ] && return
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $R/*.whl || exit 1
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$LOG"
+  local t0=$SECONDS
+  python3 pipelines/gpu_models.py $M >> "$OUT/export.log" 2>&1 || { tail -30 "$OUT/export.log"; exit 1; }
+  log "setup: models exported in $((SECONDS - t0)) s"
+}
+
+section_a() {
+  for m in yolo11n-det yolo11n-pose yolo11s-det; do
+    for p in "" -fp16; do
+      local r=()
+      for b in 1 8 32; do
+        line=$($R/model_only $M/$m$p.onnx cuda $b 640x384 $((b == 1 ? 400 : 100)) resident 2>&1 | tail -1)
+        log "a) $line"; r+=("$(fps fps "$line")")
+      done
+      row "a) model only, $m ${p:+fp16}${p:-fp32}, input resident on the GPU, 640x384, b1 / b8 / b32 fps" "${r[0]} / ${r[1]} / ${r[2]}"
+    done
+  done
+  for p in "" -fp16; do
+    local r=()
+    for b in 1 8; do
+      line=$($R/model_only $M/yolo11n-det$p.onnx cuda $b 640x384 400 resident-graph 2>&1 | tail -1)
+      log "a) $line"; r+=("$(fps fps "$line")")
+    done
+    row "a) same, yolo11n-det ${p:+fp16}${p:-fp32} as a CUDA graph, b1 / b8 fps" "${r[0]} / ${r[1]}"
+  done
+  line=$($R/model_only $M/yolo11n-det.onnx cuda 8 640x384 100 host 2>&1 | tail -1)
+  log "a) $line"; row "a) yolo11n-det fp32 b8, float input fed from host memory" "$(fps fps "$line") fps"
+  for p in "" -fp16; do
+    for fmt in nv12 bgrx; do
+      for b in 8 32; do
+        line=$($R/graph_bench $M/yolo11n-det$p.onnx cuda $fmt 1920x1080 $b 30 8 2>&1 | tail -1)
+        log "a) $line"
+        row "a) preprocessing, 1080p $fmt, yolo11n-det ${p:+fp16}${p:-fp32} b$b: host (8 workers) vs device, fps" "$(sed -E 's/.*= ([0-9]+) fps;.*= ([0-9]+) fps/\1 vs \2/' <<<"$line")"
+      done
+    done
+  done
+}
+
+# Runs one pipeline with GPU utilisation sampled; echoes "steady_fps (util%)".
+pipe() {
+  local name=$1; shift
+  (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
+  local line; line=$($R/cvlaunch "$@" 2>&1 | tail -1)
+  pkill -f "nvidia-smi dmon" || true
+  log "b) $name: $line"
+  local util; util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' /tmp/dmon.txt)
+  echo "$(fps steady_fps "$line") fps (GPU ${util:-?} busy)"
+}
+
+section_b() {
+  row "b) 1080p nvh264dec alone (one stream's decode ceiling)" "$(pipe decode $DEC ! fakesink name=sink)"
+  for p in "" -fp16; do
+    for b in 1 8 32; do
+      row "b) nvh264dec -> yolodetect yolo11n ${p:+fp16}${p:-fp32} b$b, preprocess=device" \
+        "$(pipe "det$p b$b device" $DEC ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b preprocess=device ! fakesink name=sink)"
+    done
+    row "b) same, b32, preprocess=host (8 workers)" \
+      "$(pipe "det$p b32 host" $DEC ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=32 preprocess=host ! fakesink name=sink)"
+    row "b) nvh264dec -> yolodetect -> posedetect yolo11n ${p:+fp16}${p:-fp32} b16, device" \
+      "$(pipe "det+pose$p b16" $DEC ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=16 ! posedetect model=$M/yolo11n-pose$p.onnx execution-provider=cuda batch-size=16 ! fakesink name=sink)"
+  done
+  row "b) nvh264dec -> yolodetect yolo11s fp16 b32, device" \
+    "$(pipe "s fp16 b32" $DEC ! yolodetect model=$M/yolo11s-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink name=sink)"
+  # Several streams, one process each (one NVDEC session per stream).
+  for n in 4 8; do
+    (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
+    for i in $(seq $n); do
+      $R/cvlaunch $DEC ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 \
+        ! fakesink name=sink > /tmp/par$n-$i.txt 2>&1 &
+    done
+    wait
+    pkill -f "nvidia-smi dmon" || true
+    cat /tmp/par$n-*.txt >> "$LOG"
+    total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/par$n-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
+    util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' /tmp/dmon.txt)
+    row "b) $n streams at once, yolo11n fp16 b32 device each" "$total fps in total (GPU ${util:-?} busy)"
+  done
+  # Batch-1 latency at the clip's real rate (60 fps: nothing queues): ingress to egress of
+  # yolodetect, against the model-only time of one frame.
+  for p in "" -fp16; do
+    $R/cvlaunch $DEC ! identity sync=true ! timingmeta mode=ingress \
+      ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=1 \
+      ! timingmeta mode=egress log-file=/tmp/lat$p.jsonl ! fakesink name=sink sync=false >> "$LOG" 2>&1
+    lat=$(python3 -c "
+import json,statistics,sys
+v=[json.loads(l)['processing_ms'] for l in open('/tmp/lat$p.jsonl')][30:]
+print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')")
+    model=$($R/model_only $M/yolo11n-det$p.onnx cuda 1 640x384 400 resident 2>&1 | tail -1)
+    row "b) batch-1 latency, yolo11n ${p:+fp16}${p:-fp32} device, paced 60 fps" "$lat (model alone $(fps ms_per_batch "$model") ms)"
+  done
+  err=$($R/cvlaunch videotestsrc num-buffers=2 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=tensorrt trt-cache-dir=/tmp/trt ! fakesink name=sink 2>&1 | tail -1)
+  log "tensorrt: $err"
+  row "b) execution-provider=tensorrt (no TensorRT on this host)" "$(cut -c1-160 <<<"$err")"
+}
+
+section_c() {
+  for args in "$M/yolo11n-det.pt" "$M/yolo11n-det.pt --half" "$M/yolo11n-det.pt $M/yolo11n-pose.pt --half"; do
+    line=$(python3 pipelines/ultralytics_loop.py $CLIP $args --frames 300 2>>"$LOG" | tail -1)
+    log "c) $args: $line"
+    row "c) Python: cv2 read + ultralytics predict (torch, GPU) $(sed "s|$M/||g" <<<"$args")" "$(fps fps "$line") fps"
+  done
+}
+
+section_check() {
+  local clip="courtsrc seed=9004 players=4 num-buffers=30 ! video/x-raw,width=1920,height=1080 ! videoconvert ! video/x-raw,format=NV12"
+  for c in "cpu host" "cuda host" "cuda device"; do
+    set -- $c
+    $R/cvlaunch --json /tmp/planted-$1-$2.jsonl videotestsrc num-buffers=6 pattern=smpte ! video/x-raw,width=640,height=480 \
+      ! yolodetect model=tests/models/planted-det-raw-dyn.onnx execution-provider=$1 preprocess=$2 batch-size=4 \
+      ! posedetect model=tests/models/planted-pose-e2e-dyn.onnx execution-provider=$1 preprocess=$2 ! fakesink name=sink >> "$LOG" 2>&1
+    $R/cvlaunch --json /tmp/models-$1-$2.jsonl $clip \
+      ! yolodetect model=models/courtvision-det.onnx execution-provider=$1 preprocess=$2 batch-size=8 \
+      ! posedetect model=models/courtvision-pose.onnx execution-provider=$1 preprocess=$2 batch-size=8 ! fakesink name=sink >> "$LOG" 2>&1
+  done
+  $R/cvlaunch --json /tmp/models-cuda-fp16.jsonl $clip \
+    ! yolodetect model=models/courtvision-det-fp16.onnx execution-provider=cuda batch-size=8 \
+    ! posedetect model=models/courtvision-pose-fp16.onnx execution-provider=cuda batch-size=8 ! fakesink name=sink >> "$LOG" 2>&1
+  python3 pipelines/compare_detections.py /tmp/planted-cpu-host.jsonl /tmp/planted-cuda-host.jsonl "c) planted models, CPU vs CUDA, host preprocessing" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/planted-cpu-host.jsonl /tmp/planted-cuda-device.jsonl "c) planted models, CPU vs CUDA, device preprocessing" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/models-cpu-host.jsonl /tmp/models-cuda-host.jsonl "c) default models on courtsrc 1080p NV12, CPU vs CUDA fp32, host" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/models-cpu-host.jsonl /tmp/models-cuda-device.jsonl "c) same, CPU host vs CUDA fp32 device preprocessing" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/models-cpu-host.jsonl /tmp/models-cuda-fp16.jsonl "c) same, CPU fp32 vs CUDA fp16 device preprocessing" >> "$TABLE"
+}
+
+for s in "$@"; do
+  case $s in
+    setup) setup ;;
+    a) section_a ;;
+    b) section_b ;;
+    c) section_c ;;
+    check) section_check ;;
+    *) echo "unknown section $s"; exit 2 ;;
+  esac
 done
-python3 - "$OUT" >> "$TABLE" <<'PY'
-import json, sys
-out = sys.argv[1]
-def load(p):
-    try:
-        return [json.loads(l) for l in open(p)]
-    except OSError:
-        return []
-for name, tol in (("planted", 1e-3), ("models", 2e-2)):
-    a, b = load(f"{out}/{name}-cpu.jsonl"), load(f"{out}/{name}-cuda.jsonl")
-    worst, n, mismatch = 0.0, 0, 0
-    for fa, fb in zip(a, b):
-        da, db = fa["detections"], fb["detections"]
-        if len(da) != len(db):
-            mismatch += 1
-            continue
-        for x, y in zip(sorted(da, key=lambda d: (d["source"], -d["confidence"])), sorted(db, key=lambda d: (d["source"], -d["confidence"]))):
-            n += 1
-            # Relative score difference; box difference in pixels divided by 1000.
-            worst = max(worst, abs(x["confidence"] - y["confidence"]) / max(x["confidence"], 1e-9), *(abs(x["box"][k] - y["box"][k]) / 1000 for k in "xywh"))
-    ok = a and len(a) == len(b) and mismatch == 0 and worst <= tol
-    print(f"| c) {name}: CPU vs CUDA, {len(a)} frames, {n} detections | {'same' if ok else 'DIFFERENT'} (worst diff {worst:.2e}, count mismatches {mismatch}) |")
-PY
 echo
 cat "$TABLE"

@@ -1,13 +1,15 @@
 //! Per-batch cost of the two preprocessing paths on one provider (a measurement, not a test):
-//! CPU letterbox into the batch tensor (`threads` workers) + run, against uint8 frames copied
-//! tight + graph preprocessing chained to the model with IoBinding (`Engine::run_frames`).
+//! `host`: CPU letterbox into the float batch tensor (`threads` workers) + run; `device`: the
+//! frames copied as uint8 into a frames batch (pinned memory under CUDA), uploaded once,
+//! letterboxed by the ONNX Runtime graph and run where they lie (what `preprocess=device`
+//! does). Both include the copy of the output to the host.
 //!
 //!     cargo run --release -p courtvision-infer --example graph_bench -- MODEL [cpu|cuda] [nv12|bgrx] [WxH] [BATCH] [RUNS] [THREADS]
 use std::time::Instant;
 
-use courtvision_infer::graph::{copy_tight, tight_len, GraphSpec};
+use courtvision_infer::graph::GraphSpec;
 use courtvision_infer::{
-    Engine, EngineConfig, FrameView, Letterbox, PixelFormat, Provider, YuvMatrix,
+    BatchTensor, Engine, EngineConfig, FrameView, Letterbox, PixelFormat, Provider, YuvMatrix,
 };
 
 fn main() {
@@ -61,8 +63,8 @@ fn main() {
         matrix: YuvMatrix::Bt709,
         full_range: false,
     };
-    let mut tensor = engine.new_batch(batch, lb);
-    tensor.set_threads(threads);
+    let mut host = engine.new_batch(batch, lb);
+    host.set_threads(threads);
     let spec = GraphSpec {
         format,
         matrix: YuvMatrix::Bt709,
@@ -71,42 +73,31 @@ fn main() {
         letterbox: lb,
         output: engine.info.input_precision,
     };
-    let mut pre = engine.preprocess_graph(spec).expect("graph");
-    let len = tight_len(format, w, h);
-    let mut tight = vec![0u8; batch * len];
-    let mut cpu = || {
-        for i in 0..batch {
-            tensor.fill_slot(i, &view).unwrap();
+    let mut device = engine.new_frames_batch(spec).expect("frames batch");
+    let mut time = |tensor: &mut BatchTensor| {
+        let mut once = || {
+            for i in 0..batch {
+                tensor.fill_slot(i, &view).unwrap();
+            }
+            engine.run(tensor).unwrap();
+        };
+        for _ in 0..3 {
+            once();
         }
-        engine.run(&tensor).unwrap();
-    };
-    for _ in 0..3 {
-        cpu();
-    }
-    let t = Instant::now();
-    for _ in 0..runs {
-        cpu();
-    }
-    let cpu_ms = t.elapsed().as_secs_f64() * 1000.0 / runs as f64;
-    let mut graph = || {
-        for i in 0..batch {
-            copy_tight(&view, &mut tight[i * len..(i + 1) * len]);
+        let t = Instant::now();
+        for _ in 0..runs {
+            once();
         }
-        engine.run_frames(&mut pre, &tight).unwrap();
+        t.elapsed().as_secs_f64() * 1000.0 / runs as f64
     };
-    for _ in 0..3 {
-        graph();
-    }
-    let t = Instant::now();
-    for _ in 0..runs {
-        graph();
-    }
-    let graph_ms = t.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+    let host_ms = time(&mut host);
+    let device_ms = time(&mut device);
     println!(
-        "{provider:?} {format:?} {w}x{h} -> {}x{} batch {batch}: cpu letterbox ({threads} workers) + run {cpu_ms:.2} ms/batch = {:.0} fps; uint8 + graph + IoBinding {graph_ms:.2} ms/batch = {:.0} fps",
+        "{provider:?} {:?} {format:?} {w}x{h} -> {}x{} batch {batch}: host letterbox ({threads} workers) + run {host_ms:.2} ms/batch = {:.0} fps; device (uint8 pinned + graph + IoBinding) {device_ms:.2} ms/batch = {:.0} fps",
+        engine.info.input_precision,
         lb.dst_w,
         lb.dst_h,
-        batch as f64 * 1000.0 / cpu_ms,
-        batch as f64 * 1000.0 / graph_ms
+        batch as f64 * 1000.0 / host_ms,
+        batch as f64 * 1000.0 / device_ms
     );
 }

@@ -1,7 +1,10 @@
-//! Model-only throughput through courtvision-infer's engine: a preallocated batch tensor fed
-//! from host memory, `runs` timed runs after warm-up (a measurement, not a test).
+//! Model-only throughput through courtvision-infer's engine (a measurement, not a test):
+//! `runs` timed runs after warm-up of one batch, fed either from host memory (a float batch
+//! tensor, as `preprocess=host` does) or resident on the provider's device with the output left
+//! there (`resident`: the limit of this stack), optionally replayed as a CUDA graph
+//! (`resident-graph`).
 //!
-//!     cargo run --release -p courtvision-infer --example model_only -- MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS]
+//!     cargo run --release -p courtvision-infer --example model_only -- MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph]
 use std::time::Instant;
 
 use courtvision_infer::{Engine, EngineConfig, Letterbox, Provider};
@@ -9,7 +12,7 @@ use courtvision_infer::{Engine, EngineConfig, Letterbox, Provider};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(model) = args.first() else {
-        eprintln!("usage: model_only MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS]");
+        eprintln!("usage: model_only MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph]");
         std::process::exit(2);
     };
     let provider = match args.get(1).map(String::as_str).unwrap_or("cpu") {
@@ -25,9 +28,11 @@ fn main() {
         .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
         .unwrap_or((640usize, 640usize));
     let runs: usize = args.get(4).and_then(|r| r.parse().ok()).unwrap_or(50);
+    let mode = args.get(5).map(String::as_str).unwrap_or("host");
     let cfg = EngineConfig {
         model: model.into(),
         provider,
+        cuda_graph: mode == "resident-graph",
         ..Default::default()
     };
     let (mut engine, warnings) = match Engine::load(&cfg) {
@@ -40,19 +45,30 @@ fn main() {
     for w in warnings {
         eprintln!("warning: {w}");
     }
-    let lb = Letterbox::new(w, h, (h, w), 32, false);
-    let tensor = engine.new_batch(batch, lb);
-    for _ in 0..5 {
-        engine.run(&tensor).expect("warm-up run");
-    }
-    let t = Instant::now();
-    for _ in 0..runs {
-        engine.run(&tensor).expect("run");
-    }
-    let dt = t.elapsed().as_secs_f64();
+    let dt = if mode.starts_with("resident") {
+        match engine.time_resident(batch, (h, w), runs) {
+            Ok(per_run) => per_run * runs as f64,
+            Err(e) => {
+                eprintln!("model_only: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        let lb = Letterbox::new(w, h, (h, w), 32, false);
+        let tensor = engine.new_batch(batch, lb);
+        for _ in 0..5 {
+            engine.run(&tensor).expect("warm-up run");
+        }
+        let t = Instant::now();
+        for _ in 0..runs {
+            engine.run(&tensor).expect("run");
+        }
+        t.elapsed().as_secs_f64()
+    };
     println!(
-        "model={model} provider={:?} input={batch}x3x{h}x{w} runs={runs} seconds={dt:.3} fps={:.1} ms_per_batch={:.2}",
+        "model={model} provider={:?} precision={:?} mode={mode} input={batch}x3x{h}x{w} runs={runs} seconds={dt:.3} fps={:.1} ms_per_batch={:.3}",
         engine.provider,
+        engine.info.input_precision,
         (runs * batch) as f64 / dt,
         dt * 1000.0 / runs as f64
     );

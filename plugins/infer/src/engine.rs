@@ -406,25 +406,6 @@ impl Engine {
         })
     }
 
-    /// Runs uint8 frames (tight layout, see [`crate::graph::copy_tight`]) through `pre` and the
-    /// model, for benchmarks comparing with [`Engine::run`]; the elements use
-    /// [`Engine::new_frames_batch`].
-    pub fn run_frames(
-        &mut self,
-        pre: &mut GraphPreprocess,
-        frames: &[u8],
-    ) -> Result<BatchOutput<'_>, InferError> {
-        let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
-        let spec = *pre.spec();
-        let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
-        // An owned tensor: ort 2.0.0-rc.15 deadlocks binding a borrowed one (it clones it through
-        // an identity session whose binding clones again under the same lock).
-        let input =
-            ort::value::Tensor::from_array(([spec.batch, len], frames.to_vec())).map_err(err)?;
-        let images = self.preprocess(pre, &input)?;
-        self.run_images(&images, spec.batch)
-    }
-
     /// Runs a frames batch: the cached graph for `spec` (rebuilt when the stream changes).
     fn run_graph(
         &mut self,

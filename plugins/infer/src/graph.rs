@@ -436,10 +436,10 @@ mod tests {
         }
     }
 
-    /// The chained path (graph preprocessing, IoBinding, model) gives the model output the
-    /// CPU-letterbox path gives.
+    /// The chained path (frames batch, graph preprocessing, IoBinding, model) gives the model
+    /// output the CPU-letterbox path gives.
     #[test]
-    fn run_frames_matches_run() {
+    fn frames_batch_matches_host_batch() {
         use crate::engine::{Engine, EngineConfig};
         let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../tests/models/planted-det-raw-dyn.onnx");
@@ -459,39 +459,28 @@ mod tests {
                 letterbox: lb,
                 output: engine.info.input_precision,
             };
-            let mut pre = engine.preprocess_graph(spec).unwrap();
-            let mut tensor = engine.new_batch(batch, lb);
-            let len = tight_len(format, w, h);
-            let mut tight = vec![0u8; batch * len];
-            for i in 0..batch {
-                let frame = TestFrame::random(format, w, h, 7 + i as u32);
-                let view = frame.view(YuvMatrix::Bt709);
-                copy_tight(&view, &mut tight[i * len..(i + 1) * len]);
-                tensor.fill_slot(i, &view).unwrap();
-            }
-            let want = engine.run(&tensor).unwrap().data.to_vec();
-            let worst = |got: &[f32]| {
-                assert_eq!(got.len(), want.len());
-                got.iter()
-                    .zip(&want)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0f32, f32::max)
-            };
-            let got = engine.run_frames(&mut pre, &tight).unwrap();
-            assert_eq!(got.shape[0], batch);
-            // The planted score is the frame mean: equal within the uint8 resize's rounding
-            // (at most one level, 1/255 ≈ 0.0039; about half of that on average).
-            let w1 = worst(got.data);
-            assert!(w1 < 3e-3, "{format:?}: worst difference {w1}");
-            // The same through a frames batch (what the elements use).
+            let mut host = engine.new_batch(batch, lb);
             let mut frames = engine.new_frames_batch(spec).unwrap();
+            assert_eq!(host.graph_spec(), None);
             assert_eq!(frames.graph_spec(), Some(&spec));
             for i in 0..batch {
                 let frame = TestFrame::random(format, w, h, 7 + i as u32);
+                host.fill_slot(i, &frame.view(YuvMatrix::Bt709)).unwrap();
                 frames.fill_slot(i, &frame.view(YuvMatrix::Bt709)).unwrap();
             }
-            let w2 = worst(engine.run(&frames).unwrap().data);
-            assert!(w2 < 3e-3, "{format:?} frames batch: worst difference {w2}");
+            let want = engine.run(&host).unwrap().data.to_vec();
+            let got = engine.run(&frames).unwrap();
+            assert_eq!(got.shape[0], batch);
+            assert_eq!(got.data.len(), want.len());
+            let worst = got
+                .data
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            // The planted score is the frame mean: equal within the uint8 resize's rounding
+            // (at most one level, 1/255 ≈ 0.0039; about half of that on average).
+            assert!(worst < 3e-3, "{format:?}: worst difference {worst}");
             // A frame of another size is refused, not copied out of bounds.
             let other = TestFrame::random(format, w / 2, h, 1);
             let e = frames
