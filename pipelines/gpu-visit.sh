@@ -27,11 +27,12 @@ TABLE=$OUT/table.md
 row() { echo "| $1 | $2 |" >> "$TABLE"; }
 log() { echo "$*" >> "$LOG"; }
 fps() { grep -o "$1=[0-9.]*" <<<"$2" | cut -d= -f2; }
+prec() { if [ -n "$1" ]; then echo fp16; else echo fp32; fi; }
 CLIP=$R/clip-1080p.mp4
 DEC="filesrc location=$CLIP ! qtdemux ! h264parse ! nvh264dec"
 
 setup() {
-  [ -f $M/yolo11s-det-fp16.onnx ] && return
+  [ -f $M/yolo11s-det-fp16.onnx ] && [ -f $M/yolo11s-det.onnx ] && return
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $R/*.whl || exit 1
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$LOG"
   local t0=$SECONDS
@@ -47,7 +48,7 @@ section_a() {
         line=$($R/model_only $M/$m$p.onnx cuda $b 640x384 $((b == 1 ? 400 : 100)) resident 2>&1 | tail -1)
         log "a) $line"; r+=("$(fps fps "$line")")
       done
-      row "a) model only, $m ${p:+fp16}${p:-fp32}, input resident on the GPU, 640x384, b1 / b8 / b32 fps" "${r[0]} / ${r[1]} / ${r[2]}"
+      row "a) model only, $m $(prec "$p"), input resident on the GPU, 640x384, b1 / b8 / b32 fps" "${r[0]} / ${r[1]} / ${r[2]}"
     done
   done
   for p in "" -fp16; do
@@ -56,7 +57,7 @@ section_a() {
       line=$($R/model_only $M/yolo11n-det$p.onnx cuda $b 640x384 400 resident-graph 2>&1 | tail -1)
       log "a) $line"; r+=("$(fps fps "$line")")
     done
-    row "a) same, yolo11n-det ${p:+fp16}${p:-fp32} as a CUDA graph, b1 / b8 fps" "${r[0]} / ${r[1]}"
+    row "a) same, yolo11n-det $(prec "$p") as a CUDA graph, b1 / b8 fps" "${r[0]} / ${r[1]}"
   done
   line=$($R/model_only $M/yolo11n-det.onnx cuda 8 640x384 100 host 2>&1 | tail -1)
   log "a) $line"; row "a) yolo11n-det fp32 b8, float input fed from host memory" "$(fps fps "$line") fps"
@@ -65,7 +66,7 @@ section_a() {
       for b in 8 32; do
         line=$($R/graph_bench $M/yolo11n-det$p.onnx cuda $fmt 1920x1080 $b 30 8 2>&1 | tail -1)
         log "a) $line"
-        row "a) preprocessing, 1080p $fmt, yolo11n-det ${p:+fp16}${p:-fp32} b$b: host (8 workers) vs device, fps" "$(sed -E 's/.*= ([0-9]+) fps;.*= ([0-9]+) fps/\1 vs \2/' <<<"$line")"
+        row "a) preprocessing, 1080p $fmt, yolo11n-det $(prec "$p") b$b: host (8 workers) vs device, fps (device: ms per batch copying in / running)" "$(sed -E 's/.*= ([0-9]+) fps;.*= ([0-9]+) fps.*copy ([0-9.]+) ms, run ([0-9.]+) ms.*/\1 vs \2 (\3 \/ \4)/' <<<"$line")"
       done
     done
   done
@@ -86,12 +87,12 @@ section_b() {
   row "b) 1080p nvh264dec alone (one stream's decode ceiling)" "$(pipe decode $DEC ! fakesink name=sink)"
   for p in "" -fp16; do
     for b in 1 8 32; do
-      row "b) nvh264dec -> yolodetect yolo11n ${p:+fp16}${p:-fp32} b$b, preprocess=device" \
+      row "b) nvh264dec -> yolodetect yolo11n $(prec "$p") b$b, preprocess=device" \
         "$(pipe "det$p b$b device" $DEC ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b preprocess=device ! fakesink name=sink)"
     done
     row "b) same, b32, preprocess=host (8 workers)" \
       "$(pipe "det$p b32 host" $DEC ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=32 preprocess=host ! fakesink name=sink)"
-    row "b) nvh264dec -> yolodetect -> posedetect yolo11n ${p:+fp16}${p:-fp32} b16, device" \
+    row "b) nvh264dec -> yolodetect -> posedetect yolo11n $(prec "$p") b16, device" \
       "$(pipe "det+pose$p b16" $DEC ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=16 ! posedetect model=$M/yolo11n-pose$p.onnx execution-provider=cuda batch-size=16 ! fakesink name=sink)"
   done
   row "b) nvh264dec -> yolodetect yolo11s fp16 b32, device" \
@@ -121,7 +122,7 @@ import json,statistics,sys
 v=[json.loads(l)['processing_ms'] for l in open('/tmp/lat$p.jsonl')][30:]
 print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')")
     model=$($R/model_only $M/yolo11n-det$p.onnx cuda 1 640x384 400 resident 2>&1 | tail -1)
-    row "b) batch-1 latency, yolo11n ${p:+fp16}${p:-fp32} device, paced 60 fps" "$lat (model alone $(fps ms_per_batch "$model") ms)"
+    row "b) batch-1 latency, yolo11n $(prec "$p") device, paced 60 fps" "$lat (model alone $(fps ms_per_batch "$model") ms)"
   done
   err=$($R/cvlaunch videotestsrc num-buffers=2 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=tensorrt trt-cache-dir=/tmp/trt ! fakesink name=sink 2>&1 | tail -1)
   log "tensorrt: $err"

@@ -17,11 +17,12 @@ from ultralytics import YOLO  # noqa: E402
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 for yaml, name in (("yolo11n.yaml", "yolo11n-det"), ("yolo11n-pose.yaml", "yolo11n-pose"), ("yolo11s.yaml", "yolo11s-det")):
-    model = YOLO(yaml)
-    model.save(os.path.join(out, f"{name}.pt"))
+    pt = os.path.join(out, f"{name}.pt")
+    YOLO(yaml).save(pt)
     for half, suffix in ((False, ""), (True, "-fp16")):
-        path = YOLO(os.path.join(out, f"{name}.pt")).export(
-            format="onnx", dynamic=True, half=half, device=0, simplify=False, imgsz=640
-        )
-        shutil.move(path, os.path.join(out, f"{name}{suffix}.onnx"))
+        # Each export writes NAME.onnx beside the checkpoint: move it away before the next.
+        path = YOLO(pt).export(format="onnx", dynamic=True, half=half, device=0, simplify=False, imgsz=640)
+        shutil.move(path, os.path.join(out, f"{name}{suffix}.onnx.part"))
+    for suffix in ("", "-fp16"):
+        os.replace(os.path.join(out, f"{name}{suffix}.onnx.part"), os.path.join(out, f"{name}{suffix}.onnx"))
         print("wrote", f"{name}{suffix}.onnx", flush=True)

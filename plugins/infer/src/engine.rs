@@ -11,7 +11,7 @@ use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::graph::{copy_tight, tight_len, GraphPreprocess, GraphSpec};
+use crate::graph::{copy_tight_threads, tight_len, GraphPreprocess, GraphSpec};
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
 use crate::preprocess::{check_frame, letterbox_into_threads, FrameError, FrameView, Letterbox};
 use crate::InferError;
@@ -713,7 +713,7 @@ impl BatchTensor {
                 }
                 let len = tight_len(spec.format, frame.width, frame.height);
                 let data = tensor.extract_tensor_mut().1;
-                copy_tight(frame, &mut data[i * len..(i + 1) * len]);
+                copy_tight_threads(frame, &mut data[i * len..(i + 1) * len], self.threads);
                 Ok(())
             }
             BatchData::F32(v) => {

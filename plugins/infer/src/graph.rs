@@ -54,29 +54,47 @@ pub fn tight_len(format: PixelFormat, w: usize, h: usize) -> usize {
 
 /// Copies a frame's planes, row by row without stride padding, into `dst` (tight layout).
 pub fn copy_tight(frame: &FrameView, dst: &mut [u8]) {
+    copy_tight_threads(frame, dst, 1)
+}
+
+/// [`copy_tight`] with the rows split over up to `threads` workers of rayon's pool (a 1080p
+/// frame is 3 MB: one core copies it into pinned memory in about half a millisecond, a batch
+/// of 32 in 15 ms).
+pub fn copy_tight_threads(frame: &FrameView, dst: &mut [u8], threads: usize) {
+    use rayon::prelude::*;
     let (w, h) = (frame.width, frame.height);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let mut o = 0;
-    let mut rows = |plane: usize, row: usize, n: usize, o: &mut usize| {
-        for y in 0..n {
-            let s = y * frame.strides[plane];
-            dst[*o..*o + row].copy_from_slice(&frame.planes[plane][s..s + row]);
-            *o += row;
-        }
+    // (plane, row bytes, rows) in tight order.
+    let planes: &[(usize, usize, usize)] = match frame.format {
+        PixelFormat::I420 => &[(0, w, h), (1, cw, ch), (2, cw, ch)],
+        PixelFormat::Nv12 => &[(0, w, h), (1, 2 * cw, ch)],
+        f => &[(0, w * bpp(f), h)],
     };
-    match frame.format {
-        PixelFormat::I420 => {
-            rows(0, w, h, &mut o);
-            rows(1, cw, ch, &mut o);
-            rows(2, cw, ch, &mut o);
+    let mut rest = dst;
+    for &(plane, row, n) in planes {
+        let (out, tail) = rest.split_at_mut(row * n);
+        rest = tail;
+        let (src, stride) = (frame.planes[plane], frame.strides[plane]);
+        let copy = |(i, block): (usize, &mut [u8])| {
+            let first = i * ROWS_PER_TASK;
+            for (k, line) in block.chunks_exact_mut(row).enumerate() {
+                let s = (first + k) * stride;
+                line.copy_from_slice(&src[s..s + row]);
+            }
+        };
+        if threads > 1 && n > ROWS_PER_TASK {
+            out.par_chunks_mut(row * ROWS_PER_TASK)
+                .enumerate()
+                .for_each(copy);
+        } else {
+            out.chunks_mut(row * ROWS_PER_TASK)
+                .enumerate()
+                .for_each(copy);
         }
-        PixelFormat::Nv12 => {
-            rows(0, w, h, &mut o);
-            rows(1, 2 * cw, ch, &mut o);
-        }
-        f => rows(0, w * bpp(f), h, &mut o),
     }
 }
+
+const ROWS_PER_TASK: usize = 64;
 
 fn outlet(name: &str, ty: TensorElementType, dims: &[i64]) -> Outlet {
     Outlet::new(
@@ -433,6 +451,38 @@ mod tests {
                     "{format:?} {w}x{h} -> {lb:?}: worst difference {worst}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn threaded_tight_copy_is_the_same_copy() {
+        for format in [
+            PixelFormat::Bgr,
+            PixelFormat::Bgrx,
+            PixelFormat::I420,
+            PixelFormat::Nv12,
+        ] {
+            let (w, h) = (203, 301);
+            let frame = TestFrame::random(format, w, h, 11);
+            let view = frame.view(YuvMatrix::Bt601);
+            let len = tight_len(format, w, h);
+            let (mut one, mut four) = (vec![0u8; len], vec![1u8; len]);
+            copy_tight(&view, &mut one);
+            copy_tight_threads(&view, &mut four, 4);
+            assert!(one == four, "{format:?}");
+            // Row 200 of plane 0 starts at 200 tight rows.
+            let row = len_of_row(format, w);
+            assert_eq!(
+                &one[200 * row..201 * row],
+                &view.planes[0][200 * view.strides[0]..][..row]
+            );
+        }
+    }
+
+    fn len_of_row(format: PixelFormat, w: usize) -> usize {
+        match format {
+            PixelFormat::I420 | PixelFormat::Nv12 => w,
+            f => w * bpp(f),
         }
     }
 
