@@ -11,6 +11,8 @@
 #           several streams at once, decode alone, batch-1 latency, tensorrt
 #   c       the Python loop: cv2 read + ultralytics predict with torch on the same GPU
 #   check   the same detections on the CPU and on CUDA (host and device preprocessing, fp16)
+#   p       ONNX Runtime profiles of the device path (time per operator and provider)
+#   m       one stream with a queue after the decoder; 4 and 8 streams in one process
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -158,6 +160,33 @@ section_check() {
   python3 pipelines/compare_detections.py /tmp/models-cpu-host.jsonl /tmp/models-cuda-fp16.jsonl "c) same, CPU fp32 vs CUDA fp16 device preprocessing" >> "$TABLE"
 }
 
+# Where a batch's time goes on the device path: ONNX Runtime profiles of graph_bench runs.
+section_p() {
+  for p in "" -fp16; do
+    rm -rf /tmp/prof && mkdir -p /tmp/prof
+    COURTVISION_ORT_PROFILE=/tmp/prof $R/graph_bench $M/yolo11n-det$p.onnx cuda nv12 1920x1080 32 10 8 >> "$LOG" 2>&1
+    echo "profile yolo11n-det $(prec "$p") nv12 1080p b32:" >> "$OUT/profile.txt"
+    python3 pipelines/ort_profile_summary.py /tmp/prof/*.json >> "$OUT/profile.txt" 2>&1
+  done
+  cat "$OUT/profile.txt"
+}
+
+# Several streams in one process (one CUDA context: kernels of all streams may overlap), a
+# queue after each decoder so decoding runs beside batching.
+section_m() {
+  for p in "" -fp16; do
+    row "b) 1 stream, nvh264dec ! queue ! yolodetect yolo11n $(prec "$p") b32 device" \
+      "$(pipe "q det$p b32" $DEC ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=32 ! fakesink name=sink)"
+  done
+  for n in 4 8; do
+    desc=""
+    for i in $(seq $n); do
+      desc="$desc $DEC ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=32 ! fakesink"
+    done
+    row "b) $n streams in one process, each nvh264dec ! queue ! yolodetect yolo11n fp32 b32 device" "$(pipe "one process x$n" $desc)"
+  done
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -165,6 +194,8 @@ for s in "$@"; do
     b) section_b ;;
     c) section_c ;;
     check) section_check ;;
+    p) section_p ;;
+    m) section_m ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

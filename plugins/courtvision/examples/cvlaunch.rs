@@ -3,7 +3,8 @@
 //!
 //!     cargo run --release --example cvlaunch -- [--progress] [--json FILE] 'PIPELINE ... ! fakesink name=sink'
 //!
-//! The summary counts buffers reaching the element named `sink` (else the last sink found).
+//! The summary counts buffers reaching the element named `sink` (else every sink: with several
+//! streams in one pipeline, the frames of all of them).
 //! With `--json FILE`, every frame's metadata is written as one JSON line (courtvision-meta schema).
 //! With `--progress`, each `courtvision-timing` message of a `timingmeta mode=egress` prints a
 //! progress line on stderr (position/duration, fps, latency).
@@ -54,48 +55,69 @@ fn run() -> Result<(), String> {
         .map_err(|e| format!("pipeline: {e}"))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| "not a pipeline")?;
-    let sink = pipeline
-        .by_name("sink")
-        .or_else(|| pipeline.iterate_sinks().into_iter().flatten().last())
-        .ok_or("no sink in the pipeline")?;
+    // The element named `sink`, else every sink (several streams: frames of all of them).
+    let sinks: Vec<gst::Element> = match pipeline.by_name("sink") {
+        Some(s) => vec![s],
+        None => pipeline.iterate_sinks().into_iter().flatten().collect(),
+    };
+    if sinks.is_empty() {
+        return Err("no sink in the pipeline".into());
+    }
     let stats = Arc::new(Mutex::new(Stats::default()));
     if let Some(path) = &json {
         let f = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
         stats.lock().unwrap().json = Some(std::io::BufWriter::new(f));
     }
-    let s = stats.clone();
-    let pad = sink.static_pad("sink").ok_or("sink has no sink pad")?;
-    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-        let Some(buffer) = info.buffer() else {
-            return gst::PadProbeReturn::Ok;
-        };
-        let mut s = s.lock().unwrap();
-        if s.frames == 0 {
-            s.first = Some(Instant::now());
-            if let Some(info) = pad
-                .current_caps()
-                .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
-            {
-                s.size = (info.width(), info.height());
+    for sink in &sinks {
+        let s = stats.clone();
+        let pad = sink.static_pad("sink").ok_or("sink has no sink pad")?;
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            let Some(buffer) = info.buffer() else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let mut s = s.lock().unwrap();
+            if s.frames == 0 {
+                s.first = Some(Instant::now());
+                if let Some(info) = pad
+                    .current_caps()
+                    .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
+                {
+                    s.size = (info.width(), info.height());
+                }
             }
-        }
-        s.frames += 1;
-        if let Some(meta) = buffer.meta::<courtvision_meta::DetectionsMeta>() {
-            for d in meta.detections() {
-                *s.detections.entry(d.label.to_string()).or_default() += 1;
+            s.frames += 1;
+            if let Some(meta) = buffer.meta::<courtvision_meta::DetectionsMeta>() {
+                for d in meta.detections() {
+                    *s.detections.entry(d.label.to_string()).or_default() += 1;
+                }
             }
-        }
-        let (w, h) = s.size;
-        if let Some(out) = s.json.as_mut() {
-            let _ = writeln!(out, "{}", courtvision_meta::frame_json(buffer, w, h));
-        }
-        gst::PadProbeReturn::Ok
-    });
+            let (w, h) = s.size;
+            if let Some(out) = s.json.as_mut() {
+                let _ = writeln!(out, "{}", courtvision_meta::frame_json(buffer, w, h));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
     let start = Instant::now();
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|_| "could not start the pipeline")?;
     let bus = pipeline.bus().unwrap();
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        // The element that failed posted why.
+        let why = bus
+            .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
+            .and_then(|m| match m.view() {
+                gst::MessageView::Error(e) => Some(format!(
+                    "{}: {}",
+                    e.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                    e.error()
+                )),
+                _ => None,
+            });
+        pipeline.set_state(gst::State::Null).ok();
+        return Err(format!(
+            "could not start the pipeline: {}",
+            why.unwrap_or_else(|| "no error message".into())
+        ));
+    }
     let mut result = Ok(());
     for msg in bus.iter_timed(gst::ClockTime::NONE) {
         match msg.view() {

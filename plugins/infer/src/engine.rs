@@ -245,6 +245,7 @@ impl Engine {
                 .with_intra_threads(cfg.intra_threads)
                 .map_err(|e| ort_err(e.into()))?;
         }
+        builder = profiling(builder, "model")?;
         let mut provider = provider;
         if let Err(e) = register_provider(&mut builder, provider, cfg) {
             if cfg.provider == Provider::Auto {
@@ -336,7 +337,8 @@ impl Engine {
     /// A preprocessing graph for this model, on the same execution provider.
     pub fn preprocess_graph(&self, spec: GraphSpec) -> Result<GraphPreprocess, InferError> {
         let env = environment()?;
-        let mut builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
+        let builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
+        let mut builder = profiling(builder, "preprocess")?;
         let cfg = EngineConfig {
             provider: self.provider,
             device_id: self.device_id,
@@ -577,6 +579,20 @@ impl Engine {
             data: &self.output,
             shape: [b, d1, d2],
         })
+    }
+}
+
+/// With `COURTVISION_ORT_PROFILE=DIR`, ONNX Runtime writes a profile of every session (each
+/// node's time and provider, JSON) into DIR when the session closes: where the time goes.
+fn profiling(
+    builder: ort::session::builder::SessionBuilder,
+    what: &str,
+) -> Result<ort::session::builder::SessionBuilder, InferError> {
+    match std::env::var_os("COURTVISION_ORT_PROFILE") {
+        Some(dir) if !dir.is_empty() => builder
+            .with_profiling(Path::new(&dir).join(what))
+            .map_err(|e| InferError::Runtime(format!("profiling: {e}"))),
+        _ => Ok(builder),
     }
 }
 
