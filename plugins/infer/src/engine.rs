@@ -189,7 +189,16 @@ pub struct Engine {
     /// The preprocessing graph of the last frames batch run (see [`Engine::new_frames_batch`]).
     pre: Option<GraphPreprocess>,
     cuda_graph: bool,
+    /// Batch layouts this engine has run (see [`GPU_RUNS`]).
+    warm: std::collections::HashSet<String>,
 }
+
+/// On a GPU session's first run of an input shape, cuDNN searches convolution algorithms with
+/// CUDA stream capture in global mode; meanwhile any other thread's CUDA call in the process
+/// fails ("operation not permitted when stream is capturing", seen with four streams starting
+/// at once on the H100). First runs take this lock exclusively, every other GPU run shares it,
+/// so engines still run side by side once warm.
+static GPU_RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 /// Output of one batch run, copied once into host memory as f32.
 pub struct BatchOutput<'a> {
@@ -299,6 +308,7 @@ impl Engine {
                 device_id: cfg.device_id,
                 pre: None,
                 cuda_graph: cfg.cuda_graph && provider == Provider::Cuda,
+                warm: Default::default(),
             },
             warnings,
         ))
@@ -311,6 +321,16 @@ impl Engine {
 
     /// Runs one batch and copies the output once into host f32.
     pub fn run(&mut self, batch: &BatchTensor) -> Result<BatchOutput<'_>, InferError> {
+        // See GPU_RUNS: a GPU session's first run of a batch layout runs alone in the process.
+        let (_exclusive, _shared);
+        if self.provider != Provider::Cpu {
+            let key = format!("{:?} {:?} {}", batch.lb, batch.graph_spec(), batch.slots);
+            if self.warm.insert(key) {
+                _exclusive = GPU_RUNS.write().unwrap_or_else(|e| e.into_inner());
+            } else {
+                _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
+            }
+        }
         let shape = [
             batch.slots as i64,
             3,
