@@ -20,7 +20,10 @@ use gst::prelude::*;
 struct Stats {
     frames: u64,
     detections: BTreeMap<String, u64>,
-    first: Option<Instant>,
+    /// When every sink had its first frame, and the frames counted by then.
+    first: Option<(Instant, u64)>,
+    /// Sinks that have had a frame (several streams warm up one after another).
+    started: Vec<bool>,
     json: Option<std::io::BufWriter<std::fs::File>>,
     size: (u32, u32),
 }
@@ -68,7 +71,8 @@ fn run() -> Result<(), String> {
         let f = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
         stats.lock().unwrap().json = Some(std::io::BufWriter::new(f));
     }
-    for sink in &sinks {
+    stats.lock().unwrap().started = vec![false; sinks.len()];
+    for (index, sink) in sinks.iter().enumerate() {
         let s = stats.clone();
         let pad = sink.static_pad("sink").ok_or("sink has no sink pad")?;
         pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
@@ -76,8 +80,14 @@ fn run() -> Result<(), String> {
                 return gst::PadProbeReturn::Ok;
             };
             let mut s = s.lock().unwrap();
-            if s.frames == 0 {
-                s.first = Some(Instant::now());
+            s.frames += 1;
+            if !s.started[index] {
+                s.started[index] = true;
+                if s.started.iter().all(|&b| b) {
+                    s.first = Some((Instant::now(), s.frames));
+                }
+            }
+            if s.frames == 1 {
                 if let Some(info) = pad
                     .current_caps()
                     .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
@@ -85,7 +95,6 @@ fn run() -> Result<(), String> {
                     s.size = (info.width(), info.height());
                 }
             }
-            s.frames += 1;
             if let Some(meta) = buffer.meta::<courtvision_meta::DetectionsMeta>() {
                 for d in meta.detections() {
                     *s.detections.entry(d.label.to_string()).or_default() += 1;
@@ -161,19 +170,19 @@ fn run() -> Result<(), String> {
     if let Some(out) = s.json.as_mut() {
         out.flush().map_err(|e| e.to_string())?;
     }
-    // Steady-state rate: from the first frame out (model load and warm-up excluded).
-    let steady = s.first.map(|f| f.elapsed().as_secs_f64()).unwrap_or(wall);
+    // Steady-state rate: from the moment every sink has had its first frame (model load and
+    // warm-up excluded, also where several streams start one after another).
+    let steady_fps = match s.first {
+        Some((t, n)) if s.frames > n => (s.frames - n) as f64 / t.elapsed().as_secs_f64(),
+        _ => 0.0,
+    };
     let dets: u64 = s.detections.values().sum();
     println!(
         "frames={} wall_s={:.3} fps={:.2} steady_fps={:.2} detections={} per_label={:?}",
         s.frames,
         wall,
         s.frames as f64 / wall,
-        if s.frames > 1 {
-            (s.frames - 1) as f64 / steady
-        } else {
-            0.0
-        },
+        steady_fps,
         dets,
         s.detections
     );
