@@ -36,7 +36,7 @@ pub struct EngineConfig {
     pub ort_library: Option<PathBuf>,
     pub provider: Provider,
     pub device_id: i32,
-    /// Intra-op threads; 0: one per core on the CPU, one (not spinning) on a GPU provider.
+    /// Intra-op threads; 0 lets ONNX Runtime choose (one per core).
     pub intra_threads: usize,
     /// TensorRT engine cache directory.
     pub trt_cache_dir: Option<PathBuf>,
@@ -249,6 +249,11 @@ impl Engine {
             .map_err(ort_err)?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| ort_err(e.into()))?;
+        if cfg.intra_threads > 0 {
+            builder = builder
+                .with_intra_threads(cfg.intra_threads)
+                .map_err(|e| ort_err(e.into()))?;
+        }
         builder = profiling(builder, "model")?;
         let mut provider = provider;
         if let Err(e) = register_provider(&mut builder, provider, cfg) {
@@ -259,7 +264,6 @@ impl Engine {
                 return Err(e);
             }
         }
-        builder = threads(builder, provider, cfg.intra_threads)?;
 
         let session = builder
             .commit_from_file(&cfg.model)
@@ -354,7 +358,6 @@ impl Engine {
     pub fn preprocess_graph(&self, spec: GraphSpec) -> Result<GraphPreprocess, InferError> {
         let env = environment()?;
         let builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
-        let builder = threads(builder, self.provider, 0)?;
         let mut builder = profiling(builder, "preprocess")?;
         let cfg = EngineConfig {
             provider: self.provider,
@@ -596,26 +599,6 @@ impl Engine {
             data: &self.output,
             shape: [b, d1, d2],
         })
-    }
-}
-
-/// Intra-op threads: `n`, or with 0 ONNX Runtime's default (one per core) on the CPU and a
-/// single thread that does not spin on a GPU provider, where the CPU only runs a few shape
-/// nodes: one per core per session, spinning, starved the decoders and preprocessing workers
-/// of eight streams in one process on the 16-core H100 host.
-fn threads(
-    builder: ort::session::builder::SessionBuilder,
-    provider: Provider,
-    n: usize,
-) -> Result<ort::session::builder::SessionBuilder, InferError> {
-    let err = |e: ort::Error| InferError::Runtime(format!("session options: {e}"));
-    match (n, provider) {
-        (0, Provider::Cpu) => Ok(builder),
-        (0, _) => {
-            let b = builder.with_intra_threads(1).map_err(|e| err(e.into()))?;
-            b.with_intra_op_spinning(false).map_err(|e| err(e.into()))
-        }
-        (n, _) => builder.with_intra_threads(n).map_err(|e| err(e.into())),
     }
 }
 

@@ -163,7 +163,7 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .build(),
         glib::ParamSpecUInt::builder("intra-threads")
             .nick("Intra-op threads")
-            .blurb("ONNX Runtime intra-op threads (0 = one per core on the cpu provider, one on GPU providers, which run the model on the GPU)")
+            .blurb("ONNX Runtime intra-op threads (0 = one per core)")
             .maximum(256)
             .default_value(0)
             .mutable_ready()
