@@ -126,7 +126,7 @@ print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2
     model=$($R/model_only $M/yolo11n-det$p.onnx cuda 1 640x384 400 resident 2>&1 | tail -1)
     row "b) batch-1 latency, yolo11n $(prec "$p") device, paced 60 fps" "$lat (model alone $(fps ms_per_batch "$model") ms)"
   done
-  err=$($R/cvlaunch videotestsrc num-buffers=2 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=tensorrt trt-cache-dir=/tmp/trt ! fakesink name=sink 2>&1 | tail -1)
+  err=$($R/cvlaunch videotestsrc num-buffers=2 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=tensorrt trt-cache-dir=/tmp/trt ! fakesink name=sink 2>&1 | grep -m1 "cvlaunch:")
   log "tensorrt: $err"
   row "b) execution-provider=tensorrt (no TensorRT on this host)" "$(cut -c1-160 <<<"$err")"
 }
