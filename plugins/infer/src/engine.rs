@@ -354,17 +354,22 @@ impl Engine {
         self.checked_output(dims, batch.slots)
     }
 
-    /// A preprocessing graph for this model, on the same execution provider.
-    pub fn preprocess_graph(&self, spec: GraphSpec) -> Result<GraphPreprocess, InferError> {
+    /// A preprocessing graph for this model on its device (CUDA under TensorRT too: the graph
+    /// is a handful of memory-bound nodes, nothing for an engine build).
+    fn preprocess_graph(&self, spec: GraphSpec) -> Result<GraphPreprocess, InferError> {
         let env = environment()?;
         let builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
         let mut builder = profiling(builder, "preprocess")?;
+        let provider = match self.provider {
+            Provider::TensorRt => Provider::Cuda,
+            p => p,
+        };
         let cfg = EngineConfig {
-            provider: self.provider,
+            provider,
             device_id: self.device_id,
             ..Default::default()
         };
-        register_provider(&mut builder, self.provider, &cfg)?;
+        register_provider(&mut builder, provider, &cfg)?;
         GraphPreprocess::new(spec, &builder)
     }
 
@@ -388,20 +393,15 @@ impl Engine {
                     ty,
                 )?,
             ),
-            _ => (
-                MemoryInfo::new(
+            _ => {
+                let cpu = MemoryInfo::new(
                     AllocationDevice::CPU,
                     0,
                     AllocatorType::Device,
                     MemoryType::Default,
-                )?,
-                MemoryInfo::new(
-                    AllocationDevice::CPU,
-                    0,
-                    AllocatorType::Device,
-                    MemoryType::Default,
-                )?,
-            ),
+                )?;
+                (cpu.clone(), cpu)
+            }
         })
     }
 
@@ -648,7 +648,12 @@ fn register_provider(
                 .with_timing_cache(true)
                 .with_timing_cache_path(dir.display());
         }
-        trt.register(builder)
+        // Nodes TensorRT does not take run on CUDA rather than on the CPU.
+        trt.register(builder).and_then(|_| {
+            ep::CUDA::default()
+                .with_device_id(cfg.device_id)
+                .register(builder)
+        })
     };
     result.map_err(|e| {
         InferError::Provider(format!(
