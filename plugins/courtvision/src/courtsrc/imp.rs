@@ -261,10 +261,11 @@ impl ElementImpl for CourtSrc {
 
 fn layout(format: gst_video::VideoFormat) -> Option<Layout> {
     use gst_video::VideoFormat as F;
+    // The x of RGBx/BGRx is written too (255, like alpha): a frame has no uninitialised byte.
     let (r, g, b, alpha, bpp) = match format {
-        F::Rgbx => (0, 1, 2, None, 4),
+        F::Rgbx => (0, 1, 2, Some(3), 4),
         F::Rgba => (0, 1, 2, Some(3), 4),
-        F::Bgrx => (2, 1, 0, None, 4),
+        F::Bgrx => (2, 1, 0, Some(3), 4),
         F::Bgra => (2, 1, 0, Some(3), 4),
         F::Rgb => (0, 1, 2, None, 3),
         F::Bgr => (2, 1, 0, None, 3),

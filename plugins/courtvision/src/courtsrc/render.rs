@@ -916,7 +916,8 @@ fn draw_net(scene: &Scene, width: u32, height: u32) -> Option<(Pixmap, i32, i32)
     Some((pm.clone_rect(rect)?, x0 as i32, y0 as i32))
 }
 
-/// Output layouts courtsrc writes: byte offsets of R, G, B (and alpha) and bytes per pixel.
+/// Output layouts courtsrc writes: byte offsets of R, G, B (and of the fourth byte, alpha or
+/// padding, written 255) and bytes per pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub r: usize,
