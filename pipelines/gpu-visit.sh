@@ -13,6 +13,7 @@
 #   check   the same detections on the CPU and on CUDA (host and device preprocessing, fp16)
 #   p       ONNX Runtime profiles of the device path (time per operator and provider)
 #   m       one stream with a queue after the decoder; 4 and 8 streams in one process
+#   g       cuda-graph=true in the element: throughput, batch-1 latency, the same detections
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -187,6 +188,32 @@ section_m() {
   done
 }
 
+# CUDA graphs in the element (cuda-graph=true): throughput, batch-1 latency, same detections.
+section_g() {
+  for p in "" -fp16; do
+    for b in 1 8; do
+      row "b) nvh264dec -> yolodetect yolo11n $(prec "$p") b$b device, cuda-graph=true" \
+        "$(pipe "graph det$p b$b" $DEC ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b cuda-graph=true ! fakesink name=sink)"
+    done
+    $R/cvlaunch $DEC ! identity sync=true ! timingmeta mode=ingress \
+      ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=1 cuda-graph=true \
+      ! timingmeta mode=egress log-file=/tmp/glat$p.jsonl ! fakesink name=sink sync=false >> "$LOG" 2>&1
+    lat=$(python3 -c "
+import json,statistics
+v=[json.loads(l)['processing_ms'] for l in open('/tmp/glat$p.jsonl')][30:]
+print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')")
+    model=$($R/model_only $M/yolo11n-det$p.onnx cuda 1 640x384 400 resident-graph 2>&1 | tail -1)
+    row "b) batch-1 latency, yolo11n $(prec "$p") device, cuda-graph=true, paced 60 fps" "$lat (model alone as a graph $(fps ms_per_batch "$model") ms)"
+  done
+  local clip="courtsrc seed=9004 players=4 num-buffers=30 ! video/x-raw,width=1920,height=1080 ! videoconvert ! video/x-raw,format=NV12"
+  for ep in cpu cuda; do
+    g=$([ $ep = cuda ] && echo true || echo false)
+    $R/cvlaunch --json /tmp/graph-$ep.jsonl $clip ! yolodetect model=models/courtvision-det.onnx execution-provider=$ep batch-size=8 cuda-graph=$g \
+      ! posedetect model=models/courtvision-pose.onnx execution-provider=$ep batch-size=8 cuda-graph=$g ! fakesink name=sink >> "$LOG" 2>&1
+  done
+  python3 pipelines/compare_detections.py /tmp/graph-cpu.jsonl /tmp/graph-cuda.jsonl "c) default models on courtsrc 1080p NV12, CPU vs CUDA with cuda-graph=true" >> "$TABLE"
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -196,6 +223,7 @@ for s in "$@"; do
     check) section_check ;;
     p) section_p ;;
     m) section_m ;;
+    g) section_g ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

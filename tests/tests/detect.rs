@@ -538,3 +538,23 @@ fn device_preprocessing_follows_a_caps_change() {
         close(f.roi("player")[0].confidence, 200.0 / 255.0, 4e-3);
     }
 }
+
+/// `cuda-graph` where it cannot apply (the CPU provider) says so on the bus and runs without.
+#[test]
+fn cuda_graph_without_cuda_warns_and_runs() {
+    let (frames, warnings) = run_with_warnings(
+        &format!(
+            "{} ! yolodetect model={} cuda-graph=true ! fakesink name=sink",
+            appsrc_rgb(640, 480),
+            planted("planted-det-raw-dyn.onnx")
+        ),
+        grey_rgb(640, 480, levels(3)),
+    )
+    .unwrap();
+    assert_eq!(frames.len(), 3);
+    assert_eq!(frames[0].roi("player")[0].rect, (80, 70, 40, 60));
+    assert!(
+        warnings.iter().any(|w| w.contains("cuda-graph")),
+        "{warnings:?}"
+    );
+}

@@ -40,9 +40,10 @@ pub struct EngineConfig {
     pub intra_threads: usize,
     /// TensorRT engine cache directory.
     pub trt_cache_dir: Option<PathBuf>,
-    /// CUDA graphs (CUDA provider): kernel launches recorded once and replayed. ONNX Runtime
-    /// requires every input and output bound to fixed device buffers, which only
-    /// [`Engine::time_resident`] does; the elements leave it off.
+    /// CUDA graphs (CUDA provider, raw-output models): the model's kernel launches recorded
+    /// once and replayed. ONNX Runtime needs every input and output at fixed device addresses:
+    /// frames batches ([`Engine::new_frames_batch`]) get fixed buffers, float batches from the
+    /// host cannot run, and the input size may not change after the first run.
     pub cuda_graph: bool,
 }
 
@@ -189,8 +190,21 @@ pub struct Engine {
     /// The preprocessing graph of the last frames batch run (see [`Engine::new_frames_batch`]).
     pre: Option<GraphPreprocess>,
     cuda_graph: bool,
-    /// Batch layouts this engine has run (see [`GPU_RUNS`]).
-    warm: std::collections::HashSet<String>,
+    /// Runs per batch layout (see [`GPU_RUNS`]).
+    warm: HashMap<String, u32>,
+    /// Fixed device buffers of CUDA-graph replay.
+    replay: Option<Replay>,
+}
+
+/// The buffers a captured CUDA graph reads and writes, for one input size: the letterboxed
+/// batch (written by the preprocessing graph), the model output on the device, and pinned host
+/// memory it is copied to.
+struct Replay {
+    dims: [usize; 4],
+    images: ort::value::DynTensor,
+    output: ort::value::DynTensor,
+    host: ort::value::DynTensor,
+    binding: ort::session::IoBinding,
 }
 
 /// On a GPU session's first run of an input shape, cuDNN searches convolution algorithms with
@@ -299,6 +313,17 @@ impl Engine {
             output_precision,
         };
         let info = model::introspect(&sig, &meta)?;
+        let cuda_graph = cfg.cuda_graph && provider == Provider::Cuda;
+        if cfg.cuda_graph && !cuda_graph {
+            warnings.push("cuda-graph is for the cuda provider; running without".into());
+        }
+        if cuda_graph && info.layout != model::OutputLayout::Raw {
+            return Err(InferError::UnsupportedModel(
+                "cuda-graph needs a raw-output export (no embedded NMS, no end-to-end head): its \
+                 output size must be known before the first run"
+                    .into(),
+            ));
+        }
         Ok((
             Engine {
                 session,
@@ -307,8 +332,9 @@ impl Engine {
                 output: Vec::new(),
                 device_id: cfg.device_id,
                 pre: None,
-                cuda_graph: cfg.cuda_graph && provider == Provider::Cuda,
-                warm: Default::default(),
+                cuda_graph,
+                warm: HashMap::new(),
+                replay: None,
             },
             warnings,
         ))
@@ -325,7 +351,10 @@ impl Engine {
         let (_exclusive, _shared);
         if self.provider != Provider::Cpu {
             let key = format!("{:?} {:?} {}", batch.lb, batch.graph_spec(), batch.slots);
-            if self.warm.insert(key) {
+            let runs = self.warm.entry(key).or_insert(0);
+            *runs += 1;
+            // ONNX Runtime captures a CUDA graph on one of the first runs, also globally.
+            if *runs <= if self.cuda_graph { 4 } else { 1 } {
                 _exclusive = GPU_RUNS.write().unwrap_or_else(|e| e.into_inner());
             } else {
                 _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
@@ -338,6 +367,11 @@ impl Engine {
             batch.lb.dst_w as i64,
         ];
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
+        if self.cuda_graph && batch.graph_spec().is_none() {
+            return Err(InferError::Runtime(
+                "cuda-graph runs frames batches (device preprocessing) only".into(),
+            ));
+        }
         let name = self.info.input_name.as_str();
         let outputs = match &batch.data {
             BatchData::F32(v) => self.session.run(
@@ -438,9 +472,76 @@ impl Engine {
             Some(p) if *p.spec() == spec => p,
             _ => self.preprocess_graph(spec)?,
         };
+        if self.cuda_graph {
+            let result = self.replay(&mut pre, frames);
+            self.pre = Some(pre);
+            result?;
+            let host = &self.replay.as_ref().expect("set by replay").host;
+            let dims = Self::copy_output(&mut self.output, self.info.output_precision, host)?;
+            return self.checked_output(dims, spec.batch);
+        }
         let images = self.preprocess(&mut pre, frames);
         self.pre = Some(pre);
         self.run_images(&images?, spec.batch)
+    }
+
+    /// One CUDA-graph run: preprocessing into the fixed input buffer, the model replayed from
+    /// it into the fixed output buffer, the output copied to pinned host memory.
+    fn replay(
+        &mut self,
+        pre: &mut GraphPreprocess,
+        frames: &ort::value::Tensor<u8>,
+    ) -> Result<(), InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
+        let lb = pre.spec().letterbox;
+        let dims = [pre.spec().batch, 3, lb.dst_h, lb.dst_w];
+        match &self.replay {
+            Some(r) if r.dims == dims => {}
+            Some(r) => {
+                return Err(InferError::Runtime(format!(
+                    "cuda-graph: the model input changed from {:?} to {dims:?} (a captured graph \
+                     replays one size; restart the element or leave cuda-graph off)",
+                    r.dims
+                )))
+            }
+            None => self.replay = Some(self.new_replay(dims).map_err(err)?),
+        }
+        let r = self.replay.as_mut().expect("just set");
+        let mut binding = pre.session_mut().create_binding().map_err(err)?;
+        binding.bind_input("frames", frames).map_err(err)?;
+        binding.bind_output("images", &mut r.images).map_err(err)?;
+        pre.session_mut().run_binding(&binding).map_err(err)?;
+        self.session.run_binding(&r.binding).map_err(err)?;
+        r.output.copy_into(&mut r.host).map_err(err)
+    }
+
+    fn new_replay(&self, dims: [usize; 4]) -> Result<Replay, ort::Error> {
+        let (device, pinned) = self.memory(MemoryType::CPUOutput)?;
+        let on_device = ort::memory::Allocator::new(&self.session, device)?;
+        let on_host = ort::memory::Allocator::new(&self.session, pinned)?;
+        let [b, _, h, w] = dims;
+        // The raw head's anchors: the cells of the stride 8, 16 and 32 grids.
+        let anchors: usize = [8, 16, 32].iter().map(|s| (h / s) * (w / s)).sum();
+        let out = [b, self.info.values_per_object(), anchors];
+        let tensor = |alloc: &ort::memory::Allocator, p: Precision, shape: &[usize]| {
+            Ok::<_, ort::Error>(match p {
+                Precision::F32 => ort::value::Tensor::<f32>::new(alloc, shape.to_vec())?.upcast(),
+                Precision::F16 => ort::value::Tensor::<f16>::new(alloc, shape.to_vec())?.upcast(),
+            })
+        };
+        let images = tensor(&on_device, self.info.input_precision, &dims)?;
+        let mut output = tensor(&on_device, self.info.output_precision, &out)?;
+        let host = tensor(&on_host, self.info.output_precision, &out)?;
+        let mut binding = self.session.create_binding()?;
+        binding.bind_input(self.info.input_name.as_str(), &images)?;
+        binding.bind_output(self.info.output_name.as_str(), &mut output)?;
+        Ok(Replay {
+            dims,
+            images,
+            output,
+            host,
+            binding,
+        })
     }
 
     /// The letterboxed batch, left on the provider's device.
@@ -492,48 +593,13 @@ impl Engine {
         runs: usize,
     ) -> Result<f64, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
-        let (device, _) = self.memory(MemoryType::Default).map_err(err)?;
-        let alloc = match self.provider {
-            Provider::Cuda | Provider::TensorRt => {
-                ort::memory::Allocator::new(&self.session, device.clone()).map_err(err)?
-            }
-            _ => ort::memory::Allocator::default(),
-        };
-        let shape = [batch, 3, h, w];
-        let input: ort::value::DynValue = match self.info.input_precision {
-            Precision::F32 => ort::value::Tensor::<f32>::new(&alloc, shape)
-                .map_err(err)?
-                .into_dyn(),
-            Precision::F16 => ort::value::Tensor::<f16>::new(&alloc, shape)
-                .map_err(err)?
-                .into_dyn(),
-        };
-        let mut binding = self.session.create_binding().map_err(err)?;
-        binding
-            .bind_input(self.info.input_name.as_str(), &input)
-            .map_err(err)?;
-        if self.cuda_graph {
-            // A CUDA graph replays fixed addresses: the output is allocated here, in the raw
-            // head's shape (anchors of the P3-P5 grids).
-            if self.info.layout != model::OutputLayout::Raw {
-                return Err(InferError::UnsupportedModel(
-                    "cuda-graph timing needs a raw-output (non-NMS) export".into(),
-                ));
-            }
-            let anchors: usize = [8, 16, 32].iter().map(|s| (h / s) * (w / s)).sum();
-            let shape = [batch, self.info.values_per_object(), anchors];
-            match self.info.output_precision {
-                Precision::F32 => binding.bind_output(
-                    self.info.output_name.as_str(),
-                    ort::value::Tensor::<f32>::new(&alloc, shape).map_err(err)?,
-                ),
-                Precision::F16 => binding.bind_output(
-                    self.info.output_name.as_str(),
-                    ort::value::Tensor::<f16>::new(&alloc, shape).map_err(err)?,
-                ),
-            }
-            .map_err(err)?;
-        } else {
+        // The replay buffers: input and output at fixed device addresses, as CUDA graphs need.
+        let replay = self.new_replay([batch, 3, h, w]).map_err(err)?;
+        let mut binding = replay.binding;
+        if !self.cuda_graph {
+            // Any output size (end-to-end heads too): ONNX Runtime allocates it on the device.
+            let (device, _) = self.memory(MemoryType::Default).map_err(err)?;
+            binding.clear_outputs();
             binding
                 .bind_output_to_device(self.info.output_name.as_str(), &device)
                 .map_err(err)?;
@@ -551,10 +617,10 @@ impl Engine {
     }
 
     /// Copies an output value into `out` as f32 and returns its shape.
-    fn copy_output(
+    fn copy_output<T: ort::value::TensorValueTypeMarker + ?Sized>(
         out: &mut Vec<f32>,
         precision: Precision,
-        value: &ort::value::DynValue,
+        value: &ort::value::Value<T>,
     ) -> Result<Vec<usize>, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
         out.clear();

@@ -101,6 +101,7 @@ pub struct Settings {
     pub fill: fill::Fill,
     pub preprocess_threads: u32,
     pub preprocess: Preprocess,
+    pub cuda_graph: bool,
 }
 
 impl Default for Settings {
@@ -124,6 +125,7 @@ impl Default for Settings {
             fill: fill::Fill::None,
             preprocess_threads: 0,
             preprocess: Preprocess::Auto,
+            cuda_graph: false,
         }
     }
 }
@@ -261,6 +263,15 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             )
             .mutable_ready()
             .build(),
+        glib::ParamSpecBoolean::builder("cuda-graph")
+            .nick("CUDA graph")
+            .blurb(
+                "Record the model's kernel launches once and replay them (cuda provider, device \
+                 preprocessing, raw-output models; the frame size may not change afterwards)",
+            )
+            .default_value(false)
+            .mutable_ready()
+            .build(),
         glib::ParamSpecString::builder("trt-cache-dir")
             .nick("TensorRT cache directory")
             .blurb("Directory for TensorRT engine and timing caches (tensorrt provider)")
@@ -311,6 +322,7 @@ impl Settings {
                 self.preprocess_threads = value.get().expect("type checked upstream")
             }
             "preprocess" => self.preprocess = value.get().expect("type checked upstream"),
+            "cuda-graph" => self.cuda_graph = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -335,6 +347,7 @@ impl Settings {
             "fill" => self.fill.to_value(),
             "preprocess-threads" => self.preprocess_threads.to_value(),
             "preprocess" => self.preprocess.to_value(),
+            "cuda-graph" => self.cuda_graph.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }

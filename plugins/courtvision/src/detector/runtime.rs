@@ -252,9 +252,16 @@ impl Detector {
             device_id: settings.device_id as i32,
             intra_threads: settings.intra_threads as usize,
             trt_cache_dir: settings.trt_cache_dir.clone(),
-            // Needs fixed device buffers for every input and output (see EngineConfig).
-            cuda_graph: false,
+            // Replays from fixed device buffers, which only device preprocessing fills.
+            cuda_graph: settings.cuda_graph && settings.preprocess != Preprocess::Host,
         };
+        if settings.cuda_graph && settings.preprocess == Preprocess::Host {
+            gst::element_warning!(
+                element,
+                gst::LibraryError::Settings,
+                ("cuda-graph needs preprocess=device (or auto); running without")
+            );
+        }
         let (engine, warnings) = Engine::load(&cfg).map_err(|e| e.to_string())?;
         for w in warnings {
             gst::warning!(CAT, obj = element, "{w}");
