@@ -197,13 +197,13 @@ pub struct Engine {
 }
 
 /// The buffers a captured CUDA graph reads and writes, for one input size: the letterboxed
-/// batch (written by the preprocessing graph), the model output on the device, and pinned host
-/// memory it is copied to.
+/// batch (written by the preprocessing graph) and the model output, in pinned host memory for
+/// the elements (ort's device-to-host tensor copy trips over ONNX Runtime aliasing its
+/// identity node: "dst_data != src_data was false") or on the device for benchmarks.
 struct Replay {
     dims: [usize; 4],
     images: ort::value::DynTensor,
     output: ort::value::DynTensor,
-    host: ort::value::DynTensor,
     binding: ort::session::IoBinding,
 }
 
@@ -476,7 +476,7 @@ impl Engine {
             let result = self.replay(&mut pre, frames);
             self.pre = Some(pre);
             result?;
-            let host = &self.replay.as_ref().expect("set by replay").host;
+            let host = &self.replay.as_ref().expect("set by replay").output;
             let dims = Self::copy_output(&mut self.output, self.info.output_precision, host)?;
             return self.checked_output(dims, spec.batch);
         }
@@ -504,7 +504,7 @@ impl Engine {
                     r.dims
                 )))
             }
-            None => self.replay = Some(self.new_replay(dims).map_err(err)?),
+            None => self.replay = Some(self.new_replay(dims, true).map_err(err)?),
         }
         let r = self.replay.as_mut().expect("just set");
         let mut binding = pre.session_mut().create_binding().map_err(err)?;
@@ -512,10 +512,12 @@ impl Engine {
         binding.bind_output("images", &mut r.images).map_err(err)?;
         pre.session_mut().run_binding(&binding).map_err(err)?;
         self.session.run_binding(&r.binding).map_err(err)?;
-        r.output.copy_into(&mut r.host).map_err(err)
+        Ok(())
     }
 
-    fn new_replay(&self, dims: [usize; 4]) -> Result<Replay, ort::Error> {
+    /// Fixed buffers for `dims`; the model writes its output into pinned host memory
+    /// (`to_host`, one copy per batch inside the replay) or leaves it on the device.
+    fn new_replay(&self, dims: [usize; 4], to_host: bool) -> Result<Replay, ort::Error> {
         let (device, pinned) = self.memory(MemoryType::CPUOutput)?;
         let on_device = ort::memory::Allocator::new(&self.session, device)?;
         let on_host = ort::memory::Allocator::new(&self.session, pinned)?;
@@ -530,8 +532,8 @@ impl Engine {
             })
         };
         let images = tensor(&on_device, self.info.input_precision, &dims)?;
-        let mut output = tensor(&on_device, self.info.output_precision, &out)?;
-        let host = tensor(&on_host, self.info.output_precision, &out)?;
+        let place = if to_host { &on_host } else { &on_device };
+        let mut output = tensor(place, self.info.output_precision, &out)?;
         let mut binding = self.session.create_binding()?;
         binding.bind_input(self.info.input_name.as_str(), &images)?;
         binding.bind_output(self.info.output_name.as_str(), &mut output)?;
@@ -539,7 +541,6 @@ impl Engine {
             dims,
             images,
             output,
-            host,
             binding,
         })
     }
@@ -594,7 +595,7 @@ impl Engine {
     ) -> Result<f64, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
         // The replay buffers: input and output at fixed device addresses, as CUDA graphs need.
-        let replay = self.new_replay([batch, 3, h, w]).map_err(err)?;
+        let replay = self.new_replay([batch, 3, h, w], false).map_err(err)?;
         let mut binding = replay.binding;
         if !self.cuda_graph {
             // Any output size (end-to-end heads too): ONNX Runtime allocates it on the device.
