@@ -506,12 +506,21 @@ impl Engine {
             }
             None => self.replay = Some(self.new_replay(dims, true).map_err(err)?),
         }
+        let images = self.preprocess(pre, frames)?;
         let r = self.replay.as_mut().expect("just set");
-        let mut binding = pre.session_mut().create_binding().map_err(err)?;
-        binding.bind_input("frames", frames).map_err(err)?;
-        binding.bind_output("images", &mut r.images).map_err(err)?;
-        pre.session_mut().run_binding(&binding).map_err(err)?;
-        self.session.run_binding(&r.binding).map_err(err)?;
+        let step = |what: &'static str| {
+            move |e: ort::Error| InferError::Runtime(format!("cuda-graph {what}: {e}"))
+        };
+        // Into the fixed input buffer (a device-to-device copy; binding the preprocessing
+        // output to it directly fails in ONNX Runtime 1.31: "dst_data != src_data").
+        images
+            .downcast::<ort::value::DynTensorValueType>()
+            .map_err(step("input"))?
+            .copy_into(&mut r.images)
+            .map_err(step("input copy"))?;
+        self.session
+            .run_binding(&r.binding)
+            .map_err(step("model run"))?;
         Ok(())
     }
 
