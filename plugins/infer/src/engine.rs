@@ -197,14 +197,19 @@ pub struct Engine {
 }
 
 /// The buffers a captured CUDA graph reads and writes, for one input size: the letterboxed
-/// batch (written by the preprocessing graph) and the model output, in pinned host memory for
-/// the elements (ort's device-to-host tensor copy trips over ONNX Runtime aliasing its
-/// identity node: "dst_data != src_data was false") or on the device for benchmarks.
+/// batch (copied in from the preprocessing graph's output) and the model output on the device.
 struct Replay {
     dims: [usize; 4],
     images: ort::value::DynTensor,
     output: ort::value::DynTensor,
     binding: ort::session::IoBinding,
+    /// Copies `output` to pinned host memory (elements only; see `download_session`).
+    download: Option<Session>,
+}
+
+/// A raw YOLO head's anchors for an `h` x `w` input: the cells of the stride 8, 16 and 32 grids.
+fn anchors(h: usize, w: usize) -> usize {
+    [8, 16, 32].iter().map(|s| (h / s) * (w / s)).sum()
 }
 
 /// On a GPU session's first run of an input shape, cuDNN searches convolution algorithms with
@@ -475,9 +480,8 @@ impl Engine {
         if self.cuda_graph {
             let result = self.replay(&mut pre, frames);
             self.pre = Some(pre);
-            result?;
-            let host = &self.replay.as_ref().expect("set by replay").output;
-            let dims = Self::copy_output(&mut self.output, self.info.output_precision, host)?;
+            let host = result?;
+            let dims = Self::copy_output(&mut self.output, self.info.output_precision, &host)?;
             return self.checked_output(dims, spec.batch);
         }
         let images = self.preprocess(&mut pre, frames);
@@ -491,7 +495,7 @@ impl Engine {
         &mut self,
         pre: &mut GraphPreprocess,
         frames: &ort::value::Tensor<u8>,
-    ) -> Result<(), InferError> {
+    ) -> Result<ort::value::DynValue, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
         let lb = pre.spec().letterbox;
         let dims = [pre.spec().batch, 3, lb.dst_h, lb.dst_w];
@@ -504,9 +508,31 @@ impl Engine {
                     r.dims
                 )))
             }
-            None => self.replay = Some(self.new_replay(dims, true).map_err(err)?),
+            None => {
+                let mut r = self.new_replay(dims).map_err(err)?;
+                let out = [
+                    dims[0],
+                    self.info.values_per_object(),
+                    anchors(dims[2], dims[3]),
+                ];
+                let env = environment()?;
+                let mut builder = Session::builder(env).map_err(err)?;
+                let cfg = EngineConfig {
+                    provider: Provider::Cuda,
+                    device_id: self.device_id,
+                    ..Default::default()
+                };
+                register_provider(&mut builder, Provider::Cuda, &cfg)?;
+                r.download = Some(crate::graph::download_session(
+                    out,
+                    self.info.output_precision,
+                    &builder,
+                )?);
+                self.replay = Some(r);
+            }
         }
         let images = self.preprocess(pre, frames)?;
+        let (_, pinned) = self.memory(MemoryType::CPUOutput).map_err(err)?;
         let r = self.replay.as_mut().expect("just set");
         let step = |what: &'static str| {
             move |e: ort::Error| InferError::Runtime(format!("cuda-graph {what}: {e}"))
@@ -521,19 +547,25 @@ impl Engine {
         self.session
             .run_binding(&r.binding)
             .map_err(step("model run"))?;
-        Ok(())
+        let download = r.download.as_mut().expect("made for the elements");
+        let mut binding = download.create_binding().map_err(step("download"))?;
+        binding
+            .bind_input("x", &r.output)
+            .map_err(step("download"))?;
+        binding
+            .bind_output_to_device("y", &pinned)
+            .map_err(step("download"))?;
+        let mut out = download.run_binding(&binding).map_err(step("download"))?;
+        out.remove("y")
+            .ok_or_else(|| InferError::Runtime("cuda-graph download gave no output".into()))
     }
 
-    /// Fixed buffers for `dims`; the model writes its output into pinned host memory
-    /// (`to_host`, one copy per batch inside the replay) or leaves it on the device.
-    fn new_replay(&self, dims: [usize; 4], to_host: bool) -> Result<Replay, ort::Error> {
-        let (device, pinned) = self.memory(MemoryType::CPUOutput)?;
+    /// Fixed device buffers for `dims`, bound to the model.
+    fn new_replay(&self, dims: [usize; 4]) -> Result<Replay, ort::Error> {
+        let (device, _) = self.memory(MemoryType::Default)?;
         let on_device = ort::memory::Allocator::new(&self.session, device)?;
-        let on_host = ort::memory::Allocator::new(&self.session, pinned)?;
         let [b, _, h, w] = dims;
-        // The raw head's anchors: the cells of the stride 8, 16 and 32 grids.
-        let anchors: usize = [8, 16, 32].iter().map(|s| (h / s) * (w / s)).sum();
-        let out = [b, self.info.values_per_object(), anchors];
+        let out = [b, self.info.values_per_object(), anchors(h, w)];
         let tensor = |alloc: &ort::memory::Allocator, p: Precision, shape: &[usize]| {
             Ok::<_, ort::Error>(match p {
                 Precision::F32 => ort::value::Tensor::<f32>::new(alloc, shape.to_vec())?.upcast(),
@@ -541,8 +573,7 @@ impl Engine {
             })
         };
         let images = tensor(&on_device, self.info.input_precision, &dims)?;
-        let place = if to_host { &on_host } else { &on_device };
-        let mut output = tensor(place, self.info.output_precision, &out)?;
+        let mut output = tensor(&on_device, self.info.output_precision, &out)?;
         let mut binding = self.session.create_binding()?;
         binding.bind_input(self.info.input_name.as_str(), &images)?;
         binding.bind_output(self.info.output_name.as_str(), &mut output)?;
@@ -551,6 +582,7 @@ impl Engine {
             images,
             output,
             binding,
+            download: None,
         })
     }
 
@@ -604,7 +636,7 @@ impl Engine {
     ) -> Result<f64, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
         // The replay buffers: input and output at fixed device addresses, as CUDA graphs need.
-        let replay = self.new_replay([batch, 3, h, w], false).map_err(err)?;
+        let replay = self.new_replay([batch, 3, h, w]).map_err(err)?;
         let mut binding = replay.binding;
         if !self.cuda_graph {
             // Any output size (end-to-end heads too): ONNX Runtime allocates it on the device.

@@ -329,6 +329,40 @@ fn build(spec: &GraphSpec) -> ort::Result<Model> {
     Ok(model)
 }
 
+/// A one-node graph (`y = Identity(x)`) that moves a model output of `shape` off the device:
+/// ONNX Runtime 1.31 cannot bind a CUDA-graph session's output to pinned host memory nor copy
+/// a device tensor out through ort's own identity session ("dst_data != src_data"), but a
+/// session of its own, its output bound to pinned memory by ONNX Runtime, copies cleanly.
+pub(crate) fn download_session(
+    shape: [usize; 3],
+    precision: Precision,
+    builder: &ort::session::builder::SessionBuilder,
+) -> Result<Session, InferError> {
+    let err = |e: ort::Error| InferError::Runtime(format!("output download graph: {e}"));
+    let ty = match precision {
+        Precision::F32 => TensorElementType::Float32,
+        Precision::F16 => TensorElementType::Float16,
+    };
+    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    let build = || -> ort::Result<Model> {
+        let mut g = Graph::new()?;
+        g.set_inputs([outlet("x", ty, &dims)])?;
+        g.set_outputs([outlet("y", ty, &dims)])?;
+        g.add_node(Node::new(
+            "Identity",
+            ONNX_DOMAIN,
+            "download",
+            ["x"],
+            ["y"],
+            [],
+        )?)?;
+        let mut model = Model::new([Opset::new(ONNX_DOMAIN, 18)?])?;
+        model.set_graph(g)?;
+        Ok(model)
+    };
+    build().and_then(|m| m.into_session(builder)).map_err(err)
+}
+
 /// A preprocessing session: uint8 frames in, the model's input batch out.
 pub struct GraphPreprocess {
     session: Session,
