@@ -212,11 +212,11 @@ fn anchors(h: usize, w: usize) -> usize {
     [8, 16, 32].iter().map(|s| (h / s) * (w / s)).sum()
 }
 
-/// On a GPU session's first run of an input shape, cuDNN searches convolution algorithms with
-/// CUDA stream capture in global mode; meanwhile any other thread's CUDA call in the process
-/// fails ("operation not permitted when stream is capturing", seen with four streams starting
-/// at once on the H100). First runs take this lock exclusively, every other GPU run shares it,
-/// so engines still run side by side once warm.
+/// A GPU session's first run of an input shape captures CUDA streams in global mode (cuDNN's
+/// algorithm search, most likely; ONNX Runtime's own CUDA-graph capture with `cuda_graph`);
+/// meanwhile any other thread's CUDA call in the process fails with "operation not permitted
+/// when stream is capturing", as four streams starting at once on the H100 did. First runs
+/// take this lock exclusively, every other GPU run shares it, so warm engines run side by side.
 static GPU_RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 /// Output of one batch run, copied once into host memory as f32.
@@ -537,8 +537,10 @@ impl Engine {
         let step = |what: &'static str| {
             move |e: ort::Error| InferError::Runtime(format!("cuda-graph {what}: {e}"))
         };
-        // Into the fixed input buffer (a device-to-device copy; binding the preprocessing
-        // output to it directly fails in ONNX Runtime 1.31: "dst_data != src_data").
+        // Into the fixed input buffer, a device-to-device copy. (Binding the preprocessing
+        // output to that buffer, then copying the model output to the host with ort's tensor
+        // copy, failed on the H100 with ONNX Runtime 1.31's "dst_data != src_data"; which of
+        // the two was not isolated. This way runs.)
         images
             .downcast::<ort::value::DynTensorValueType>()
             .map_err(step("input"))?

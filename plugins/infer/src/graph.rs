@@ -330,9 +330,9 @@ fn build(spec: &GraphSpec) -> ort::Result<Model> {
 }
 
 /// A one-node graph (`y = Identity(x)`) that moves a model output of `shape` off the device:
-/// ONNX Runtime 1.31 cannot bind a CUDA-graph session's output to pinned host memory nor copy
-/// a device tensor out through ort's own identity session ("dst_data != src_data"), but a
-/// session of its own, its output bound to pinned memory by ONNX Runtime, copies cleanly.
+/// ONNX Runtime 1.31 fails binding a CUDA-graph session's output to pinned host memory
+/// ("dst_data != src_data" on the H100), but a session of its own, with ONNX Runtime
+/// allocating its output in pinned memory, copies cleanly.
 pub(crate) fn download_session(
     shape: [usize; 3],
     precision: Precision,
