@@ -575,13 +575,17 @@ impl Detector {
             letterbox: video.letterbox,
             output: config.info.input_precision,
         });
-        let reuse = lock(&self.shared.queue).free.iter().position(|t| {
-            *t.letterbox() == video.letterbox
-                && t.slots() == slots
-                && t.graph_spec() == spec.as_ref()
-        });
-        let mut tensor = match (reuse, spec) {
-            (Some(i), _) => lock(&self.shared.queue).free.swap_remove(i),
+        let reused = {
+            let mut q = lock(&self.shared.queue);
+            let i = q.free.iter().position(|t| {
+                *t.letterbox() == video.letterbox
+                    && t.slots() == slots
+                    && t.graph_spec() == spec.as_ref()
+            });
+            i.map(|i| q.free.swap_remove(i))
+        };
+        let mut tensor = match (reused, spec) {
+            (Some(t), _) => t,
             (None, None) => BatchTensor::new(config.info.input_precision, slots, video.letterbox),
             // Pinned host memory comes from the model's session (waits for a running batch).
             (None, Some(spec)) => {
