@@ -72,7 +72,14 @@ impl Args {
                     }
                 }
                 "--frames" => a.frames = v.parse().ok().filter(|&n| n > 0).ok_or(bad("N > 0"))?,
-                "--every" => a.every = v.parse().ok().filter(|&n| n > 0).ok_or(bad("K > 0"))?,
+                // Frames are thinned by videorate to 30/K fps: K must divide 30.
+                "--every" => {
+                    a.every = v
+                        .parse()
+                        .ok()
+                        .filter(|&n| n > 0 && 30 % n == 0)
+                        .ok_or(bad("K dividing 30 (1, 2, 3, 5, 6, 10, 15, 30)"))?
+                }
                 "--size" => {
                     let (w, h) = v.split_once('x').ok_or(bad("WxH"))?;
                     a.size = (
@@ -266,7 +273,7 @@ fn run_seed(a: &Args, seed: u64) -> Result<Vec<Frame>, String> {
         a.frames,
         a.size.0,
         a.size.1,
-        (30 / a.every).max(1),
+        30 / a.every,
     );
     for (name, model) in [("det", &a.det), ("pose", &a.pose)] {
         if !model.is_empty() {
