@@ -14,6 +14,7 @@
 #   p       ONNX Runtime profiles of the device path (time per operator and provider)
 #   m       one stream with a queue after the decoder; 4 and 8 streams in one process
 #   g       cuda-graph=true in the element: throughput, batch-1 latency, the same detections
+#   d       what bounds several streams: 8 decoders in one process / in 8, and 8 cuda-graph streams
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -214,6 +215,26 @@ print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2
   python3 pipelines/compare_detections.py /tmp/graph-cpu.jsonl /tmp/graph-cuda.jsonl "c) default models on courtsrc 1080p NV12, CPU vs CUDA with cuda-graph=true" >> "$TABLE"
 }
 
+# What bounds several streams: decoding alone, in one process and in one process each.
+section_d() {
+  desc=""
+  for i in $(seq 8); do desc="$desc $DEC ! fakesink"; done
+  row "b) 8 x nvh264dec alone in one process" "$(pipe "decode x8 one process" $desc)"
+  (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
+  for i in $(seq 8); do $R/cvlaunch $DEC ! fakesink name=sink > /tmp/dec8-$i.txt 2>&1 & done
+  wait; pkill -f "nvidia-smi dmon" || true
+  total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/dec8-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
+  row "b) 8 x nvh264dec alone, one process each" "$total fps in total"
+  for i in $(seq 8); do
+    $R/cvlaunch $DEC ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 cuda-graph=true \
+      ! fakesink name=sink > /tmp/g8-$i.txt 2>&1 &
+  done
+  wait
+  cat /tmp/g8-*.txt >> "$LOG"
+  total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/g8-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
+  row "b) 8 streams, one process each, yolo11n fp32 b8 cuda-graph=true" "$total fps in total"
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -224,6 +245,7 @@ for s in "$@"; do
     p) section_p ;;
     m) section_m ;;
     g) section_g ;;
+    d) section_d ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done
