@@ -247,8 +247,9 @@ pub fn properties() -> Vec<glib::ParamSpec> {
         glib::ParamSpecUInt::builder("preprocess-threads")
             .nick("Preprocess threads")
             .blurb(
-                "Threads that letterbox one frame (0 = auto: 1 with the cpu provider, whose \
-                 inference uses the cores, else up to half the cores, at most 8)",
+                "Threads that letterbox (host) or copy (device) one frame (0 = auto: 1 with the \
+                 cpu provider, whose inference uses the cores, else up to half the cores, at \
+                 most 8)",
             )
             .maximum(64)
             .default_value(0)
