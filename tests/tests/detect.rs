@@ -210,23 +210,24 @@ fn every_pixel_format() {
     }
 }
 
-#[test]
-fn caps_change_runs_the_partial_batch_and_reletterboxes() {
+/// Three 640x480 frames of level 100, then a caps change, then two 320x240 frames of level
+/// 200, through `yolodetect model=planted-det-raw-dyn.onnx batch-size=4 {props}`.
+fn caps_change_run(props: &str) -> Vec<Frame> {
     let desc = format!(
-        "{} ! yolodetect model={} batch-size=4 ! fakesink name=sink",
+        "{} ! yolodetect model={} batch-size=4 {props} ! fakesink name=sink",
         appsrc_rgb(640, 480),
         planted("planted-det-raw-dyn.onnx")
     );
-    let frames = run(&desc, |src: gst_app::AppSrc| {
-        let push = |src: &gst_app::AppSrc, w: usize, h: usize, i: u64| {
-            let mut b = gst::Buffer::from_mut_slice(vec![100u8; w * h * 3]);
+    run(&desc, |src: gst_app::AppSrc| {
+        let push = |src: &gst_app::AppSrc, w: usize, h: usize, i: u64, level: u8| {
+            let mut b = gst::Buffer::from_mut_slice(vec![level; w * h * 3]);
             b.get_mut()
                 .unwrap()
                 .set_pts(gst::ClockTime::from_mseconds(40 * i));
             src.push_buffer(b).unwrap();
         };
         for i in 0..3 {
-            push(&src, 640, 480, i);
+            push(&src, 640, 480, i, 100);
         }
         src.set_caps(Some(
             &gst::Caps::builder("video/x-raw")
@@ -237,11 +238,16 @@ fn caps_change_runs_the_partial_batch_and_reletterboxes() {
                 .build(),
         ));
         for i in 3..5 {
-            push(&src, 320, 240, i);
+            push(&src, 320, 240, i, 200);
         }
         src.end_of_stream().unwrap();
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn caps_change_runs_the_partial_batch_and_reletterboxes() {
+    let frames = caps_change_run("");
     assert_eq!(frames.len(), 5);
     for f in &frames[..3] {
         assert_eq!(f.roi("player")[0].rect, (80, 70, 40, 60));
@@ -498,36 +504,7 @@ fn device_preprocessing_matches_host() {
 
 #[test]
 fn device_preprocessing_follows_a_caps_change() {
-    let desc = format!(
-        "{} ! yolodetect model={} batch-size=4 preprocess=device ! fakesink name=sink",
-        appsrc_rgb(640, 480),
-        planted("planted-det-raw-dyn.onnx")
-    );
-    let frames = run(&desc, |src: gst_app::AppSrc| {
-        let push = |src: &gst_app::AppSrc, w: usize, h: usize, i: u64, level: u8| {
-            let mut b = gst::Buffer::from_mut_slice(vec![level; w * h * 3]);
-            b.get_mut()
-                .unwrap()
-                .set_pts(gst::ClockTime::from_mseconds(40 * i));
-            src.push_buffer(b).unwrap();
-        };
-        for i in 0..3 {
-            push(&src, 640, 480, i, 100);
-        }
-        src.set_caps(Some(
-            &gst::Caps::builder("video/x-raw")
-                .field("format", "RGB")
-                .field("width", 320)
-                .field("height", 240)
-                .field("framerate", gst::Fraction::new(25, 1))
-                .build(),
-        ));
-        for i in 3..5 {
-            push(&src, 320, 240, i, 200);
-        }
-        src.end_of_stream().unwrap();
-    })
-    .unwrap();
+    let frames = caps_change_run("preprocess=device");
     assert_eq!(frames.len(), 5);
     for f in &frames[..3] {
         assert_eq!(f.roi("player")[0].rect, (80, 70, 40, 60));
