@@ -18,6 +18,8 @@ use courtvision_infer::eval::{DetectionEval, LabelledBox, PckEval, Pose};
 use courtvision_meta::{Detection, DetectionsMeta, GroundTruthMeta, Keypoint};
 use gst::prelude::*;
 
+mod support;
+
 const PCK_MIN_SCORE: f32 = 0.25;
 
 struct Args {
@@ -326,26 +328,8 @@ fn run_seed(a: &Args, seed: u64) -> Result<Vec<Frame>, String> {
         }
         gst::PadProbeReturn::Ok
     });
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|_| format!("seed {seed}: could not start the pipeline"))?;
-    let bus = pipeline.bus().unwrap();
-    let mut result = Ok(());
-    for msg in bus.iter_timed(gst::ClockTime::NONE) {
-        match msg.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => {
-                result = Err(format!(
-                    "seed {seed}: {}: {} ({})",
-                    e.src().map(|s| s.name().to_string()).unwrap_or_default(),
-                    e.error(),
-                    e.debug().map(|d| d.to_string()).unwrap_or_default()
-                ));
-                break;
-            }
-            _ => {}
-        }
-    }
+    support::start(&pipeline).map_err(|e| format!("seed {seed}: {e}"))?;
+    let result = support::run_to_eos(&pipeline, |_| {}).map_err(|e| format!("seed {seed}: {e}"));
     pipeline.set_state(gst::State::Null).ok();
     result?;
     let frames = std::mem::take(&mut *frames.lock().unwrap());

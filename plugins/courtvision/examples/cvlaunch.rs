@@ -16,6 +16,8 @@ use std::time::Instant;
 
 use gst::prelude::*;
 
+mod support;
+
 #[derive(Default)]
 struct Stats {
     frames: u64,
@@ -108,62 +110,31 @@ fn run() -> Result<(), String> {
         });
     }
     let start = Instant::now();
-    let bus = pipeline.bus().unwrap();
-    if pipeline.set_state(gst::State::Playing).is_err() {
-        // The element that failed posted why.
-        let why = bus
-            .timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
-            .and_then(|m| match m.view() {
-                gst::MessageView::Error(e) => Some(format!(
-                    "{}: {}",
-                    e.src().map(|s| s.name().to_string()).unwrap_or_default(),
-                    e.error()
-                )),
-                _ => None,
-            });
-        pipeline.set_state(gst::State::Null).ok();
-        return Err(format!(
-            "could not start the pipeline: {}",
-            why.unwrap_or_else(|| "no error message".into())
-        ));
-    }
-    let mut result = Ok(());
-    for msg in bus.iter_timed(gst::ClockTime::NONE) {
-        match msg.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => {
-                result = Err(format!(
-                    "{}: {} ({})",
-                    e.src().map(|s| s.name().to_string()).unwrap_or_default(),
-                    e.error(),
-                    e.debug().map(|d| d.to_string()).unwrap_or_default()
-                ));
-                break;
+    support::start(&pipeline)?;
+    let result = support::run_to_eos(&pipeline, |msg| match msg.view() {
+        gst::MessageView::Warning(w) => eprintln!("warning: {}", w.error()),
+        gst::MessageView::Element(e) if progress => {
+            if let Some(s) = e.structure().filter(|s| s.name() == "courtvision-timing") {
+                let pos = s.get::<i64>("position").unwrap_or(-1);
+                let dur = s.get::<i64>("duration").unwrap_or(-1);
+                let pct = if pos >= 0 && dur > 0 {
+                    format!("{:5.1}%", (100.0 * pos as f64 / dur as f64).min(100.0))
+                } else {
+                    "  -  ".into()
+                };
+                eprintln!(
+                    "progress {pct} frames {} ({} inferred, {} skipped) {:.1} fps latency p50 {:.0} ms p95 {:.0} ms",
+                    s.get::<u64>("frames").unwrap_or(0),
+                    s.get::<u64>("inferred").unwrap_or(0),
+                    s.get::<u64>("skipped").unwrap_or(0),
+                    s.get::<f64>("fps").unwrap_or(0.0),
+                    s.get::<f64>("latency-p50").unwrap_or(0.0),
+                    s.get::<f64>("latency-p95").unwrap_or(0.0),
+                );
             }
-            gst::MessageView::Warning(w) => eprintln!("warning: {}", w.error()),
-            gst::MessageView::Element(e) if progress => {
-                if let Some(s) = e.structure().filter(|s| s.name() == "courtvision-timing") {
-                    let pos = s.get::<i64>("position").unwrap_or(-1);
-                    let dur = s.get::<i64>("duration").unwrap_or(-1);
-                    let pct = if pos >= 0 && dur > 0 {
-                        format!("{:5.1}%", (100.0 * pos as f64 / dur as f64).min(100.0))
-                    } else {
-                        "  -  ".into()
-                    };
-                    eprintln!(
-                        "progress {pct} frames {} ({} inferred, {} skipped) {:.1} fps latency p50 {:.0} ms p95 {:.0} ms",
-                        s.get::<u64>("frames").unwrap_or(0),
-                        s.get::<u64>("inferred").unwrap_or(0),
-                        s.get::<u64>("skipped").unwrap_or(0),
-                        s.get::<f64>("fps").unwrap_or(0.0),
-                        s.get::<f64>("latency-p50").unwrap_or(0.0),
-                        s.get::<f64>("latency-p95").unwrap_or(0.0),
-                    );
-                }
-            }
-            _ => {}
         }
-    }
+        _ => {}
+    });
     let wall = start.elapsed().as_secs_f64();
     pipeline.set_state(gst::State::Null).ok();
     let mut s = stats.lock().unwrap();

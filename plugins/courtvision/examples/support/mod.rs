@@ -1,0 +1,53 @@
+//! What the example programs (cvlaunch, cveval) share: starting a pipeline and running it to EOS
+//! with the failing element's error as the message.
+
+use gst::prelude::*;
+
+/// Sets `pipeline` playing; when it cannot start, the error the failing element posted.
+pub fn start(pipeline: &gst::Pipeline) -> Result<(), String> {
+    if pipeline.set_state(gst::State::Playing).is_ok() {
+        return Ok(());
+    }
+    let why = pipeline
+        .bus()
+        .and_then(|bus| {
+            bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
+        })
+        .and_then(|m| match m.view() {
+            gst::MessageView::Error(e) => Some(format!(
+                "{}: {}",
+                e.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                e.error()
+            )),
+            _ => None,
+        });
+    pipeline.set_state(gst::State::Null).ok();
+    Err(format!(
+        "could not start the pipeline: {}",
+        why.unwrap_or_else(|| "no error message".into())
+    ))
+}
+
+/// Waits for EOS (Ok) or the first error ("element: message (debug)"); every other message
+/// goes to `other`.
+pub fn run_to_eos(
+    pipeline: &gst::Pipeline,
+    mut other: impl FnMut(&gst::Message),
+) -> Result<(), String> {
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    for msg in bus.iter_timed(gst::ClockTime::NONE) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => return Ok(()),
+            gst::MessageView::Error(e) => {
+                return Err(format!(
+                    "{}: {} ({})",
+                    e.src().map(|s| s.name().to_string()).unwrap_or_default(),
+                    e.error(),
+                    e.debug().map(|d| d.to_string()).unwrap_or_default()
+                ))
+            }
+            _ => other(&msg),
+        }
+    }
+    Ok(())
+}
