@@ -44,8 +44,15 @@ gst-launch-1.0 -q videotestsrc num-buffers=600 pattern=ball \
   ! video/x-raw,format=I420,width=1920,height=1080,framerate=60/1 \
   ! x264enc speed-preset=ultrafast bframes=0 key-int-max=60 ! video/x-h264,profile=high \
   ! h264parse ! mp4mux ! filesink location=.device/run/clip-1080p.mp4
+# The same detections with frames in CUDA memory and in host memory (section u): a courtsrc
+# match (the default models find its players) as 1080p H.264.
+cargo build --release -q -p gst-plugin-courtvision
+GST_PLUGIN_PATH=target/release gst-launch-1.0 -q courtsrc seed=9004 players=4 num-buffers=120 \
+  ! video/x-raw,width=1920,height=1080,framerate=60/1 ! videoconvert ! video/x-raw,format=I420 \
+  ! x264enc speed-preset=ultrafast bframes=0 qp-max=24 ! video/x-h264,profile=high \
+  ! h264parse ! mp4mux ! filesink location=.device/run/match-1080p.mp4
 du -sh .device/ort1 .device/ort2 .device/run
 # On the device, back to back (a machine stays warm ~30 s):
 #   carry .device/ort1: mkdir -p /tmp/ortx && cp .device/ort1/* /tmp/ortx/
 #   carry .device/ort2: cp .device/ort2/* /tmp/ortx/ && bash pipelines/gpu-ort.sh
-#   carry .device/run:  bash pipelines/gpu-visit.sh setup a      (then: setup b c check)
+#   carry .device/run:  bash pipelines/gpu-visit.sh setup a      (then: setup b c check, u)

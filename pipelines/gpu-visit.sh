@@ -15,6 +15,8 @@
 #   m       one stream with a queue after the decoder; 4 and 8 streams in one process
 #   g       cuda-graph=true in the element: throughput, batch-1 latency, the same detections
 #   d       what bounds several streams: 8 decoders in one process / in 8, and 8 cuda-graph streams
+#   u       frames in CUDA memory from nvh264dec (no trip through host memory): throughput, streams,
+#           latency, and the same detections as from host memory and on the CPU
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -235,6 +237,68 @@ section_d() {
   row "b) 8 streams, one process each, yolo11n fp32 b8 cuda-graph=true" "$total fps in total"
 }
 
+# Frames in CUDA memory: nvh264dec decodes into the model's CUDA context (the elements share it)
+# and the elements copy each frame device to device into the batch.
+CUDA="video/x-raw(memory:CUDAMemory)"
+SYS="video/x-raw(memory:SystemMemory)"
+section_u() {
+  row "u) 1080p nvh264dec alone, CUDA memory out" "$(pipe "decode cuda" $DEC ! "$CUDA" ! fakesink name=sink)"
+  for p in "" -fp16; do
+    for b in 1 8 32; do
+      row "u) nvh264dec -> CUDA memory -> yolodetect yolo11n $(prec "$p") b$b" \
+        "$(pipe "cuda det$p b$b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink name=sink)"
+    done
+  done
+  row "u) same, yolo11n fp32 b8, host memory forced (for comparison)" \
+    "$(pipe "sys det b8" $DEC ! "$SYS" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 ! fakesink name=sink)"
+  for b in 1 8; do
+    row "u) CUDA memory, yolo11n fp32 b$b, cuda-graph=true" \
+      "$(pipe "cuda graph b$b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=$b cuda-graph=true ! fakesink name=sink)"
+  done
+  row "u) CUDA memory, yolodetect -> posedetect yolo11n fp16 b16" \
+    "$(pipe "cuda det+pose" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=16 ! posedetect model=$M/yolo11n-pose-fp16.onnx execution-provider=cuda batch-size=16 ! fakesink name=sink)"
+  for n in 4 8; do
+    desc=""
+    for i in $(seq $n); do
+      desc="$desc $DEC ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink"
+    done
+    row "u) $n streams in one process, CUDA memory, yolo11n fp16 b32" "$(pipe "cuda one process x$n" $desc)"
+  done
+  for n in 4 8 12; do
+    (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
+    for i in $(seq $n); do
+      $R/cvlaunch $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 \
+        ! fakesink name=sink > /tmp/cpar$n-$i.txt 2>&1 &
+    done
+    wait
+    pkill -f "nvidia-smi dmon" || true
+    cat /tmp/cpar$n-*.txt >> "$LOG"
+    total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/cpar$n-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
+    util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' /tmp/dmon.txt)
+    row "u) $n streams, one process each, CUDA memory, yolo11n fp16 b32" "$total fps in total (GPU ${util:-?} busy)"
+  done
+  for g in false true; do
+    $R/cvlaunch $DEC ! "$CUDA" ! identity sync=true ! timingmeta mode=ingress \
+      ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=1 cuda-graph=$g \
+      ! timingmeta mode=egress log-file=/tmp/ulat$g.jsonl ! fakesink name=sink sync=false >> "$LOG" 2>&1
+    lat=$(python3 -c "
+import json,statistics
+v=[json.loads(l)['processing_ms'] for l in open('/tmp/ulat$g.jsonl')][30:]
+print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')")
+    row "u) batch-1 latency, CUDA memory, yolo11n fp32, cuda-graph=$g, paced 60 fps" "$lat"
+  done
+  # The same detections: default models on a courtsrc match decoded by nvh264dec.
+  local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  local both="yolodetect model=models/courtvision-det.onnx batch-size=8 ! posedetect model=models/courtvision-pose.onnx batch-size=8"
+  $R/cvlaunch --json /tmp/u-cuda.jsonl $m ! "$CUDA" ! ${both//batch-size=8/batch-size=8 execution-provider=cuda} ! fakesink name=sink >> "$LOG" 2>&1
+  $R/cvlaunch --json /tmp/u-graph.jsonl $m ! "$CUDA" ! ${both//batch-size=8/batch-size=8 execution-provider=cuda cuda-graph=true} ! fakesink name=sink >> "$LOG" 2>&1
+  $R/cvlaunch --json /tmp/u-sys.jsonl $m ! "$SYS" ! ${both//batch-size=8/batch-size=8 execution-provider=cuda} ! fakesink name=sink >> "$LOG" 2>&1
+  $R/cvlaunch --json /tmp/u-cpu.jsonl $m ! "$SYS" ! ${both//batch-size=8/batch-size=8 execution-provider=cpu} ! fakesink name=sink >> "$LOG" 2>&1
+  python3 pipelines/compare_detections.py /tmp/u-sys.jsonl /tmp/u-cuda.jsonl "u) default models on a courtsrc match (H.264 1080p), CUDA: host memory vs CUDA memory" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/u-cuda.jsonl /tmp/u-graph.jsonl "u) same, CUDA memory, without vs with cuda-graph" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/u-cpu.jsonl /tmp/u-cuda.jsonl "u) same, CPU (host memory) vs CUDA (CUDA memory)" >> "$TABLE"
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -246,6 +310,7 @@ for s in "$@"; do
     m) section_m ;;
     g) section_g ;;
     d) section_d ;;
+    u) section_u ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -535,3 +535,52 @@ fn cuda_graph_without_cuda_warns_and_runs() {
         "{warnings:?}"
     );
 }
+
+/// CUDA memory (nvh264dec's output) is in the templates, but an element that cannot read it
+/// (the CPU provider here) takes it out of its caps answer and shares no CUDA context, so
+/// decoders upstream fall back to system memory. Caps that still say CUDA memory over
+/// readable buffers are read on the host.
+#[test]
+fn cuda_memory_only_where_the_element_can_take_it() {
+    init();
+    let cuda = |caps: &gst::CapsRef| {
+        caps.iter_with_features()
+            .any(|(_, f)| f.contains("memory:CUDAMemory"))
+    };
+    let element = gst::ElementFactory::make("yolodetect")
+        .property("model", planted("planted-det-raw-dyn.onnx"))
+        .build()
+        .unwrap();
+    let pad = element.static_pad("sink").unwrap();
+    assert!(
+        cuda(&pad.pad_template_caps()),
+        "template offers CUDA memory"
+    );
+    element.set_state(gst::State::Ready).unwrap();
+    let caps = pad.query_caps(None);
+    assert!(!caps.is_empty() && !cuda(&caps), "{caps}");
+    let src_caps = element.static_pad("src").unwrap().query_caps(None);
+    assert!(!src_caps.is_empty() && !cuda(&src_caps), "{src_caps}");
+    let mut query = gst::query::Context::new("gst.cuda.context");
+    assert!(!pad.query(&mut query), "no CUDA context to share");
+    element.set_state(gst::State::Null).unwrap();
+
+    let run_with = |feature: &str| {
+        run(
+            &format!(
+                "appsrc name=src format=time caps=\"video/x-raw{feature},format=RGB,width=640,\
+                 height=480,framerate=25/1\" ! yolodetect model={} ! fakesink name=sink",
+                planted("planted-det-raw-dyn.onnx")
+            ),
+            grey_rgb(640, 480, levels(3)),
+        )
+        .unwrap()
+    };
+    let (system, cuda_caps) = (run_with(""), run_with("(memory:CUDAMemory)"));
+    assert_eq!(cuda_caps.len(), 3);
+    for (s, c) in system.iter().zip(&cuda_caps) {
+        assert_eq!(c.roi("player")[0].rect, (80, 70, 40, 60));
+        assert_eq!(c.roi("player")[0].rect, s.roi("player")[0].rect);
+        assert_eq!(c.roi("player")[0].confidence, s.roi("player")[0].confidence);
+    }
+}

@@ -73,7 +73,7 @@ fn main() {
         letterbox: lb,
         output: engine.info.input_precision,
     };
-    let mut device = engine.new_frames_batch(spec).expect("frames batch");
+    let mut device = engine.new_frames_batch(spec, None).expect("frames batch");
     device.set_threads(threads);
     let mut time = |tensor: &mut BatchTensor| {
         let mut once = || {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use half::f16;
 use ort::ep::{self, ExecutionProvider as _};
@@ -11,9 +11,12 @@ use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+use crate::cuda::{DeviceFrame, FrameCopier};
 use crate::graph::{copy_tight_threads, tight_len, GraphPreprocess, GraphSpec};
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
-use crate::preprocess::{check_frame, letterbox_into_threads, FrameError, FrameView, Letterbox};
+use crate::preprocess::{
+    check_frame, letterbox_into_threads, FrameError, FrameView, Letterbox, PixelFormat,
+};
 use crate::InferError;
 
 /// Execution provider selection of an element.
@@ -448,19 +451,38 @@ impl Engine {
     /// [`BatchTensor::fill_slot`] copies frames in, [`Engine::run`] uploads them in one copy (from
     /// pinned memory under CUDA), letterboxes them with a [`GraphPreprocess`] and runs the model
     /// on the result where it lies.
-    pub fn new_frames_batch(&self, spec: GraphSpec) -> Result<BatchTensor, InferError> {
+    ///
+    /// With `device`, the batch lives in device memory instead and takes frames that are
+    /// already there ([`BatchTensor::fill_slot_device`], a device-to-device copy each).
+    pub fn new_frames_batch(
+        &self,
+        spec: GraphSpec,
+        device: Option<Arc<FrameCopier>>,
+    ) -> Result<BatchTensor, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("frame batch: {e}"));
-        let (_, pinned) = self.memory(MemoryType::CPUInput).map_err(err)?;
-        let alloc = match self.provider {
-            Provider::Cuda | Provider::TensorRt => {
-                ort::memory::Allocator::new(&self.session, pinned).map_err(err)?
+        let (on_device, pinned) = self.memory(MemoryType::CPUInput).map_err(err)?;
+        let gpu = matches!(self.provider, Provider::Cuda | Provider::TensorRt);
+        if device.is_some() && !gpu {
+            return Err(InferError::Runtime(format!(
+                "frames in device memory need the CUDA provider, not {:?}",
+                self.provider
+            )));
+        }
+        let alloc = match (gpu, &device) {
+            (true, Some(_)) => {
+                ort::memory::Allocator::new(&self.session, on_device).map_err(err)?
             }
+            (true, None) => ort::memory::Allocator::new(&self.session, pinned).map_err(err)?,
             _ => ort::memory::Allocator::default(),
         };
         let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
         let tensor = ort::value::Tensor::<u8>::new(&alloc, [spec.batch, len]).map_err(err)?;
         Ok(BatchTensor {
-            data: BatchData::Frames(Box::new(FrameBatch { tensor, spec })),
+            data: BatchData::Frames(Box::new(FrameBatch {
+                tensor,
+                spec,
+                device,
+            })),
             slots: spec.batch,
             lb: spec.letterbox,
             threads: 1,
@@ -795,6 +817,8 @@ enum BatchData {
 struct FrameBatch {
     tensor: ort::value::Tensor<u8>,
     spec: GraphSpec,
+    /// Set when `tensor` is in device memory: copies device frames into it.
+    device: Option<Arc<FrameCopier>>,
 }
 
 /// A reusable `[slots, 3, H, W]` input tensor that frames are letterboxed into in place.
@@ -842,28 +866,28 @@ impl BatchTensor {
         }
     }
 
+    /// Whether this batch takes frames in device memory ([`BatchTensor::fill_slot_device`]).
+    pub fn frames_on_device(&self) -> bool {
+        matches!(&self.data, BatchData::Frames(f) if f.device.is_some())
+    }
+
     /// Letterboxes `frame` into slot `i` (or copies it there, for a frames batch).
     pub fn fill_slot(&mut self, i: usize, frame: &FrameView) -> Result<(), FrameError> {
         let n = self.lb.slot_len();
         match &mut self.data {
             BatchData::Frames(f) => {
-                let FrameBatch { tensor, spec } = &mut **f;
                 check_frame(frame)?;
-                if frame.format != spec.format
-                    || (frame.width, frame.height) != (spec.letterbox.src_w, spec.letterbox.src_h)
-                {
-                    return Err(FrameError {
-                        format: frame.format,
-                        width: frame.width,
-                        height: frame.height,
-                        why: format!(
-                            "the batch holds {:?} {}x{} frames",
-                            spec.format, spec.letterbox.src_w, spec.letterbox.src_h
-                        ),
-                    });
+                let len = f.check(frame.format, frame.width, frame.height)?;
+                if f.device.is_some() {
+                    return Err(f.refuse(
+                        frame.format,
+                        frame.width,
+                        frame.height,
+                        "the batch is in device memory (frames from host memory go to a host batch)"
+                            .into(),
+                    ));
                 }
-                let len = tight_len(spec.format, frame.width, frame.height);
-                let data = tensor.extract_tensor_mut().1;
+                let data = f.tensor.extract_tensor_mut().1;
                 copy_tight_threads(frame, &mut data[i * len..(i + 1) * len], self.threads);
                 Ok(())
             }
@@ -874,5 +898,68 @@ impl BatchTensor {
                 letterbox_into_threads(frame, &self.lb, &mut v[i * n..(i + 1) * n], self.threads)
             }
         }
+    }
+
+    /// Copies a frame that is in device memory into slot `i` of a device frames batch (see
+    /// [`Engine::new_frames_batch`]); returns once the copy is done.
+    ///
+    /// # Safety
+    /// `frame`'s planes must be device memory of the copier's context, readable for their
+    /// rows at their pitches for the duration of the call.
+    pub unsafe fn fill_slot_device(
+        &mut self,
+        i: usize,
+        frame: &DeviceFrame,
+    ) -> Result<(), FrameError> {
+        let refuse = |why: &str| FrameError {
+            format: frame.format,
+            width: frame.width,
+            height: frame.height,
+            why: why.into(),
+        };
+        let BatchData::Frames(f) = &mut self.data else {
+            return Err(refuse(
+                "the batch holds letterboxed frames, not device frames",
+            ));
+        };
+        let len = f.check(frame.format, frame.width, frame.height)?;
+        let Some(copier) = f.device.clone() else {
+            return Err(refuse("the batch is in host memory"));
+        };
+        if i >= f.spec.batch {
+            return Err(refuse("slot out of range"));
+        }
+        let base = f.tensor.data_ptr_mut() as u64 + (i * len) as u64;
+        // SAFETY: the slot is `len` bytes of the batch's device allocation; the caller vouches
+        // for the frame.
+        unsafe { copier.copy_tight(frame, base) }.map_err(|e| refuse(&e))
+    }
+}
+
+impl FrameBatch {
+    fn refuse(&self, format: PixelFormat, width: usize, height: usize, why: String) -> FrameError {
+        FrameError {
+            format,
+            width,
+            height,
+            why,
+        }
+    }
+
+    /// Checks a frame against what the batch holds; returns its tight length.
+    fn check(&self, format: PixelFormat, width: usize, height: usize) -> Result<usize, FrameError> {
+        let lb = &self.spec.letterbox;
+        if format != self.spec.format || (width, height) != (lb.src_w, lb.src_h) {
+            return Err(self.refuse(
+                format,
+                width,
+                height,
+                format!(
+                    "the batch holds {:?} {}x{} frames",
+                    self.spec.format, lb.src_w, lb.src_h
+                ),
+            ));
+        }
+        Ok(tight_len(format, width, height))
     }
 }

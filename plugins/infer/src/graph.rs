@@ -52,6 +52,21 @@ pub fn tight_len(format: PixelFormat, w: usize, h: usize) -> usize {
     }
 }
 
+/// A frame's tight layout: (plane, bytes per row, rows) of each plane, in order.
+pub fn tight_planes(
+    format: PixelFormat,
+    w: usize,
+    h: usize,
+) -> impl Iterator<Item = (usize, usize, usize)> {
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let (planes, n) = match format {
+        PixelFormat::I420 => ([(0, w, h), (1, cw, ch), (2, cw, ch)], 3),
+        PixelFormat::Nv12 => ([(0, w, h), (1, 2 * cw, ch), (2, 0, 0)], 2),
+        f => ([(0, w * bpp(f), h), (1, 0, 0), (2, 0, 0)], 1),
+    };
+    planes.into_iter().take(n)
+}
+
 /// Copies a frame's planes, row by row without stride padding, into `dst` (tight layout).
 pub fn copy_tight(frame: &FrameView, dst: &mut [u8]) {
     copy_tight_threads(frame, dst, 1)
@@ -61,16 +76,8 @@ pub fn copy_tight(frame: &FrameView, dst: &mut [u8]) {
 /// workers copy a batch of 32 1080p NV12 frames into pinned memory in 7 ms on the H100 host).
 pub fn copy_tight_threads(frame: &FrameView, dst: &mut [u8], threads: usize) {
     use rayon::prelude::*;
-    let (w, h) = (frame.width, frame.height);
-    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    // (plane, row bytes, rows) in tight order.
-    let planes: &[(usize, usize, usize)] = match frame.format {
-        PixelFormat::I420 => &[(0, w, h), (1, cw, ch), (2, cw, ch)],
-        PixelFormat::Nv12 => &[(0, w, h), (1, 2 * cw, ch)],
-        f => &[(0, w * bpp(f), h)],
-    };
     let mut rest = dst;
-    for &(plane, row, n) in planes {
+    for (plane, row, n) in tight_planes(frame.format, frame.width, frame.height) {
         let (out, tail) = rest.split_at_mut(row * n);
         rest = tail;
         if out.is_empty() {
@@ -548,7 +555,7 @@ mod tests {
                 output: engine.info.input_precision,
             };
             let mut host = engine.new_batch(batch, lb);
-            let mut frames = engine.new_frames_batch(spec).unwrap();
+            let mut frames = engine.new_frames_batch(spec, None).unwrap();
             assert_eq!(host.graph_spec(), None);
             assert_eq!(frames.graph_spec(), Some(&spec));
             for i in 0..batch {
@@ -575,6 +582,24 @@ mod tests {
                 .fill_slot(0, &other.view(YuvMatrix::Bt709))
                 .unwrap_err();
             assert!(e.why.contains("the batch holds"), "{}", e.why);
+            // Device frames go only to a batch in device memory.
+            assert!(!frames.frames_on_device());
+            let device = crate::cuda::DeviceFrame {
+                format,
+                width: w,
+                height: h,
+                planes: [0; 3],
+                strides: [w; 3],
+            };
+            for batch in [&mut frames, &mut host] {
+                // SAFETY: refused before any address is touched.
+                let e = unsafe { batch.fill_slot_device(0, &device) }.unwrap_err();
+                assert!(
+                    e.why.contains("host memory") || e.why.contains("letterboxed"),
+                    "{}",
+                    e.why
+                );
+            }
         }
     }
 }

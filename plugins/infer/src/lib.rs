@@ -1,11 +1,13 @@
 //! courtvision-infer: YOLO inference on ONNX Runtime, without GStreamer.
 //!
+//! - [`cuda`]: the CUDA driver calls for frames already in device memory (loaded at run time);
 //! - [`engine`]: finding libonnxruntime, execution providers, sessions, the batch tensor;
 //! - [`model`]: what an ultralytics export says about itself (task, names, layout, sizes);
 //! - [`preprocess`]: letterbox straight from a video frame into a batch slot;
 //! - [`decode`]: output tensors to objects in frame pixels, NMS;
 //! - [`eval`]: accuracy against ground truth (mAP per class, keypoint PCK).
 
+pub mod cuda;
 pub mod decode;
 pub mod engine;
 pub mod eval;

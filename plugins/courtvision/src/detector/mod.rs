@@ -2,6 +2,7 @@
 //! and the batching runtime ([`runtime::Detector`]). Not an element itself: each element's
 //! imp.rs is a thin GObject wrapper around a [`runtime::Detector`].
 
+pub mod cudamem;
 pub mod fill;
 pub mod runtime;
 
@@ -432,7 +433,7 @@ macro_rules! detector_element_impl {
 
             fn pad_templates() -> &'static [gst::PadTemplate] {
                 static TEMPLATES: std::sync::LazyLock<Vec<gst::PadTemplate>> =
-                    std::sync::LazyLock::new($crate::caps::raw_video_templates);
+                    std::sync::LazyLock::new($crate::caps::detector_templates);
                 TEMPLATES.as_ref()
             }
 

@@ -26,6 +26,7 @@ use courtvision_meta::{
     add_detection, record_stage, wall_clock_ns, BBox, Detection, Keypoint, MotionMeta,
 };
 
+use super::cudamem::{self, CudaInput};
 use super::fill::{self, Fill, Inferred};
 use super::{resolve_classes, Kind, Preprocess, Settings, DEFAULT_DYNAMIC_BATCH};
 
@@ -117,6 +118,9 @@ struct Config {
     preprocess_threads: usize,
     /// Frames go to the provider as uint8 and are letterboxed there (`preprocess`).
     device_preprocess: bool,
+    /// Taking frames in CUDA memory (device preprocessing on a CUDA provider, where the CUDA
+    /// driver and GStreamer's CUDA library are present).
+    cuda: Option<Arc<CudaInput>>,
     video: Option<VideoConfig>,
 }
 
@@ -127,6 +131,8 @@ struct VideoConfig {
     matrix: YuvMatrix,
     full_range: bool,
     letterbox: Letterbox,
+    /// The caps say `memory:CUDAMemory`.
+    cuda_memory: bool,
 }
 
 struct Filling {
@@ -327,6 +333,17 @@ impl Detector {
             Preprocess::Device => true,
             Preprocess::Auto => engine.provider != courtvision_infer::Provider::Cpu,
         };
+        let cuda = if device_preprocess && engine.provider != courtvision_infer::Provider::Cpu {
+            match CudaInput::new(cfg.device_id) {
+                Ok(c) => Some(Arc::new(c)),
+                Err(e) => {
+                    gst::info!(CAT, obj = element, "no CUDA memory input: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
         resolve_classes(settings.classes.as_deref(), &labels)
             .map_err(|e| format!("classes: {e}"))?;
@@ -358,6 +375,7 @@ impl Detector {
             batch_size,
             preprocess_threads,
             device_preprocess,
+            cuda,
             video: None,
         });
         f.batch = None;
@@ -492,7 +510,15 @@ impl Detector {
             }
             let batch = f.batch.as_mut().expect("just set");
             let slot = batch.frames;
-            let filled =
+            let filled = if batch.tensor.frames_on_device() {
+                fill_from_device(
+                    config.cuda.as_deref(),
+                    &buffer,
+                    video,
+                    &mut batch.tensor,
+                    slot,
+                )
+            } else {
                 gst_video::VideoFrameRef::from_buffer_ref_readable(buffer.as_ref(), &video.info)
                     .map_err(|e| e.to_string())
                     .and_then(|frame| {
@@ -512,7 +538,8 @@ impl Detector {
                             .tensor
                             .fill_slot(slot, &view)
                             .map_err(|e| e.to_string())
-                    });
+                    })
+            };
             if let Err(e) = filled {
                 // Run what is already batched so nothing before this frame is lost.
                 let partial = f.batch.take();
@@ -575,12 +602,19 @@ impl Detector {
             letterbox: video.letterbox,
             output: config.info.input_precision,
         });
+        // Frames in CUDA memory are copied into a batch in device memory.
+        let device = config
+            .cuda
+            .as_ref()
+            .filter(|_| spec.is_some() && video.cuda_memory)
+            .map(|c| c.copier());
         let reused = {
             let mut q = lock(&self.shared.queue);
             let i = q.free.iter().position(|t| {
                 *t.letterbox() == video.letterbox
                     && t.slots() == slots
                     && t.graph_spec() == spec.as_ref()
+                    && t.frames_on_device() == device.is_some()
             });
             i.map(|i| q.free.swap_remove(i))
         };
@@ -590,7 +624,10 @@ impl Detector {
             // Pinned host memory comes from the model's session (waits for a running batch).
             (None, Some(spec)) => {
                 let made = match lock(&self.shared.model).as_ref() {
-                    Some(m) => m.engine.new_frames_batch(spec).map_err(|e| e.to_string()),
+                    Some(m) => m
+                        .engine
+                        .new_frames_batch(spec, device)
+                        .map_err(|e| e.to_string()),
                     None => Err("no model loaded".into()),
                 };
                 match made {
@@ -738,6 +775,7 @@ impl Detector {
             full_range: colorimetry.range() == gst_video::VideoColorRange::Range0_255,
             letterbox,
             info,
+            cuda_memory: cudamem::is_cuda_caps(caps),
         });
         Ok(())
     }
@@ -762,6 +800,19 @@ impl Detector {
                 drop(d);
                 self.srcpad.peer_query(query)
             }
+            gst::QueryViewMut::Context(q) if q.context_type() == cudamem::CONTEXT_TYPE => {
+                // Upstream CUDA elements (nvh264dec) allocate in the model's CUDA context.
+                let context = self.cuda_input().map(|c| c.context().clone());
+                match context {
+                    Some(c) => {
+                        gst::debug!(CAT, obj = pad, "sharing the model's CUDA context");
+                        q.set_context(&c);
+                        true
+                    }
+                    None => gst::Pad::query_default(pad, Some(element), query),
+                }
+            }
+            gst::QueryViewMut::Caps(_) => self.caps_query(pad, element, query),
             gst::QueryViewMut::AcceptCaps(q) => {
                 // Accept any raw video here so that an unsupported format reaches the CAPS
                 // event and gets a clear error instead of a bare not-negotiated.
@@ -774,6 +825,34 @@ impl Detector {
         }
     }
 
+    /// The CUDA memory input, when this element can take frames in CUDA memory.
+    fn cuda_input(&self) -> Option<Arc<CudaInput>> {
+        lock(&self.shared.filling)
+            .config
+            .as_ref()
+            .and_then(|c| c.cuda.clone())
+    }
+
+    /// Caps through the element (PROXY_CAPS), less CUDA memory when it cannot take that.
+    fn caps_query(
+        &self,
+        pad: &gst::Pad,
+        element: &gst::Element,
+        query: &mut gst::QueryRef,
+    ) -> bool {
+        if !gst::Pad::query_default(pad, Some(element), query) {
+            return false;
+        }
+        if self.cuda_input().is_none() {
+            if let gst::QueryViewMut::Caps(q) = query.view_mut() {
+                if let Some(caps) = q.result_owned() {
+                    q.set_result(&cudamem::without_cuda(&caps));
+                }
+            }
+        }
+        true
+    }
+
     pub fn src_query(
         &self,
         pad: &gst::Pad,
@@ -781,6 +860,7 @@ impl Detector {
         query: &mut gst::QueryRef,
     ) -> bool {
         match query.view_mut() {
+            gst::QueryViewMut::Caps(_) => self.caps_query(pad, element, query),
             gst::QueryViewMut::Latency(q) => {
                 let mut upstream = gst::query::Latency::new();
                 if !self.sinkpad.peer_query(&mut upstream) {
@@ -880,6 +960,23 @@ impl Shared {
         q.items.push_back(item);
         self.cond.notify_all();
     }
+}
+
+/// Copies a frame in CUDA memory into slot `slot` of a device batch.
+fn fill_from_device(
+    cuda: Option<&CudaInput>,
+    buffer: &gst::BufferRef,
+    video: &VideoConfig,
+    tensor: &mut BatchTensor,
+    slot: usize,
+) -> Result<(), String> {
+    let cuda = cuda.ok_or("no CUDA memory input")?;
+    let (_mapped, frame) = cuda
+        .map(buffer, &video.info, video.format)?
+        .ok_or("the caps say memory:CUDAMemory but the buffer is not CUDA memory")?;
+    // SAFETY: the planes are the mapped memory of `buffer`, kept mapped (and the buffer alive)
+    // until the copy returns.
+    unsafe { tensor.fill_slot_device(slot, &frame) }.map_err(|e| e.to_string())
 }
 
 fn notify(signal: &Arc<(Mutex<bool>, Condvar)>) {

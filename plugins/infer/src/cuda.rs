@@ -1,0 +1,359 @@
+//! The few CUDA driver calls that frames already on the GPU need (decoder output in device
+//! memory, copied device to device into a batch): the device's primary context, which ONNX
+//! Runtime's CUDA provider runs in, and pitched 2-D copies on a stream of our own.
+//!
+//! Loaded at run time from `libcuda.so.1` with libloading, so nothing links against CUDA and
+//! hosts without a driver (CI) build and run the rest unchanged: [`driver`] is then an error.
+//! Written by hand: cudarc covers the driver API, but its bindings are chosen for one CUDA
+//! version at build time (the GPU host runs CUDA 13, CI has no CUDA); nine calls whose ABI has
+//! not changed since CUDA 4 make a smaller, version-independent table.
+
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
+use std::sync::OnceLock;
+
+/// `CUcontext`, `CUstream`: opaque driver handles.
+pub type Handle = *mut c_void;
+
+type CuResult = c_int;
+
+/// `CUDA_MEMCPY2D` of the driver API (v2 layout).
+#[repr(C)]
+struct Memcpy2d {
+    src_x_in_bytes: usize,
+    src_y: usize,
+    src_memory_type: c_uint,
+    src_host: *const c_void,
+    src_device: u64,
+    src_array: *mut c_void,
+    src_pitch: usize,
+    dst_x_in_bytes: usize,
+    dst_y: usize,
+    dst_memory_type: c_uint,
+    dst_host: *mut c_void,
+    dst_device: u64,
+    dst_array: *mut c_void,
+    dst_pitch: usize,
+    width_in_bytes: usize,
+    height: usize,
+}
+
+const CU_MEMORYTYPE_DEVICE: c_uint = 2;
+const CU_STREAM_NON_BLOCKING: c_uint = 1;
+
+/// The loaded driver entry points.
+pub struct Driver {
+    init: unsafe extern "C" fn(c_uint) -> CuResult,
+    device_get: unsafe extern "C" fn(*mut c_int, c_int) -> CuResult,
+    primary_ctx_retain: unsafe extern "C" fn(*mut Handle, c_int) -> CuResult,
+    ctx_push: unsafe extern "C" fn(Handle) -> CuResult,
+    ctx_pop: unsafe extern "C" fn(*mut Handle) -> CuResult,
+    stream_create: unsafe extern "C" fn(*mut Handle, c_uint) -> CuResult,
+    stream_synchronize: unsafe extern "C" fn(Handle) -> CuResult,
+    memcpy_2d_async: unsafe extern "C" fn(*const Memcpy2d, Handle) -> CuResult,
+    error_name: unsafe extern "C" fn(CuResult, *mut *const c_char) -> CuResult,
+    _lib: libloading::Library,
+}
+
+// SAFETY: the driver API is thread-safe; the struct only holds function pointers and the
+// library that keeps them valid.
+unsafe impl Send for Driver {}
+unsafe impl Sync for Driver {}
+
+/// The CUDA driver, loaded (and `cuInit` called) once per process.
+pub fn driver() -> Result<&'static Driver, String> {
+    static DRIVER: OnceLock<Result<Driver, String>> = OnceLock::new();
+    DRIVER
+        .get_or_init(Driver::load)
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+impl Driver {
+    fn load() -> Result<Driver, String> {
+        // SAFETY: libcuda.so.1 is the CUDA driver library; its initialisers are safe to run.
+        let lib = unsafe { libloading::Library::new("libcuda.so.1") }
+            .map_err(|e| format!("no CUDA driver (libcuda.so.1): {e}"))?;
+        macro_rules! sym {
+            ($name:literal) => {
+                // SAFETY: the symbol has the signature of the field it is stored in (CUDA
+                // driver API, cuda.h).
+                *unsafe { lib.get($name) }.map_err(|e| {
+                    format!(
+                        "CUDA driver lacks {}: {e}",
+                        String::from_utf8_lossy(&$name[..$name.len() - 1])
+                    )
+                })?
+            };
+        }
+        let d = Driver {
+            init: sym!(b"cuInit\0"),
+            device_get: sym!(b"cuDeviceGet\0"),
+            primary_ctx_retain: sym!(b"cuDevicePrimaryCtxRetain\0"),
+            ctx_push: sym!(b"cuCtxPushCurrent_v2\0"),
+            ctx_pop: sym!(b"cuCtxPopCurrent_v2\0"),
+            stream_create: sym!(b"cuStreamCreate\0"),
+            stream_synchronize: sym!(b"cuStreamSynchronize\0"),
+            memcpy_2d_async: sym!(b"cuMemcpy2DAsync_v2\0"),
+            error_name: sym!(b"cuGetErrorName\0"),
+            _lib: lib,
+        };
+        // SAFETY: plain driver call.
+        d.check("cuInit", unsafe { (d.init)(0) })?;
+        Ok(d)
+    }
+
+    fn check(&self, what: &str, r: CuResult) -> Result<(), String> {
+        if r == 0 {
+            return Ok(());
+        }
+        let mut name: *const c_char = std::ptr::null();
+        // SAFETY: cuGetErrorName writes a pointer to a static string (or leaves it null).
+        unsafe { (self.error_name)(r, &mut name) };
+        let name = if name.is_null() {
+            format!("error {r}")
+        } else {
+            // SAFETY: non-null, NUL-terminated, static.
+            unsafe { CStr::from_ptr(name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        Err(format!("{what} failed: {name}"))
+    }
+
+    /// The primary context of device `ordinal` (retained for the life of the process, as ONNX
+    /// Runtime's CUDA provider also holds it) and the device handle.
+    fn primary_context(&self, ordinal: i32) -> Result<(Handle, i32), String> {
+        let mut dev = 0;
+        // SAFETY: out-pointers to locals.
+        self.check("cuDeviceGet", unsafe {
+            (self.device_get)(&mut dev, ordinal)
+        })?;
+        let mut ctx = std::ptr::null_mut();
+        self.check("cuDevicePrimaryCtxRetain", unsafe {
+            (self.primary_ctx_retain)(&mut ctx, dev)
+        })?;
+        Ok((ctx, dev))
+    }
+
+    /// Runs `f` with `ctx` current on this thread (pushed, then popped).
+    fn with_context<T>(
+        &self,
+        ctx: Handle,
+        f: impl FnOnce() -> Result<T, String>,
+    ) -> Result<T, String> {
+        // SAFETY: ctx is a live context from primary_context().
+        self.check("cuCtxPushCurrent", unsafe { (self.ctx_push)(ctx) })?;
+        let out = f();
+        let mut popped = std::ptr::null_mut();
+        // SAFETY: pops what was pushed above.
+        let pop = self.check("cuCtxPopCurrent", unsafe { (self.ctx_pop)(&mut popped) });
+        let out = out?;
+        pop.map(|_| out)
+    }
+
+    /// A non-blocking stream in the current context.
+    fn stream(&self) -> Result<Handle, String> {
+        let mut s = std::ptr::null_mut();
+        // SAFETY: out-pointer to a local.
+        self.check("cuStreamCreate", unsafe {
+            (self.stream_create)(&mut s, CU_STREAM_NON_BLOCKING)
+        })?;
+        Ok(s)
+    }
+
+    /// Queues a pitched device-to-device copy of `rows` rows of `row_bytes` on `stream`.
+    ///
+    /// # Safety
+    /// Both ranges must be device memory of the current context, `src` readable and `dst`
+    /// writable for `rows` rows at their pitches, until the stream is synchronised.
+    unsafe fn copy_2d(
+        &self,
+        stream: Handle,
+        (dst, dst_pitch): (u64, usize),
+        (src, src_pitch): (u64, usize),
+        row_bytes: usize,
+        rows: usize,
+    ) -> Result<(), String> {
+        let p = Memcpy2d {
+            src_x_in_bytes: 0,
+            src_y: 0,
+            src_memory_type: CU_MEMORYTYPE_DEVICE,
+            src_host: std::ptr::null(),
+            src_device: src,
+            src_array: std::ptr::null_mut(),
+            src_pitch,
+            dst_x_in_bytes: 0,
+            dst_y: 0,
+            dst_memory_type: CU_MEMORYTYPE_DEVICE,
+            dst_host: std::ptr::null_mut(),
+            dst_device: dst,
+            dst_array: std::ptr::null_mut(),
+            dst_pitch,
+            width_in_bytes: row_bytes,
+            height: rows,
+        };
+        self.check("cuMemcpy2DAsync", unsafe {
+            (self.memcpy_2d_async)(&p, stream)
+        })
+    }
+
+    /// Waits for everything queued on `stream`.
+    fn synchronize(&self, stream: Handle) -> Result<(), String> {
+        // SAFETY: a stream from stream().
+        self.check("cuStreamSynchronize", unsafe {
+            (self.stream_synchronize)(stream)
+        })
+    }
+}
+
+/// A frame in device memory: each plane's address and pitch (plane order as in
+/// [`crate::FrameView`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceFrame {
+    pub format: crate::PixelFormat,
+    pub width: usize,
+    pub height: usize,
+    pub planes: [u64; 3],
+    pub strides: [usize; 3],
+}
+
+/// Copies frames into device batches: the primary context of one device and a stream in it.
+pub struct FrameCopier {
+    driver: &'static Driver,
+    context: Handle,
+    device: i32,
+    stream: Handle,
+}
+
+// SAFETY: driver handles are usable from any thread; the copier pushes its context itself.
+unsafe impl Send for FrameCopier {}
+unsafe impl Sync for FrameCopier {}
+
+impl FrameCopier {
+    /// A copier for device `ordinal`'s primary context.
+    pub fn new(ordinal: i32) -> Result<FrameCopier, String> {
+        let driver = driver()?;
+        let (context, device) = driver.primary_context(ordinal)?;
+        let stream = driver.with_context(context, || driver.stream())?;
+        Ok(FrameCopier {
+            driver,
+            context,
+            device,
+            stream,
+        })
+    }
+
+    /// The primary context (for sharing with other CUDA users of the process).
+    pub fn context(&self) -> Handle {
+        self.context
+    }
+
+    /// The device (`CUdevice`) of the context.
+    pub fn device(&self) -> i32 {
+        self.device
+    }
+
+    /// Copies `frame` into `dst` in its tight layout ([`crate::graph::tight_len`] bytes) and waits
+    /// for the copy.
+    ///
+    /// # Safety
+    /// `frame`'s planes must be readable device memory of this context for their rows at their
+    /// pitches, and `dst` writable device memory of `tight_len` bytes.
+    pub unsafe fn copy_tight(&self, frame: &DeviceFrame, dst: u64) -> Result<(), String> {
+        let d = self.driver;
+        d.with_context(self.context, || {
+            tight_copies(frame, dst, |to, from, row, rows| {
+                // SAFETY: the caller vouches for both ranges.
+                unsafe { d.copy_2d(self.stream, to, from, row, rows) }
+            })?;
+            d.synchronize(self.stream)
+        })
+    }
+}
+
+/// The 2-D copies that put `frame` into its tight layout at `dst`: `copy((dst, dst pitch),
+/// (src, src pitch), row bytes, rows)` per plane, in order.
+pub fn tight_copies(
+    frame: &DeviceFrame,
+    dst: u64,
+    mut copy: impl FnMut((u64, usize), (u64, usize), usize, usize) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut at = dst;
+    for (plane, row, rows) in crate::graph::tight_planes(frame.format, frame.width, frame.height) {
+        if row * rows == 0 {
+            continue;
+        }
+        copy(
+            (at, row),
+            (frame.planes[plane], frame.strides[plane]),
+            row,
+            rows,
+        )?;
+        at += (row * rows) as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{copy_tight, tight_len};
+    use crate::preprocess::TestFrame;
+    use crate::{PixelFormat, YuvMatrix};
+
+    /// The device copy plan, carried out on host memory, gives the host tight copy.
+    #[test]
+    fn device_copy_plan_is_the_tight_copy() {
+        for format in [
+            PixelFormat::Rgb,
+            PixelFormat::Bgrx,
+            PixelFormat::I420,
+            PixelFormat::Nv12,
+        ] {
+            let (w, h) = (203, 301);
+            let frame = TestFrame::random(format, w, h, 5);
+            let view = frame.view(YuvMatrix::Bt601);
+            let len = tight_len(format, w, h);
+            let mut expected = vec![0u8; len];
+            copy_tight(&view, &mut expected);
+            let addr = |i: usize| view.planes[i].as_ptr() as u64;
+            let device = DeviceFrame {
+                format,
+                width: w,
+                height: h,
+                planes: [addr(0), addr(1), addr(2)],
+                strides: view.strides,
+            };
+            let mut out = vec![7u8; len + 16];
+            let base = out.as_mut_ptr() as u64;
+            let mut copied = 0;
+            tight_copies(
+                &device,
+                base,
+                |(to, to_pitch), (from, from_pitch), row, rows| {
+                    assert!(row <= from_pitch && row <= to_pitch);
+                    assert!(to >= base && to + (to_pitch * rows) as u64 <= base + len as u64);
+                    for r in 0..rows {
+                        // SAFETY: host ranges checked above (destination) or of the test frame.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                (from + (r * from_pitch) as u64) as *const u8,
+                                (to + (r * to_pitch) as u64) as *mut u8,
+                                row,
+                            )
+                        };
+                    }
+                    copied += row * rows;
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(copied, len, "{format:?}");
+            assert!(out[..len] == expected[..], "{format:?}");
+            assert!(
+                out[len..].iter().all(|&b| b == 7),
+                "{format:?}: wrote past the slot"
+            );
+        }
+    }
+}
