@@ -44,6 +44,11 @@ gst-launch-1.0 -q videotestsrc num-buffers=600 pattern=ball \
   ! video/x-raw,format=I420,width=1920,height=1080,framerate=60/1 \
   ! x264enc speed-preset=ultrafast bframes=0 key-int-max=60 ! video/x-h264,profile=high \
   ! h264parse ! mp4mux ! filesink location=.device/run/clip-1080p.mp4
+# The same, a minute long, for several streams at once (each runs long past its start-up).
+gst-launch-1.0 -q videotestsrc num-buffers=3600 pattern=ball \
+  ! video/x-raw,format=I420,width=1920,height=1080,framerate=60/1 \
+  ! x264enc speed-preset=ultrafast bframes=0 key-int-max=60 ! video/x-h264,profile=high \
+  ! h264parse ! mp4mux ! filesink location=.device/run/clip-1080p-long.mp4
 # The same detections with frames in CUDA memory and in host memory (section u): a courtsrc
 # match (the default models find its players) as 1080p H.264.
 cargo build --release -q -p gst-plugin-courtvision

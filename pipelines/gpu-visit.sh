@@ -257,25 +257,32 @@ section_u() {
   done
   row "u) CUDA memory, yolodetect -> posedetect yolo11n fp16 b16" \
     "$(pipe "cuda det+pose" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=16 ! posedetect model=$M/yolo11n-pose-fp16.onnx execution-provider=cuda batch-size=16 ! fakesink name=sink)"
-  for n in 4 8; do
+  # Several streams of the minute-long clip: in one process (the elements share the CUDA
+  # context), and one process each.
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  for c in "4 0" "8 0" "8 1"; do
+    set -- $c
     desc=""
-    for i in $(seq $n); do
-      desc="$desc $DEC ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink"
+    for i in $(seq $1); do
+      desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 intra-threads=$2 ! fakesink"
     done
-    row "u) $n streams in one process, CUDA memory, yolo11n fp16 b32" "$(pipe "cuda one process x$n" $desc)"
+    row "u) $1 streams in one process, CUDA memory, yolo11n fp16 b32, intra-threads=$2" "$(pipe "cuda one process x$1 intra $2" $desc)"
   done
-  for n in 4 8 12; do
+  procs() {
+    local n=$1 name=$2; shift 2
     (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
-    for i in $(seq $n); do
-      $R/cvlaunch $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 \
-        ! fakesink name=sink > /tmp/cpar$n-$i.txt 2>&1 &
-    done
+    for i in $(seq $n); do $R/cvlaunch "$@" > /tmp/$name-$i.txt 2>&1 & done
     wait
     pkill -f "nvidia-smi dmon" || true
-    cat /tmp/cpar$n-*.txt >> "$LOG"
-    total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/cpar$n-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
-    util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' /tmp/dmon.txt)
-    row "u) $n streams, one process each, CUDA memory, yolo11n fp16 b32" "$total fps in total (GPU ${util:-?} busy)"
+    cat /tmp/$name-*.txt >> "$LOG"; cat /tmp/dmon.txt >> "$LOG"
+    total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/$name-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
+    util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; d+=$5; n++} END {if (n) printf "SM %.0f%%, NVDEC %.0f%%", s/n, d/n}' /tmp/dmon.txt)
+    echo "$total fps in total ($util busy)"
+  }
+  row "u) 8 x nvh264dec alone, CUDA memory, one process each" "$(procs 8 dec $long ! "$CUDA" ! fakesink name=sink)"
+  for n in 8 12 16; do
+    row "u) $n streams, one process each, CUDA memory, yolo11n fp16 b32" \
+      "$(procs $n cpar$n $long ! "$CUDA" ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink name=sink)"
   done
   for g in false true; do
     $R/cvlaunch $DEC ! "$CUDA" ! identity sync=true ! timingmeta mode=ingress \

@@ -9,9 +9,9 @@ use half::f16;
 use ort::ep::{self, ExecutionProvider as _};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, Session};
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::value::{TensorElementType, TensorRef, TensorRefMut, ValueType};
 
-use crate::cuda::{DeviceFrame, FrameCopier};
+use crate::cuda::{DeviceBuffer, DeviceFrame, FrameCopier};
 use crate::graph::{copy_tight_threads, tight_len, GraphPreprocess, GraphSpec};
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
 use crate::preprocess::{
@@ -388,7 +388,7 @@ impl Engine {
             BatchData::F16(v) => self.session.run(
                 ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?],
             ),
-            BatchData::Frames(f) => return self.run_graph(f.spec, &f.tensor),
+            BatchData::Frames(f) => return self.run_graph(f.spec, f.frames()),
         }
         .map_err(err)?;
         let dims = Self::copy_output(&mut self.output, self.info.output_precision, &outputs[0])?;
@@ -468,21 +468,41 @@ impl Engine {
                 self.provider
             )));
         }
-        let alloc = match (gpu, &device) {
-            (true, Some(_)) => {
-                ort::memory::Allocator::new(&self.session, on_device).map_err(err)?
-            }
-            (true, None) => ort::memory::Allocator::new(&self.session, pinned).map_err(err)?,
-            _ => ort::memory::Allocator::default(),
-        };
         let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
-        let tensor = ort::value::Tensor::<u8>::new(&alloc, [spec.batch, len]).map_err(err)?;
+        let store = match device {
+            Some(copier) => {
+                let buffer = copier
+                    .alloc(spec.batch * len)
+                    .map_err(|e| InferError::Runtime(format!("frame batch: {e}")))?;
+                // SAFETY: the buffer is device memory of `spec.batch * len` bytes on this
+                // device, and lives beside the view (dropped after it, see FrameStore).
+                let tensor = unsafe {
+                    TensorRefMut::<u8>::from_raw(
+                        on_device,
+                        buffer.ptr() as *mut std::ffi::c_void,
+                        ort::value::Shape::new([spec.batch as i64, len as i64]),
+                    )
+                }
+                .map_err(err)?;
+                FrameStore::Device {
+                    tensor,
+                    buffer,
+                    copier,
+                }
+            }
+            None => {
+                let alloc = if gpu {
+                    ort::memory::Allocator::new(&self.session, pinned).map_err(err)?
+                } else {
+                    ort::memory::Allocator::default()
+                };
+                FrameStore::Host(
+                    ort::value::Tensor::<u8>::new(&alloc, [spec.batch, len]).map_err(err)?,
+                )
+            }
+        };
         Ok(BatchTensor {
-            data: BatchData::Frames(Box::new(FrameBatch {
-                tensor,
-                spec,
-                device,
-            })),
+            data: BatchData::Frames(Box::new(FrameBatch { store, spec })),
             slots: spec.batch,
             lb: spec.letterbox,
             threads: 1,
@@ -815,10 +835,31 @@ enum BatchData {
 }
 
 struct FrameBatch {
-    tensor: ort::value::Tensor<u8>,
+    store: FrameStore,
     spec: GraphSpec,
-    /// Set when `tensor` is in device memory: copies device frames into it.
-    device: Option<Arc<FrameCopier>>,
+}
+
+/// Where a frames batch lies.
+enum FrameStore {
+    /// Host memory (pinned under CUDA), filled by [`BatchTensor::fill_slot`].
+    Host(ort::value::Tensor<u8>),
+    /// Device memory of our own (see [`FrameCopier::alloc`]), filled by
+    /// [`BatchTensor::fill_slot_device`]. Fields drop in order: the view before the memory.
+    Device {
+        tensor: TensorRefMut<'static, u8>,
+        buffer: DeviceBuffer,
+        copier: Arc<FrameCopier>,
+    },
+}
+
+impl FrameBatch {
+    /// The batch as the preprocessing graph's input.
+    fn frames(&self) -> &ort::value::Tensor<u8> {
+        match &self.store {
+            FrameStore::Host(t) => t,
+            FrameStore::Device { tensor, .. } => tensor,
+        }
+    }
 }
 
 /// A reusable `[slots, 3, H, W]` input tensor that frames are letterboxed into in place.
@@ -868,7 +909,7 @@ impl BatchTensor {
 
     /// Whether this batch takes frames in device memory ([`BatchTensor::fill_slot_device`]).
     pub fn frames_on_device(&self) -> bool {
-        matches!(&self.data, BatchData::Frames(f) if f.device.is_some())
+        matches!(&self.data, BatchData::Frames(f) if matches!(f.store, FrameStore::Device { .. }))
     }
 
     /// Letterboxes `frame` into slot `i` (or copies it there, for a frames batch).
@@ -878,16 +919,17 @@ impl BatchTensor {
             BatchData::Frames(f) => {
                 check_frame(frame)?;
                 let len = f.check(frame.format, frame.width, frame.height)?;
-                if f.device.is_some() {
-                    return Err(f.refuse(
-                        frame.format,
-                        frame.width,
-                        frame.height,
-                        "the batch is in device memory (frames from host memory go to a host batch)"
+                let FrameStore::Host(tensor) = &mut f.store else {
+                    return Err(FrameError {
+                        format: frame.format,
+                        width: frame.width,
+                        height: frame.height,
+                        why: "the batch is in device memory (frames from host memory go to a \
+                              host batch)"
                             .into(),
-                    ));
-                }
-                let data = f.tensor.extract_tensor_mut().1;
+                    });
+                };
+                let data = tensor.extract_tensor_mut().1;
                 copy_tight_threads(frame, &mut data[i * len..(i + 1) * len], self.threads);
                 Ok(())
             }
@@ -923,16 +965,15 @@ impl BatchTensor {
             ));
         };
         let len = f.check(frame.format, frame.width, frame.height)?;
-        let Some(copier) = f.device.clone() else {
+        let FrameStore::Device { buffer, copier, .. } = &f.store else {
             return Err(refuse("the batch is in host memory"));
         };
         if i >= f.spec.batch {
             return Err(refuse("slot out of range"));
         }
-        let base = f.tensor.data_ptr_mut() as u64 + (i * len) as u64;
         // SAFETY: the slot is `len` bytes of the batch's device allocation; the caller vouches
         // for the frame.
-        unsafe { copier.copy_tight(frame, base) }.map_err(|e| refuse(&e))
+        unsafe { copier.copy_tight(frame, buffer.ptr() + (i * len) as u64) }.map_err(|e| refuse(&e))
     }
 }
 

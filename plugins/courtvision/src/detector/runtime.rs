@@ -833,7 +833,8 @@ impl Detector {
             .and_then(|c| c.cuda.clone())
     }
 
-    /// Caps through the element (PROXY_CAPS), less CUDA memory when it cannot take that.
+    /// Caps through the element (PROXY_CAPS), less CUDA memory once the loaded model shows it
+    /// cannot take that (before loading, links to CUDA caps must still be possible).
     fn caps_query(
         &self,
         pad: &gst::Pad,
@@ -843,7 +844,11 @@ impl Detector {
         if !gst::Pad::query_default(pad, Some(element), query) {
             return false;
         }
-        if self.cuda_input().is_none() {
+        let refused = lock(&self.shared.filling)
+            .config
+            .as_ref()
+            .is_some_and(|c| c.cuda.is_none());
+        if refused {
             if let gst::QueryViewMut::Caps(q) = query.view_mut() {
                 if let Some(caps) = q.result_owned() {
                     q.set_result(&cudamem::without_cuda(&caps));
