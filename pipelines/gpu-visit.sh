@@ -82,7 +82,7 @@ section_a() {
 pipe() {
   local name=$1; shift
   (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
-  local line; line=$($R/cvlaunch "$@" 2>&1 | tail -1)
+  local line; line=$(timeout 150 $R/cvlaunch "$@" 2>&1 | tail -1)
   pkill -f "nvidia-smi dmon" || true
   log "b) $name: $line"
   local util; util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' /tmp/dmon.txt)
@@ -271,7 +271,7 @@ section_u() {
   procs() {
     local n=$1 name=$2; shift 2
     (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
-    for i in $(seq $n); do $R/cvlaunch "$@" > /tmp/$name-$i.txt 2>&1 & done
+    for i in $(seq $n); do timeout 200 $R/cvlaunch "$@" > /tmp/$name-$i.txt 2>&1 & done
     wait
     pkill -f "nvidia-smi dmon" || true
     cat /tmp/$name-*.txt >> "$LOG"; cat /tmp/dmon.txt >> "$LOG"

@@ -50,8 +50,6 @@ pub struct Driver {
     stream_create: unsafe extern "C" fn(*mut Handle, c_uint) -> CuResult,
     stream_synchronize: unsafe extern "C" fn(Handle) -> CuResult,
     memcpy_2d_async: unsafe extern "C" fn(*const Memcpy2d, Handle) -> CuResult,
-    mem_alloc: unsafe extern "C" fn(*mut u64, usize) -> CuResult,
-    mem_free: unsafe extern "C" fn(u64) -> CuResult,
     error_name: unsafe extern "C" fn(CuResult, *mut *const c_char) -> CuResult,
     _lib: libloading::Library,
 }
@@ -96,8 +94,6 @@ impl Driver {
             stream_create: sym!(b"cuStreamCreate\0"),
             stream_synchronize: sym!(b"cuStreamSynchronize\0"),
             memcpy_2d_async: sym!(b"cuMemcpy2DAsync_v2\0"),
-            mem_alloc: sym!(b"cuMemAlloc_v2\0"),
-            mem_free: sym!(b"cuMemFree_v2\0"),
             error_name: sym!(b"cuGetErrorName\0"),
             _lib: lib,
         };
@@ -252,24 +248,6 @@ impl FrameCopier {
         self.context
     }
 
-    /// `len` bytes of device memory in the copier's context, outside ONNX Runtime's arenas: a
-    /// session that replays a captured CUDA graph reuses its arena's addresses as scratch, so
-    /// a batch it handed out between runs could be overwritten by a replay.
-    pub fn alloc(&self, len: usize) -> Result<DeviceBuffer, String> {
-        let d = self.driver;
-        let mut ptr = 0;
-        d.with_context(self.context, || {
-            // SAFETY: out-pointer to a local.
-            d.check("cuMemAlloc", unsafe { (d.mem_alloc)(&mut ptr, len.max(1)) })
-        })?;
-        Ok(DeviceBuffer {
-            driver: d,
-            context: self.context,
-            ptr,
-            len,
-        })
-    }
-
     /// The device (`CUdevice`) of the context.
     pub fn device(&self) -> i32 {
         self.device
@@ -290,43 +268,6 @@ impl FrameCopier {
             })?;
             d.synchronize(self.stream)
         })
-    }
-}
-
-/// Device memory from [`FrameCopier::alloc`], freed on drop.
-pub struct DeviceBuffer {
-    driver: &'static Driver,
-    context: Handle,
-    ptr: u64,
-    len: usize,
-}
-
-// SAFETY: a device address; the driver calls on it are thread-safe.
-unsafe impl Send for DeviceBuffer {}
-unsafe impl Sync for DeviceBuffer {}
-
-impl DeviceBuffer {
-    pub fn ptr(&self) -> u64 {
-        self.ptr
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Drop for DeviceBuffer {
-    fn drop(&mut self) {
-        let d = self.driver;
-        // A failure means the context is gone, and its memory with it: nothing to do.
-        let _ = d.with_context(self.context, || {
-            // SAFETY: allocated by cuMemAlloc in this context, freed once.
-            d.check("cuMemFree", unsafe { (d.mem_free)(self.ptr) })
-        });
     }
 }
 

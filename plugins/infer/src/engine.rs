@@ -9,9 +9,9 @@ use half::f16;
 use ort::ep::{self, ExecutionProvider as _};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, Session};
-use ort::value::{TensorElementType, TensorRef, TensorRefMut, ValueType};
+use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::cuda::{DeviceBuffer, DeviceFrame, FrameCopier};
+use crate::cuda::{DeviceFrame, FrameCopier};
 use crate::graph::{copy_tight_threads, tight_len, GraphPreprocess, GraphSpec};
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
 use crate::preprocess::{
@@ -455,7 +455,7 @@ impl Engine {
     /// With `device`, the batch lives in device memory instead and takes frames that are
     /// already there ([`BatchTensor::fill_slot_device`], a device-to-device copy each).
     pub fn new_frames_batch(
-        &self,
+        &mut self,
         spec: GraphSpec,
         device: Option<Arc<FrameCopier>>,
     ) -> Result<BatchTensor, InferError> {
@@ -471,24 +471,20 @@ impl Engine {
         let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
         let store = match device {
             Some(copier) => {
-                let buffer = copier
-                    .alloc(spec.batch * len)
-                    .map_err(|e| InferError::Runtime(format!("frame batch: {e}")))?;
-                // SAFETY: the buffer is device memory of `spec.batch * len` bytes on this
-                // device, and lives beside the view (dropped after it, see FrameStore).
-                let tensor = unsafe {
-                    TensorRefMut::<u8>::from_raw(
-                        on_device,
-                        buffer.ptr() as *mut std::ffi::c_void,
-                        ort::value::Shape::new([spec.batch as i64, len as i64]),
-                    )
-                }
-                .map_err(err)?;
-                FrameStore::Device {
-                    tensor,
-                    buffer,
-                    copier,
-                }
+                // From the preprocessing session's arena, never the model session's: a session
+                // replaying a captured CUDA graph reuses its arena's addresses as scratch, so a
+                // batch handed out from there between runs gets overwritten (seen on the H100 as
+                // other frames' detections). Memory of our own (cuMemAlloc) instead made the
+                // preprocessing run hang there; the cause was not found.
+                let pre = match self.pre.take() {
+                    Some(p) if *p.spec() == spec => p,
+                    _ => self.preprocess_graph(spec)?,
+                };
+                let alloc = ort::memory::Allocator::new(pre.session(), on_device);
+                self.pre = Some(pre);
+                let tensor = ort::value::Tensor::<u8>::new(&alloc.map_err(err)?, [spec.batch, len])
+                    .map_err(err)?;
+                FrameStore::Device { tensor, copier }
             }
             None => {
                 let alloc = if gpu {
@@ -843,11 +839,9 @@ struct FrameBatch {
 enum FrameStore {
     /// Host memory (pinned under CUDA), filled by [`BatchTensor::fill_slot`].
     Host(ort::value::Tensor<u8>),
-    /// Device memory of our own (see [`FrameCopier::alloc`]), filled by
-    /// [`BatchTensor::fill_slot_device`]. Fields drop in order: the view before the memory.
+    /// Device memory, filled by [`BatchTensor::fill_slot_device`].
     Device {
-        tensor: TensorRefMut<'static, u8>,
-        buffer: DeviceBuffer,
+        tensor: ort::value::Tensor<u8>,
         copier: Arc<FrameCopier>,
     },
 }
@@ -965,7 +959,7 @@ impl BatchTensor {
             ));
         };
         let len = f.check(frame.format, frame.width, frame.height)?;
-        let FrameStore::Device { buffer, copier, .. } = &f.store else {
+        let FrameStore::Device { tensor, copier } = &mut f.store else {
             return Err(refuse("the batch is in host memory"));
         };
         if i >= f.spec.batch {
@@ -973,7 +967,8 @@ impl BatchTensor {
         }
         // SAFETY: the slot is `len` bytes of the batch's device allocation; the caller vouches
         // for the frame.
-        unsafe { copier.copy_tight(frame, buffer.ptr() + (i * len) as u64) }.map_err(|e| refuse(&e))
+        unsafe { copier.copy_tight(frame, tensor.data_ptr_mut() as u64 + (i * len) as u64) }
+            .map_err(|e| refuse(&e))
     }
 }
 

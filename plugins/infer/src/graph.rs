@@ -397,6 +397,10 @@ impl GraphPreprocess {
         &self.spec
     }
 
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
     pub(crate) fn session_mut(&mut self) -> &mut Session {
         &mut self.session
     }

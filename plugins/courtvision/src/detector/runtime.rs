@@ -621,9 +621,10 @@ impl Detector {
         let mut tensor = match (reused, spec) {
             (Some(t), _) => t,
             (None, None) => BatchTensor::new(config.info.input_precision, slots, video.letterbox),
-            // Pinned host memory comes from the model's session (waits for a running batch).
+            // Pinned host memory comes from the model's session, device memory from its
+            // preprocessing session (waits for a running batch).
             (None, Some(spec)) => {
-                let made = match lock(&self.shared.model).as_ref() {
+                let made = match lock(&self.shared.model).as_mut() {
                     Some(m) => m
                         .engine
                         .new_frames_batch(spec, device)
@@ -643,6 +644,21 @@ impl Detector {
                 }
             }
         };
+        gst::debug!(
+            CAT,
+            obj = element,
+            "batch of {slots} ({}): {}",
+            if spec.is_some() {
+                "frames"
+            } else {
+                "letterboxed"
+            },
+            if tensor.frames_on_device() {
+                "device memory"
+            } else {
+                "host memory"
+            }
+        );
         tensor.set_threads(config.preprocess_threads);
         let mut q = lock(&self.shared.queue);
         q.deadline = (settings.max_batch_latency_ms > 0)
