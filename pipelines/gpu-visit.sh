@@ -17,6 +17,8 @@
 #   d       what bounds several streams: 8 decoders in one process / in 8, and 8 cuda-graph streams
 #   u       frames in CUDA memory from nvh264dec (no trip through host memory): throughput, streams,
 #           latency, and the same detections as from host memory and on the CPU
+#   s       one process with 12 and 16 streams in CUDA memory
+#   gc      cuda-graph=true with frames in CUDA memory
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -306,6 +308,51 @@ print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2
   python3 pipelines/compare_detections.py /tmp/u-cpu.jsonl /tmp/u-cuda.jsonl "u) same, CPU (host memory) vs CUDA (CUDA memory)" >> "$TABLE"
 }
 
+# How far one process scales: more streams of the minute-long clip, CUDA memory.
+section_s() {
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  for c in "12 -fp16 32" "16 -fp16 32" "16 '' 32" "16 -fp16 16"; do
+    eval set -- $c
+    desc=""
+    for i in $(seq $1); do
+      desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$2.onnx execution-provider=cuda batch-size=$3 ! fakesink"
+    done
+    row "s) $1 streams in one process, CUDA memory, yolo11n $(prec "$2") b$3" "$(pipe "cuda one process x$1 $2 b$3" $desc)"
+  done
+}
+
+# cuda-graph with frames in CUDA memory: throughput, batch-1 latency, several streams in one
+# process, and the same detections as without.
+section_gc() {
+  for b in 1 8; do
+    row "gc) CUDA memory, yolo11n fp32 b$b, cuda-graph=true" \
+      "$(pipe "gc b$b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=$b cuda-graph=true ! fakesink name=sink)"
+  done
+  for mem in "$CUDA" "$SYS"; do
+    timeout 150 $R/cvlaunch $DEC ! "$mem" ! identity sync=true ! timingmeta mode=ingress \
+      ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=1 cuda-graph=true \
+      ! timingmeta mode=egress log-file=/tmp/gclat.jsonl ! fakesink name=sink sync=false >> "$LOG" 2>&1
+    lat=$(python3 -c "
+import json,statistics
+v=[json.loads(l)['processing_ms'] for l in open('/tmp/gclat.jsonl')][30:]
+print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')")
+    rm -f /tmp/gclat.jsonl
+    row "gc) batch-1 latency, $mem, yolo11n fp32, cuda-graph=true, paced 60 fps" "$lat"
+  done
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  desc=""
+  for i in $(seq 8); do
+    desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 cuda-graph=true ! fakesink"
+  done
+  row "gc) 8 streams in one process, CUDA memory, yolo11n fp32 b8, cuda-graph=true" "$(pipe "gc x8" $desc)"
+  local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  for g in false true; do
+    timeout 150 $R/cvlaunch --json /tmp/gc-$g.jsonl $m ! "$CUDA" ! yolodetect model=models/courtvision-det.onnx batch-size=8 execution-provider=cuda cuda-graph=$g \
+      ! posedetect model=models/courtvision-pose.onnx batch-size=8 execution-provider=cuda cuda-graph=$g ! fakesink name=sink >> "$LOG" 2>&1
+  done
+  python3 pipelines/compare_detections.py /tmp/gc-false.jsonl /tmp/gc-true.jsonl "gc) default models on the courtsrc match, CUDA memory, without vs with cuda-graph" >> "$TABLE"
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -318,6 +365,8 @@ for s in "$@"; do
     g) section_g ;;
     d) section_d ;;
     u) section_u ;;
+    s) section_s ;;
+    gc) section_gc ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -50,6 +50,7 @@ pub struct Driver {
     stream_create: unsafe extern "C" fn(*mut Handle, c_uint) -> CuResult,
     stream_synchronize: unsafe extern "C" fn(Handle) -> CuResult,
     memcpy_2d_async: unsafe extern "C" fn(*const Memcpy2d, Handle) -> CuResult,
+    memcpy_async: unsafe extern "C" fn(u64, u64, usize, Handle) -> CuResult,
     error_name: unsafe extern "C" fn(CuResult, *mut *const c_char) -> CuResult,
     _lib: libloading::Library,
 }
@@ -94,6 +95,7 @@ impl Driver {
             stream_create: sym!(b"cuStreamCreate\0"),
             stream_synchronize: sym!(b"cuStreamSynchronize\0"),
             memcpy_2d_async: sym!(b"cuMemcpy2DAsync_v2\0"),
+            memcpy_async: sym!(b"cuMemcpyAsync\0"),
             error_name: sym!(b"cuGetErrorName\0"),
             _lib: lib,
         };
@@ -217,7 +219,8 @@ pub struct DeviceFrame {
     pub strides: [usize; 3],
 }
 
-/// Copies frames into device batches: the primary context of one device and a stream in it.
+/// Copies frames into device batches, and device buffers into each other: the primary context
+/// of one device and a stream in it.
 pub struct FrameCopier {
     driver: &'static Driver,
     context: Handle,
@@ -246,6 +249,21 @@ impl FrameCopier {
     /// The primary context (for sharing with other CUDA users of the process).
     pub fn context(&self) -> Handle {
         self.context
+    }
+
+    /// Copies `bytes` from `src` to `dst` (device memory of this context) and waits for it.
+    ///
+    /// # Safety
+    /// Both ranges must be device memory of this context, `bytes` long.
+    pub unsafe fn copy(&self, dst: u64, src: u64, bytes: usize) -> Result<(), String> {
+        let d = self.driver;
+        d.with_context(self.context, || {
+            // SAFETY: the caller vouches for both ranges.
+            d.check("cuMemcpyAsync", unsafe {
+                (d.memcpy_async)(dst, src, bytes, self.stream)
+            })?;
+            d.synchronize(self.stream)
+        })
     }
 
     /// The device (`CUdevice`) of the context.

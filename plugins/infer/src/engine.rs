@@ -197,6 +197,9 @@ pub struct Engine {
     warm: HashMap<String, u32>,
     /// Fixed device buffers of CUDA-graph replay.
     replay: Option<Replay>,
+    /// Copies the preprocessing output into the replay's input buffer (CUDA driver; `None`
+    /// where it could not be loaded: ONNX Runtime's tensor copy is used instead).
+    copier: Option<Arc<FrameCopier>>,
 }
 
 /// The buffers a captured CUDA graph reads and writes, for one input size: the letterboxed
@@ -343,6 +346,7 @@ impl Engine {
                 cuda_graph,
                 warm: HashMap::new(),
                 replay: None,
+                copier: None,
             },
             warnings,
         ))
@@ -567,6 +571,7 @@ impl Engine {
                     &builder,
                 )?);
                 self.replay = Some(r);
+                self.copier = FrameCopier::new(self.device_id).ok().map(Arc::new);
             }
         }
         let images = self.preprocess(pre, frames)?;
@@ -579,11 +584,39 @@ impl Engine {
         // output to that buffer, then copying the model output to the host with ort's tensor
         // copy, failed on the H100 with ONNX Runtime 1.31's "dst_data != src_data"; which of
         // the two was not isolated. This way runs.)
-        images
+        let images = images
             .downcast::<ort::value::DynTensorValueType>()
-            .map_err(step("input"))?
-            .copy_into(&mut r.images)
-            .map_err(step("input copy"))?;
+            .map_err(step("input"))?;
+        match &self.copier {
+            // One device-to-device copy (ort's tensor copy runs a session, under a lock
+            // that every engine of the process shares).
+            Some(c) => {
+                let n: i64 = images.shape().iter().product();
+                if n as usize != dims.iter().product::<usize>() {
+                    return Err(InferError::Runtime(format!(
+                        "cuda-graph: preprocessing gave shape {:?}, the graph replays {dims:?}",
+                        images.shape()
+                    )));
+                }
+                let bytes = dims.iter().product::<usize>()
+                    * match self.info.input_precision {
+                        Precision::F32 => 4,
+                        Precision::F16 => 2,
+                    };
+                // SAFETY: both are device tensors of `dims` in the model's input precision.
+                unsafe {
+                    c.copy(
+                        r.images.data_ptr_mut() as u64,
+                        images.data_ptr() as u64,
+                        bytes,
+                    )
+                }
+                .map_err(|e| InferError::Runtime(format!("cuda-graph input copy: {e}")))?;
+            }
+            None => images
+                .copy_into(&mut r.images)
+                .map_err(step("input copy"))?,
+        }
         self.session
             .run_binding(&r.binding)
             .map_err(step("model run"))?;
@@ -965,6 +998,8 @@ impl BatchTensor {
         if i >= f.spec.batch {
             return Err(refuse("slot out of range"));
         }
+        // Not while another engine captures a CUDA graph (see GPU_RUNS).
+        let _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the slot is `len` bytes of the batch's device allocation; the caller vouches
         // for the frame.
         unsafe { copier.copy_tight(frame, tensor.data_ptr_mut() as u64 + (i * len) as u64) }
