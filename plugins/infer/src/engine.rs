@@ -209,8 +209,11 @@ struct Replay {
     images: ort::value::DynTensor,
     output: ort::value::DynTensor,
     binding: ort::session::IoBinding,
-    /// Copies `output` to pinned host memory (elements only; see `download_session`).
+    /// Copies `output` to pinned host memory where the CUDA driver could not be loaded
+    /// (elements only; see `download_session`).
     download: Option<Session>,
+    /// Pinned host memory the driver copies `output` into (elements only).
+    host: Option<ort::value::DynTensor>,
 }
 
 /// A raw YOLO head's anchors for an `h` x `w` input: the cells of the stride 8, 16 and 32 grids.
@@ -522,9 +525,7 @@ impl Engine {
         if self.cuda_graph {
             let result = self.replay(&mut pre, frames);
             self.pre = Some(pre);
-            let host = result?;
-            let dims = Self::copy_output(&mut self.output, self.info.output_precision, &host)?;
-            return self.checked_output(dims, spec.batch);
+            return self.checked_output(result?, spec.batch);
         }
         let images = self.preprocess(&mut pre, frames);
         self.pre = Some(pre);
@@ -532,12 +533,13 @@ impl Engine {
     }
 
     /// One CUDA-graph run: preprocessing into the fixed input buffer, the model replayed from
-    /// it into the fixed output buffer, the output copied to pinned host memory.
+    /// it into the fixed output buffer, the output copied to pinned host memory and from there
+    /// into `self.output`; returns its shape.
     fn replay(
         &mut self,
         pre: &mut GraphPreprocess,
         frames: &ort::value::Tensor<u8>,
-    ) -> Result<ort::value::DynValue, InferError> {
+    ) -> Result<Vec<usize>, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
         let lb = pre.spec().letterbox;
         let dims = [pre.spec().batch, 3, lb.dst_h, lb.dst_w];
@@ -557,21 +559,34 @@ impl Engine {
                     self.info.values_per_object(),
                     anchors(dims[2], dims[3]),
                 ];
-                let env = environment()?;
-                let mut builder = Session::builder(env).map_err(err)?;
-                let cfg = EngineConfig {
-                    provider: Provider::Cuda,
-                    device_id: self.device_id,
-                    ..Default::default()
-                };
-                register_provider(&mut builder, Provider::Cuda, &cfg)?;
-                r.download = Some(crate::graph::download_session(
-                    out,
-                    self.info.output_precision,
-                    &builder,
-                )?);
-                self.replay = Some(r);
                 self.copier = FrameCopier::new(self.device_id).ok().map(Arc::new);
+                if self.copier.is_some() {
+                    let (_, pinned) = self.memory(MemoryType::CPUOutput).map_err(err)?;
+                    let alloc = ort::memory::Allocator::new(&self.session, pinned).map_err(err)?;
+                    r.host = Some(match self.info.output_precision {
+                        Precision::F32 => ort::value::Tensor::<f32>::new(&alloc, out)
+                            .map_err(err)?
+                            .upcast(),
+                        Precision::F16 => ort::value::Tensor::<f16>::new(&alloc, out)
+                            .map_err(err)?
+                            .upcast(),
+                    });
+                } else {
+                    let env = environment()?;
+                    let mut builder = Session::builder(env).map_err(err)?;
+                    let cfg = EngineConfig {
+                        provider: Provider::Cuda,
+                        device_id: self.device_id,
+                        ..Default::default()
+                    };
+                    register_provider(&mut builder, Provider::Cuda, &cfg)?;
+                    r.download = Some(crate::graph::download_session(
+                        out,
+                        self.info.output_precision,
+                        &builder,
+                    )?);
+                }
+                self.replay = Some(r);
             }
         }
         let images = self.preprocess(pre, frames)?;
@@ -620,6 +635,25 @@ impl Engine {
         self.session
             .run_binding(&r.binding)
             .map_err(step("model run"))?;
+        if let (Some(c), Some(host)) = (&self.copier, r.host.as_mut()) {
+            // One device-to-host copy into pinned memory by the driver.
+            let n: i64 = host.shape().iter().product();
+            let bytes = n as usize
+                * match self.info.output_precision {
+                    Precision::F32 => 4,
+                    Precision::F16 => 2,
+                };
+            // SAFETY: `output` (device) and `host` (pinned) have the same shape and type.
+            unsafe {
+                c.copy(
+                    host.data_ptr_mut() as u64,
+                    r.output.data_ptr() as u64,
+                    bytes,
+                )
+            }
+            .map_err(|e| InferError::Runtime(format!("cuda-graph output copy: {e}")))?;
+            return Self::copy_output(&mut self.output, self.info.output_precision, host);
+        }
         let download = r.download.as_mut().expect("made for the elements");
         let mut binding = download.create_binding().map_err(step("download"))?;
         binding
@@ -629,8 +663,10 @@ impl Engine {
             .bind_output_to_device("y", &pinned)
             .map_err(step("download"))?;
         let mut out = download.run_binding(&binding).map_err(step("download"))?;
-        out.remove("y")
-            .ok_or_else(|| InferError::Runtime("cuda-graph download gave no output".into()))
+        let host = out
+            .remove("y")
+            .ok_or_else(|| InferError::Runtime("cuda-graph download gave no output".into()))?;
+        Self::copy_output(&mut self.output, self.info.output_precision, &host)
     }
 
     /// Fixed device buffers for `dims`, bound to the model.
@@ -656,6 +692,7 @@ impl Engine {
             output,
             binding,
             download: None,
+            host: None,
         })
     }
 
