@@ -5,7 +5,7 @@
 //! Loaded at run time from `libcuda.so.1` with libloading, so nothing links against CUDA and
 //! hosts without a driver (CI) build and run the rest unchanged: [`driver`] is then an error.
 //! Written by hand: cudarc covers the driver API, but its bindings are chosen for one CUDA
-//! version at build time (the GPU host runs CUDA 13, CI has no CUDA); nine calls whose ABI has
+//! version at build time (the GPU host runs CUDA 13, CI has no CUDA); ten calls whose ABI has
 //! not changed since CUDA 4 make a smaller, version-independent table.
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};

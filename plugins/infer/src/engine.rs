@@ -613,11 +613,7 @@ impl Engine {
                         images.shape()
                     )));
                 }
-                let bytes = dims.iter().product::<usize>()
-                    * match self.info.input_precision {
-                        Precision::F32 => 4,
-                        Precision::F16 => 2,
-                    };
+                let bytes = dims.iter().product::<usize>() * self.info.input_precision.bytes();
                 // SAFETY: both are device tensors of `dims` in the model's input precision.
                 unsafe {
                     c.copy(
@@ -638,11 +634,7 @@ impl Engine {
         if let (Some(c), Some(host)) = (&self.copier, r.host.as_mut()) {
             // One device-to-host copy into pinned memory by the driver.
             let n: i64 = host.shape().iter().product();
-            let bytes = n as usize
-                * match self.info.output_precision {
-                    Precision::F32 => 4,
-                    Precision::F16 => 2,
-                };
+            let bytes = n as usize * self.info.output_precision.bytes();
             // SAFETY: `output` (device) and `host` (pinned) have the same shape and type.
             unsafe {
                 c.copy(

@@ -31,6 +31,16 @@ pub enum Precision {
     F16,
 }
 
+impl Precision {
+    /// Bytes per element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+}
+
 /// Everything about a model that preprocessing and decoding need.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
