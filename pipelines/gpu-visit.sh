@@ -17,7 +17,7 @@
 #   d       what bounds several streams: 8 decoders in one process / in 8, and 8 cuda-graph streams
 #   u       frames in CUDA memory from nvh264dec (no trip through host memory): throughput, streams,
 #           latency, and the same detections as from host memory and on the CPU
-#   s       one process with 12 and 16 streams in CUDA memory
+#   s       one process with 12 and 16 streams in CUDA memory (r: the same at b1 and b8)
 #   gc      cuda-graph=true with frames in CUDA memory
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
@@ -308,18 +308,23 @@ print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2
   python3 pipelines/compare_detections.py /tmp/u-cpu.jsonl /tmp/u-cuda.jsonl "u) same, CPU (host memory) vs CUDA (CUDA memory)" >> "$TABLE"
 }
 
-# How far one process scales: more streams of the minute-long clip, CUDA memory.
-section_s() {
+# How far one process scales: more streams of the minute-long clip, CUDA memory. Each case is
+# "streams precision batch" (precision "" or -fp16).
+one_process() {
   local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
-  for c in "12 -fp16 32" "16 -fp16 32" "16 '' 32" "16 -fp16 16"; do
-    eval set -- $c
+  for c in "$@"; do
+    set -- $c
+    local n=$1 p=${3:+$2} b=${3:-$2}
     desc=""
-    for i in $(seq $1); do
-      desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$2.onnx execution-provider=cuda batch-size=$3 ! fakesink"
+    for i in $(seq $n); do
+      desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink"
     done
-    row "s) $1 streams in one process, CUDA memory, yolo11n $(prec "$2") b$3" "$(pipe "cuda one process x$1 $2 b$3" $desc)"
+    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b" "$(pipe "cuda one process x$n $p b$b" $desc)"
   done
 }
+section_s() { one_process "12 -fp16 32" "16 -fp16 32" "16 32" "16 -fp16 16"; }
+# The same at the small batches, against (a) at the same batch and precision.
+section_r() { one_process "12 1" "12 8" "12 -fp16 8"; }
 
 # cuda-graph with frames in CUDA memory: throughput, batch-1 latency, several streams in one
 # process, and the same detections as without.
@@ -366,6 +371,7 @@ for s in "$@"; do
     d) section_d ;;
     u) section_u ;;
     s) section_s ;;
+    r) section_r ;;
     gc) section_gc ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
