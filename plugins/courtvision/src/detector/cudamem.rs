@@ -9,8 +9,8 @@
 //! device's primary context — the one ONNX Runtime's CUDA provider runs in — so the decoder
 //! allocates its output where the model's session can read it.
 //!
-//! gstreamer-rs has no bindings for libgstcuda in the 0.25 series GStreamer 1.22 can use, hence
-//! the handful of declarations here.
+//! gstreamer-rs (0.25) publishes no bindings for libgstcuda, and linking it would tie every build
+//! to a GPU-side library: hence the handful of declarations here, loaded with libloading.
 
 use std::ffi::{c_int, c_void};
 use std::sync::{Arc, OnceLock};
