@@ -4,7 +4,7 @@
 //!
 //! GStreamer's CUDA library (libgstcuda-1.0, part of gst-plugins-bad since 1.22) is loaded at run
 //! time, like the CUDA driver ([`courtvision_infer::cuda`]): hosts without it build and run
-//! everything else, and the element then simply does not offer CUDA memory in its caps. The
+//! everything else, and the element, once its model is loaded, leaves CUDA memory out of its caps. The
 //! element answers upstream's `gst.cuda.context` query with a GstCudaContext wrapping the
 //! device's primary context — the one ONNX Runtime's CUDA provider runs in — so the decoder
 //! allocates its output where the model's session can read it.
