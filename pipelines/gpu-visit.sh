@@ -325,6 +325,8 @@ one_process() {
 section_s() { one_process "12 -fp16 32" "16 -fp16 32" "16 32" "16 -fp16 16"; }
 # The same at the small batches, against (a) at the same batch and precision.
 section_r() { one_process "12 1" "12 8" "12 -fp16 8"; }
+# The one-process cases measured again (after a change to the elements' host side).
+section_t() { one_process "8 -fp16 32" "12 -fp16 32"; }
 
 # cuda-graph with frames in CUDA memory: throughput, batch-1 latency, several streams in one
 # process, and the same detections as without.
@@ -372,6 +374,7 @@ for s in "$@"; do
     u) section_u ;;
     s) section_s ;;
     r) section_r ;;
+    t) section_t ;;
     gc) section_gc ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac

@@ -407,12 +407,21 @@ impl Engine {
     /// is a handful of memory-bound nodes, nothing for an engine build).
     fn preprocess_graph(&self, spec: GraphSpec) -> Result<GraphPreprocess, InferError> {
         let env = environment()?;
-        let builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
-        let mut builder = profiling(builder, "preprocess")?;
+        let mut builder = Session::builder(env).map_err(|e| InferError::Runtime(e.to_string()))?;
         let provider = match self.provider {
             Provider::TensorRt => Provider::Cuda,
             p => p,
         };
+        if provider == Provider::Cuda {
+            // Every node runs on the GPU: one host thread, not a spinning pool of one per core
+            // in every element (sixteen streams in a process kept 256 such threads).
+            builder = builder
+                .with_intra_threads(1)
+                .map_err(|e| InferError::Runtime(e.to_string()))?
+                .with_intra_op_spinning(false)
+                .map_err(|e| InferError::Runtime(e.to_string()))?;
+        }
+        let mut builder = profiling(builder, "preprocess")?;
         let cfg = EngineConfig {
             provider,
             device_id: self.device_id,
