@@ -91,6 +91,35 @@ pipe() {
   echo "$(fps steady_fps "$line") fps (GPU ${util:-?} busy)"
 }
 
+# Runs N copies of one pipeline, one process each, GPU and NVDEC load sampled; echoes the
+# total steady rate. Usage: procs N NAME PIPELINE...
+procs() {
+  local n=$1 name=$2; shift 2
+  (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
+  for i in $(seq $n); do timeout 200 $R/cvlaunch "$@" > /tmp/$name-$i.txt 2>&1 & done
+  wait
+  pkill -f "nvidia-smi dmon" || true
+  cat /tmp/$name-*.txt >> "$LOG"; cat /tmp/dmon.txt >> "$LOG"
+  local total util
+  total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/$name-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
+  util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; d+=$5; n++} END {if (n) printf "SM %.0f%%, NVDEC %.0f%%", s/n, d/n}' /tmp/dmon.txt)
+  echo "$total fps in total (${util:-GPU ?} busy)"
+}
+
+# Batch-1 latency at the clip's real rate (60 fps: nothing queues): timingmeta ingress to egress
+# around `yolodetect PROPS...` fed by SRC; echoes "median, p95" (the first 30 frames left out).
+# Usage: latency "SRC" PROPS...
+latency() {
+  local src=$1; shift
+  rm -f /tmp/lat.jsonl
+  timeout 150 $R/cvlaunch $src ! identity sync=true ! timingmeta mode=ingress ! yolodetect "$@" \
+    ! timingmeta mode=egress log-file=/tmp/lat.jsonl ! fakesink name=sink sync=false >> "$LOG" 2>&1
+  python3 -c "
+import json,statistics
+v=[json.loads(l)['processing_ms'] for l in open('/tmp/lat.jsonl')][30:]
+print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')"
+}
+
 section_b() {
   row "b) 1080p nvh264dec alone (one stream's decode ceiling)" "$(pipe decode $DEC ! fakesink name=sink)"
   for p in "" -fp16; do
@@ -107,28 +136,12 @@ section_b() {
     "$(pipe "s fp16 b32" $DEC ! yolodetect model=$M/yolo11s-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink name=sink)"
   # Several streams, one process each (one NVDEC session per stream).
   for n in 4 8; do
-    (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
-    for i in $(seq $n); do
-      $R/cvlaunch $DEC ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 \
-        ! fakesink name=sink > /tmp/par$n-$i.txt 2>&1 &
-    done
-    wait
-    pkill -f "nvidia-smi dmon" || true
-    cat /tmp/par$n-*.txt >> "$LOG"
-    total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/par$n-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
-    util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' /tmp/dmon.txt)
-    row "b) $n streams at once, yolo11n fp16 b32 device each" "$total fps in total (GPU ${util:-?} busy)"
+    row "b) $n streams at once, yolo11n fp16 b32 device each" \
+      "$(procs $n par$n $DEC ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink name=sink)"
   done
-  # Batch-1 latency at the clip's real rate (60 fps: nothing queues): ingress to egress of
-  # yolodetect, against the model-only time of one frame.
+  # Batch-1 latency against the model-only time of one frame.
   for p in "" -fp16; do
-    $R/cvlaunch $DEC ! identity sync=true ! timingmeta mode=ingress \
-      ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=1 \
-      ! timingmeta mode=egress log-file=/tmp/lat$p.jsonl ! fakesink name=sink sync=false >> "$LOG" 2>&1
-    lat=$(python3 -c "
-import json,statistics,sys
-v=[json.loads(l)['processing_ms'] for l in open('/tmp/lat$p.jsonl')][30:]
-print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')")
+    lat=$(latency "$DEC" model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=1)
     model=$($R/model_only $M/yolo11n-det$p.onnx cuda 1 640x384 400 resident 2>&1 | tail -1)
     row "b) batch-1 latency, yolo11n $(prec "$p") device, paced 60 fps" "$lat (model alone $(fps ms_per_batch "$model") ms)"
   done
@@ -200,13 +213,7 @@ section_g() {
       row "b) nvh264dec -> yolodetect yolo11n $(prec "$p") b$b device, cuda-graph=true" \
         "$(pipe "graph det$p b$b" $DEC ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b cuda-graph=true ! fakesink name=sink)"
     done
-    $R/cvlaunch $DEC ! identity sync=true ! timingmeta mode=ingress \
-      ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=1 cuda-graph=true \
-      ! timingmeta mode=egress log-file=/tmp/glat$p.jsonl ! fakesink name=sink sync=false >> "$LOG" 2>&1
-    lat=$(python3 -c "
-import json,statistics
-v=[json.loads(l)['processing_ms'] for l in open('/tmp/glat$p.jsonl')][30:]
-print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')")
+    lat=$(latency "$DEC" model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=1 cuda-graph=true)
     model=$($R/model_only $M/yolo11n-det$p.onnx cuda 1 640x384 400 resident-graph 2>&1 | tail -1)
     row "b) batch-1 latency, yolo11n $(prec "$p") device, cuda-graph=true, paced 60 fps" "$lat (model alone as a graph $(fps ms_per_batch "$model") ms)"
   done
@@ -224,19 +231,9 @@ section_d() {
   desc=""
   for i in $(seq 8); do desc="$desc $DEC ! fakesink"; done
   row "b) 8 x nvh264dec alone in one process" "$(pipe "decode x8 one process" $desc)"
-  (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
-  for i in $(seq 8); do $R/cvlaunch $DEC ! fakesink name=sink > /tmp/dec8-$i.txt 2>&1 & done
-  wait; pkill -f "nvidia-smi dmon" || true
-  total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/dec8-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
-  row "b) 8 x nvh264dec alone, one process each" "$total fps in total"
-  for i in $(seq 8); do
-    $R/cvlaunch $DEC ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 cuda-graph=true \
-      ! fakesink name=sink > /tmp/g8-$i.txt 2>&1 &
-  done
-  wait
-  cat /tmp/g8-*.txt >> "$LOG"
-  total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/g8-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
-  row "b) 8 streams, one process each, yolo11n fp32 b8 cuda-graph=true" "$total fps in total"
+  row "b) 8 x nvh264dec alone, one process each" "$(procs 8 dec8 $DEC ! fakesink name=sink)"
+  row "b) 8 streams, one process each, yolo11n fp32 b8 cuda-graph=true" \
+    "$(procs 8 g8 $DEC ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 cuda-graph=true ! fakesink name=sink)"
 }
 
 # Frames in CUDA memory: nvh264dec decodes into the model's CUDA context (the elements share it)
@@ -270,30 +267,13 @@ section_u() {
     done
     row "u) $1 streams in one process, CUDA memory, yolo11n fp16 b32, intra-threads=$2" "$(pipe "cuda one process x$1 intra $2" $desc)"
   done
-  procs() {
-    local n=$1 name=$2; shift 2
-    (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
-    for i in $(seq $n); do timeout 200 $R/cvlaunch "$@" > /tmp/$name-$i.txt 2>&1 & done
-    wait
-    pkill -f "nvidia-smi dmon" || true
-    cat /tmp/$name-*.txt >> "$LOG"; cat /tmp/dmon.txt >> "$LOG"
-    total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/$name-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
-    util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; d+=$5; n++} END {if (n) printf "SM %.0f%%, NVDEC %.0f%%", s/n, d/n}' /tmp/dmon.txt)
-    echo "$total fps in total ($util busy)"
-  }
   row "u) 8 x nvh264dec alone, CUDA memory, one process each" "$(procs 8 dec $long ! "$CUDA" ! fakesink name=sink)"
   for n in 8 12 16; do
     row "u) $n streams, one process each, CUDA memory, yolo11n fp16 b32" \
       "$(procs $n cpar$n $long ! "$CUDA" ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink name=sink)"
   done
   for g in false true; do
-    $R/cvlaunch $DEC ! "$CUDA" ! identity sync=true ! timingmeta mode=ingress \
-      ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=1 cuda-graph=$g \
-      ! timingmeta mode=egress log-file=/tmp/ulat$g.jsonl ! fakesink name=sink sync=false >> "$LOG" 2>&1
-    lat=$(python3 -c "
-import json,statistics
-v=[json.loads(l)['processing_ms'] for l in open('/tmp/ulat$g.jsonl')][30:]
-print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')")
+    lat=$(latency "$DEC ! $CUDA" model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=1 cuda-graph=$g)
     row "u) batch-1 latency, CUDA memory, yolo11n fp32, cuda-graph=$g, paced 60 fps" "$lat"
   done
   # The same detections: default models on a courtsrc match decoded by nvh264dec.
@@ -336,14 +316,7 @@ section_gc() {
       "$(pipe "gc b$b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=$b cuda-graph=true ! fakesink name=sink)"
   done
   for mem in "$CUDA" "$SYS"; do
-    timeout 150 $R/cvlaunch $DEC ! "$mem" ! identity sync=true ! timingmeta mode=ingress \
-      ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=1 cuda-graph=true \
-      ! timingmeta mode=egress log-file=/tmp/gclat.jsonl ! fakesink name=sink sync=false >> "$LOG" 2>&1
-    lat=$(python3 -c "
-import json,statistics
-v=[json.loads(l)['processing_ms'] for l in open('/tmp/gclat.jsonl')][30:]
-print(f'{statistics.median(v):.2f} ms median, p95 {sorted(v)[int(len(v)*.95)]:.2f} ms')")
-    rm -f /tmp/gclat.jsonl
+    lat=$(latency "$DEC ! $mem" model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=1 cuda-graph=true)
     row "gc) batch-1 latency, $mem, yolo11n fp32, cuda-graph=true, paced 60 fps" "$lat"
   done
   local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
