@@ -216,6 +216,18 @@ struct Replay {
     host: Option<ort::value::DynTensor>,
 }
 
+/// An uninitialised tensor of `shape` in `precision` from `alloc`.
+fn typed_tensor(
+    alloc: &ort::memory::Allocator,
+    precision: Precision,
+    shape: &[usize],
+) -> Result<ort::value::DynTensor, ort::Error> {
+    Ok(match precision {
+        Precision::F32 => ort::value::Tensor::<f32>::new(alloc, shape.to_vec())?.upcast(),
+        Precision::F16 => ort::value::Tensor::<f16>::new(alloc, shape.to_vec())?.upcast(),
+    })
+}
+
 /// A raw YOLO head's anchors for an `h` x `w` input: the cells of the stride 8, 16 and 32 grids.
 fn anchors(h: usize, w: usize) -> usize {
     [8, 16, 32].iter().map(|s| (h / s) * (w / s)).sum()
@@ -492,10 +504,7 @@ impl Engine {
                 // batch handed out from there between runs gets overwritten (seen on the H100 as
                 // other frames' detections). Memory of our own (cuMemAlloc) instead made the
                 // preprocessing run hang there; the cause was not found.
-                let pre = match self.pre.take() {
-                    Some(p) if *p.spec() == spec => p,
-                    _ => self.preprocess_graph(spec)?,
-                };
+                let pre = self.take_pre(spec)?;
                 let alloc = ort::memory::Allocator::new(pre.session(), on_device);
                 self.pre = Some(pre);
                 let tensor = ort::value::Tensor::<u8>::new(&alloc.map_err(err)?, [spec.batch, len])
@@ -521,16 +530,22 @@ impl Engine {
         })
     }
 
+    /// The cached preprocessing graph when it is for `spec`, else a new one (the stream
+    /// changed); the caller puts it back in `self.pre`.
+    fn take_pre(&mut self, spec: GraphSpec) -> Result<GraphPreprocess, InferError> {
+        match self.pre.take() {
+            Some(p) if *p.spec() == spec => Ok(p),
+            _ => self.preprocess_graph(spec),
+        }
+    }
+
     /// Runs a frames batch: the cached graph for `spec` (rebuilt when the stream changes).
     fn run_graph(
         &mut self,
         spec: GraphSpec,
         frames: &ort::value::Tensor<u8>,
     ) -> Result<BatchOutput<'_>, InferError> {
-        let mut pre = match self.pre.take() {
-            Some(p) if *p.spec() == spec => p,
-            _ => self.preprocess_graph(spec)?,
-        };
+        let mut pre = self.take_pre(spec)?;
         if self.cuda_graph {
             let result = self.replay(&mut pre, frames);
             self.pre = Some(pre);
@@ -563,23 +578,13 @@ impl Engine {
             }
             None => {
                 let mut r = self.new_replay(dims).map_err(err)?;
-                let out = [
-                    dims[0],
-                    self.info.values_per_object(),
-                    anchors(dims[2], dims[3]),
-                ];
+                let out = self.raw_output_shape(dims);
                 self.copier = FrameCopier::new(self.device_id).ok().map(Arc::new);
                 if self.copier.is_some() {
                     let (_, pinned) = self.memory(MemoryType::CPUOutput).map_err(err)?;
                     let alloc = ort::memory::Allocator::new(&self.session, pinned).map_err(err)?;
-                    r.host = Some(match self.info.output_precision {
-                        Precision::F32 => ort::value::Tensor::<f32>::new(&alloc, out)
-                            .map_err(err)?
-                            .upcast(),
-                        Precision::F16 => ort::value::Tensor::<f16>::new(&alloc, out)
-                            .map_err(err)?
-                            .upcast(),
-                    });
+                    r.host =
+                        Some(typed_tensor(&alloc, self.info.output_precision, &out).map_err(err)?);
                 } else {
                     let env = environment()?;
                     let mut builder = Session::builder(env).map_err(err)?;
@@ -670,20 +675,18 @@ impl Engine {
         Self::copy_output(&mut self.output, self.info.output_precision, &host)
     }
 
+    /// The output shape of a raw head for input `dims`: `[batch, values per object, anchors]`.
+    fn raw_output_shape(&self, [b, _, h, w]: [usize; 4]) -> [usize; 3] {
+        [b, self.info.values_per_object(), anchors(h, w)]
+    }
+
     /// Fixed device buffers for `dims`, bound to the model.
     fn new_replay(&self, dims: [usize; 4]) -> Result<Replay, ort::Error> {
         let (device, _) = self.memory(MemoryType::Default)?;
         let on_device = ort::memory::Allocator::new(&self.session, device)?;
-        let [b, _, h, w] = dims;
-        let out = [b, self.info.values_per_object(), anchors(h, w)];
-        let tensor = |alloc: &ort::memory::Allocator, p: Precision, shape: &[usize]| {
-            Ok::<_, ort::Error>(match p {
-                Precision::F32 => ort::value::Tensor::<f32>::new(alloc, shape.to_vec())?.upcast(),
-                Precision::F16 => ort::value::Tensor::<f16>::new(alloc, shape.to_vec())?.upcast(),
-            })
-        };
-        let images = tensor(&on_device, self.info.input_precision, &dims)?;
-        let mut output = tensor(&on_device, self.info.output_precision, &out)?;
+        let out = self.raw_output_shape(dims);
+        let images = typed_tensor(&on_device, self.info.input_precision, &dims)?;
+        let mut output = typed_tensor(&on_device, self.info.output_precision, &out)?;
         let mut binding = self.session.create_binding()?;
         binding.bind_input(self.info.input_name.as_str(), &images)?;
         binding.bind_output(self.info.output_name.as_str(), &mut output)?;

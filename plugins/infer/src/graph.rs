@@ -107,6 +107,14 @@ pub fn copy_tight_threads(frame: &FrameView, dst: &mut [u8], threads: usize) {
     }
 }
 
+/// The ONNX element type of a model tensor in `precision`.
+fn element_type(precision: Precision) -> TensorElementType {
+    match precision {
+        Precision::F32 => TensorElementType::Float32,
+        Precision::F16 => TensorElementType::Float16,
+    }
+}
+
 fn outlet(name: &str, ty: TensorElementType, dims: &[i64]) -> Outlet {
     Outlet::new(
         name,
@@ -200,10 +208,7 @@ fn build(spec: &GraphSpec) -> ort::Result<Model> {
     let (cw, ch) = ((lb.src_w.div_ceil(2)) as i64, (lb.src_h.div_ceil(2)) as i64);
     let b = spec.batch as i64;
     let len = tight_len(spec.format, lb.src_w, lb.src_h) as i64;
-    let out_ty = match spec.output {
-        Precision::F32 => TensorElementType::Float32,
-        Precision::F16 => TensorElementType::Float16,
-    };
+    let out_ty = element_type(spec.output);
     let mut g = Graph::new()?;
     g.set_inputs([outlet("frames", TensorElementType::Uint8, &[b, len])])?;
     g.set_outputs([outlet(
@@ -350,10 +355,7 @@ pub(crate) fn download_session(
     builder: &ort::session::builder::SessionBuilder,
 ) -> Result<Session, InferError> {
     let err = |e: ort::Error| InferError::Runtime(format!("output download graph: {e}"));
-    let ty = match precision {
-        Precision::F32 => TensorElementType::Float32,
-        Precision::F16 => TensorElementType::Float16,
-    };
+    let ty = element_type(precision);
     let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
     let build = || -> ort::Result<Model> {
         let mut g = Graph::new()?;
@@ -528,6 +530,8 @@ mod tests {
         }
     }
 
+    /// Bytes of one row of plane 0, worked out here rather than by `tight_planes`, so the
+    /// test does not check the copy against its own layout.
     fn len_of_row(format: PixelFormat, w: usize) -> usize {
         match format {
             PixelFormat::I420 | PixelFormat::Nv12 => w,
