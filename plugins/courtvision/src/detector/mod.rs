@@ -260,8 +260,9 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .nick("Preprocess")
             .blurb(
                 "Where letterbox + normalise run: host (CPU, into a float batch) or device (frames \
-                 copied once into pinned memory as uint8, uploaded per batch and letterboxed by \
-                 ONNX Runtime on the execution provider); auto = device on GPU providers",
+                 copied as uint8 into pinned memory and uploaded per batch, or device to device \
+                 when they come in CUDA memory, then letterboxed by ONNX Runtime on the \
+                 execution provider); auto = device on GPU providers",
             )
             .mutable_ready()
             .build(),
