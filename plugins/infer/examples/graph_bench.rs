@@ -7,6 +7,7 @@
 //!     cargo run --release -p courtvision-infer --example graph_bench -- MODEL [cpu|cuda] [nv12|bgrx] [WxH] [BATCH] [RUNS] [THREADS]
 use std::time::Instant;
 
+use courtvision_infer::decode::ClassRows;
 use courtvision_infer::graph::GraphSpec;
 use courtvision_infer::{
     BatchTensor, Engine, EngineConfig, FrameView, Letterbox, PixelFormat, Provider, YuvMatrix,
@@ -80,7 +81,7 @@ fn main() {
             for i in 0..batch {
                 tensor.fill_slot(i, &view).unwrap();
             }
-            engine.run(tensor).unwrap();
+            engine.run(tensor, ClassRows::Best).unwrap();
         };
         for _ in 0..3 {
             once();
@@ -104,7 +105,7 @@ fn main() {
     let copy_ms = t.elapsed().as_secs_f64() * 1000.0 / runs as f64;
     let t = Instant::now();
     for _ in 0..runs {
-        engine.run(&device).unwrap();
+        engine.run(&device, ClassRows::Best).unwrap();
     }
     let run_ms = t.elapsed().as_secs_f64() * 1000.0 / runs as f64;
     println!(

@@ -68,20 +68,32 @@ impl FrameObjects {
     }
 }
 
+/// What the class rows of a raw head's output hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassRows {
+    /// One score row per class, as exported: `[4 + nc + 3k, A]`.
+    All,
+    /// The best class's score, then its class id: `[4 + 2 + 3k, A]` (the engine's best-class
+    /// output, see [`crate::augment`]). Not for a class filter: the best class may be filtered
+    /// out where another allowed class still passes.
+    Best,
+}
+
 /// Decodes one frame's part of the output. `data` is that frame's slice of the output tensor,
-/// `dims` the output's (dim1, dim2) as run: raw `[4+nc+3k, A]` or end-to-end `[N, 6+3k]`.
+/// `dims` the output's (dim1, dim2) as run: raw `[4+nc+3k, A]` (or `[6+3k, A]` with
+/// [`ClassRows::Best`]) or end-to-end `[N, 6+3k]`.
 pub fn decode_frame(
     info: &ModelInfo,
     params: &DecodeParams,
     data: &[f32],
-    dims: (usize, usize),
+    (dims, rows): ((usize, usize), ClassRows),
     lb: &Letterbox,
     out: &mut FrameObjects,
 ) {
     out.clear();
     out.keypoints_per_object = info.kpt_shape.map_or(0, |(k, _)| k);
     match info.layout {
-        OutputLayout::Raw => decode_raw(info, params, data, dims, lb, out),
+        OutputLayout::Raw => decode_raw(info, params, data, dims, rows, lb, out),
         OutputLayout::EndToEnd => decode_end_to_end(info, params, data, dims, lb, out),
     }
 }
@@ -106,41 +118,62 @@ fn decode_raw(
     params: &DecodeParams,
     data: &[f32],
     (channels, anchors): (usize, usize),
+    rows: ClassRows,
     lb: &Letterbox,
     out: &mut FrameObjects,
 ) {
     let nc = info.num_classes();
-    debug_assert_eq!(channels, 4 + nc + info.keypoint_values());
+    let class_rows = match rows {
+        ClassRows::All => nc,
+        ClassRows::Best => 2,
+    };
+    debug_assert_eq!(channels, 4 + class_rows + info.keypoint_values());
     let row = |c: usize| &data[c * anchors..(c + 1) * anchors];
-
-    // Best class per anchor, class rows scanned contiguously (the tensor is channel-major).
-    let mut best = vec![f32::NEG_INFINITY; anchors];
-    let mut best_class = vec![0u32; anchors];
-    for c in (0..nc).filter(|&c| class_allowed(params, c)) {
-        for (a, &s) in row(4 + c).iter().enumerate() {
-            if s > best[a] {
-                best[a] = s;
-                best_class[a] = c as u32;
-            }
-        }
-    }
     let (cx, cy, w, h) = (row(0), row(1), row(2), row(3));
-    let mut cands: Vec<Candidate> = best
-        .iter()
-        .enumerate()
-        .filter(|(_, &s)| s > params.conf_threshold)
-        .map(|(a, &s)| Candidate {
-            index: a,
-            class_id: best_class[a] as usize,
-            score: s,
-            bbox: [
-                cx[a] - w[a] / 2.0,
-                cy[a] - h[a] / 2.0,
-                cx[a] + w[a] / 2.0,
-                cy[a] + h[a] / 2.0,
-            ],
-        })
-        .collect();
+    let candidate = |a: usize, class_id: usize, score: f32| Candidate {
+        index: a,
+        class_id,
+        score,
+        bbox: [
+            cx[a] - w[a] / 2.0,
+            cy[a] - h[a] / 2.0,
+            cx[a] + w[a] / 2.0,
+            cy[a] + h[a] / 2.0,
+        ],
+    };
+    let mut cands: Vec<Candidate> = match rows {
+        ClassRows::Best => {
+            debug_assert!(
+                params.classes.is_none(),
+                "a class filter needs every class row"
+            );
+            let class = row(5);
+            row(4)
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| s > params.conf_threshold)
+                .map(|(a, &s)| candidate(a, class[a] as usize, s))
+                .collect()
+        }
+        ClassRows::All => {
+            // Best class per anchor, class rows scanned contiguously (channel-major tensor).
+            let mut best = vec![f32::NEG_INFINITY; anchors];
+            let mut best_class = vec![0u32; anchors];
+            for c in (0..nc).filter(|&c| class_allowed(params, c)) {
+                for (a, &s) in row(4 + c).iter().enumerate() {
+                    if s > best[a] {
+                        best[a] = s;
+                        best_class[a] = c as u32;
+                    }
+                }
+            }
+            best.iter()
+                .enumerate()
+                .filter(|(_, &s)| s > params.conf_threshold)
+                .map(|(a, &s)| candidate(a, best_class[a] as usize, s))
+                .collect()
+        }
+    };
     cands.sort_by(|a, b| b.score.total_cmp(&a.score));
     cands.truncate(MAX_NMS);
     let keep = nms(
@@ -150,7 +183,7 @@ fn decode_raw(
         params.max_detections,
     );
 
-    let kpt_base = 4 + nc;
+    let kpt_base = 4 + class_rows;
     for &i in &keep {
         let c = &cands[i];
         push_object(out, lb, c.class_id, c.score, c.bbox);
@@ -321,7 +354,14 @@ mod tests {
         let m = info(3, None, OutputLayout::Raw);
         let t = raw_tensor(3, 0, &[([100.0, 112.0, 40.0, 20.0], 2, 0.9, vec![])], 50);
         let mut out = FrameObjects::default();
-        decode_frame(&m, &DecodeParams::default(), &t, (7, 50), &lb, &mut out);
+        decode_frame(
+            &m,
+            &DecodeParams::default(),
+            &t,
+            ((7, 50), ClassRows::All),
+            &lb,
+            &mut out,
+        );
         assert_eq!(out.objects.len(), 1);
         let o = out.objects[0];
         assert_eq!(o.class_id, 2);
@@ -335,7 +375,14 @@ mod tests {
         let m = info(1, None, OutputLayout::Raw);
         let t = raw_tensor(1, 0, &[([5.0, 470.0, 40.0, 40.0], 0, 0.8, vec![])], 10);
         let mut out = FrameObjects::default();
-        decode_frame(&m, &DecodeParams::default(), &t, (5, 10), &lb, &mut out);
+        decode_frame(
+            &m,
+            &DecodeParams::default(),
+            &t,
+            ((5, 10), ClassRows::All),
+            &lb,
+            &mut out,
+        );
         assert_eq!(out.objects[0].bbox, [0.0, 450.0, 25.0, 480.0]);
     }
 
@@ -353,24 +400,24 @@ mod tests {
         let t = raw_tensor(2, 0, &anchors, 20);
         let mut out = FrameObjects::default();
         let mut p = DecodeParams::default();
-        decode_frame(&m, &p, &t, (6, 20), &lb, &mut out);
+        decode_frame(&m, &p, &t, ((6, 20), ClassRows::All), &lb, &mut out);
         let got: Vec<(usize, f32)> = out.objects.iter().map(|o| (o.class_id, o.score)).collect();
         assert_eq!(got, vec![(0, 0.9), (1, 0.7), (0, 0.6)]);
 
         p.agnostic = true;
-        decode_frame(&m, &p, &t, (6, 20), &lb, &mut out);
+        decode_frame(&m, &p, &t, ((6, 20), ClassRows::All), &lb, &mut out);
         let got: Vec<(usize, f32)> = out.objects.iter().map(|o| (o.class_id, o.score)).collect();
         assert_eq!(got, vec![(0, 0.9), (0, 0.6)]);
 
         p.agnostic = false;
         p.classes = Some(vec![1]);
-        decode_frame(&m, &p, &t, (6, 20), &lb, &mut out);
+        decode_frame(&m, &p, &t, ((6, 20), ClassRows::All), &lb, &mut out);
         let got: Vec<(usize, f32)> = out.objects.iter().map(|o| (o.class_id, o.score)).collect();
         assert_eq!(got, vec![(1, 0.7)]);
 
         p.classes = None;
         p.max_detections = 1;
-        decode_frame(&m, &p, &t, (6, 20), &lb, &mut out);
+        decode_frame(&m, &p, &t, ((6, 20), ClassRows::All), &lb, &mut out);
         assert_eq!(out.objects.len(), 1);
         assert_eq!(out.objects[0].score, 0.9);
     }
@@ -382,7 +429,14 @@ mod tests {
         let kp = vec![100.0, 62.0, 0.9, 200.0, 112.0, 0.2];
         let t = raw_tensor(1, 6, &[([150.0, 87.0, 100.0, 50.0], 0, 0.95, kp)], 8);
         let mut out = FrameObjects::default();
-        decode_frame(&m, &DecodeParams::default(), &t, (11, 8), &lb, &mut out);
+        decode_frame(
+            &m,
+            &DecodeParams::default(),
+            &t,
+            ((11, 8), ClassRows::All),
+            &lb,
+            &mut out,
+        );
         assert_eq!(out.objects.len(), 1);
         assert_eq!(out.objects[0].bbox, [200.0, 100.0, 400.0, 200.0]);
         assert_eq!(
@@ -414,16 +468,16 @@ mod tests {
         t[18..24].copy_from_slice(&[0.0, 0.0, 1.0, 1.0, 0.1, 1.0]);
         let mut out = FrameObjects::default();
         let mut p = DecodeParams::default();
-        decode_frame(&m, &p, &t, (5, 6), &lb, &mut out);
+        decode_frame(&m, &p, &t, ((5, 6), ClassRows::All), &lb, &mut out);
         let got: Vec<(usize, f32)> = out.objects.iter().map(|o| (o.class_id, o.score)).collect();
         assert_eq!(got, vec![(3, 0.9), (3, 0.7), (7, 0.5)]);
         assert_eq!(out.objects[2].bbox, [100.0, 100.0, 150.0, 150.0]);
         p.classes = Some(vec![7]);
-        decode_frame(&m, &p, &t, (5, 6), &lb, &mut out);
+        decode_frame(&m, &p, &t, ((5, 6), ClassRows::All), &lb, &mut out);
         assert_eq!(out.objects.len(), 1);
         p.classes = None;
         p.max_detections = 2;
-        decode_frame(&m, &p, &t, (5, 6), &lb, &mut out);
+        decode_frame(&m, &p, &t, ((5, 6), ClassRows::All), &lb, &mut out);
         assert_eq!(out.objects.len(), 2);
     }
 
@@ -433,7 +487,14 @@ mod tests {
         let m = info(1, Some((1, 3)), OutputLayout::EndToEnd);
         let t = vec![10.0, 150.0, 30.0, 170.0, 0.8, 0.0, 20.0, 160.0, 0.5];
         let mut out = FrameObjects::default();
-        decode_frame(&m, &DecodeParams::default(), &t, (1, 9), &lb, &mut out);
+        decode_frame(
+            &m,
+            &DecodeParams::default(),
+            &t,
+            ((1, 9), ClassRows::All),
+            &lb,
+            &mut out,
+        );
         assert_eq!(out.objects[0].bbox, [20.0, 20.0, 60.0, 60.0]);
         assert_eq!(
             out.keypoints_of(0),

@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use half::f16;
+use half::slice::HalfFloatSliceExt as _;
 use ort::ep::{self, ExecutionProvider as _};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{builder::GraphOptimizationLevel, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+use crate::augment::{self, BEST_OUTPUT};
 use crate::cuda::{DeviceFrame, FrameCopier};
+use crate::decode::ClassRows;
 use crate::graph::{copy_tight_threads, tight_len, GraphPreprocess, GraphSpec};
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
 use crate::preprocess::{
@@ -48,6 +51,9 @@ pub struct EngineConfig {
     /// frames batches ([`Engine::new_frames_batch`]) get fixed buffers, float batches from the
     /// host cannot run, and the input size may not change after the first run.
     pub cuda_graph: bool,
+    /// Keeps the model's outputs as exported, without the best-class output appended to raw
+    /// multi-class heads (see [`crate::augment`]): for model-only timing.
+    pub plain_output: bool,
 }
 
 /// The library loaded into this process (ONNX Runtime can be loaded once per process).
@@ -193,26 +199,33 @@ pub struct Engine {
     /// The preprocessing graph of the last frames batch run (see [`Engine::new_frames_batch`]).
     pre: Option<GraphPreprocess>,
     cuda_graph: bool,
+    /// The session has the best-class output appended (see [`crate::augment`]).
+    best: bool,
     /// Runs per batch layout (see [`GPU_RUNS`]).
     warm: HashMap<String, u32>,
     /// Fixed device buffers of CUDA-graph replay.
     replay: Option<Replay>,
-    /// Copies the preprocessing output into the replay's input buffer (CUDA driver; `None`
-    /// where it could not be loaded: ONNX Runtime's tensor copy is used instead).
+    /// The CUDA driver's copies into and out of the replay buffers (set with `replay`).
     copier: Option<Arc<FrameCopier>>,
 }
 
 /// The buffers a captured CUDA graph reads and writes, for one input size: the letterboxed
-/// batch (copied in from the preprocessing graph's output) and the model output on the device.
+/// batch (copied in from the preprocessing graph's output) and the outputs on the device.
 struct Replay {
     dims: [usize; 4],
     images: ort::value::DynTensor,
-    output: ort::value::DynTensor,
+    /// The session's outputs, in its order.
+    outputs: Vec<ReplayOutput>,
     binding: ort::session::IoBinding,
-    /// Copies `output` to pinned host memory where the CUDA driver could not be loaded
-    /// (elements only; see `download_session`).
-    download: Option<Session>,
-    /// Pinned host memory the driver copies `output` into (elements only).
+}
+
+/// One output of a captured CUDA graph.
+struct ReplayOutput {
+    name: String,
+    precision: Precision,
+    shape: Vec<usize>,
+    device: ort::value::DynTensor,
+    /// Pinned host memory the driver copies `device` into (made on first use).
     host: Option<ort::value::DynTensor>,
 }
 
@@ -245,15 +258,18 @@ pub struct BatchOutput<'a> {
     pub data: &'a [f32],
     /// `[batch, d1, d2]` as run.
     pub shape: [usize; 3],
+    /// What a raw head's class rows hold.
+    pub rows: ClassRows,
 }
 
 impl BatchOutput<'_> {
-    /// The slice of frame `i` and its (d1, d2).
-    pub fn frame(&self, i: usize) -> (&[f32], (usize, usize)) {
+    /// The slice of frame `i`, its (d1, d2) and class rows, as [`crate::decode::decode_frame`]
+    /// takes them.
+    pub fn frame(&self, i: usize) -> (&[f32], ((usize, usize), ClassRows)) {
         let per = self.shape[1] * self.shape[2];
         (
             &self.data[i * per..(i + 1) * per],
-            (self.shape[1], self.shape[2]),
+            ((self.shape[1], self.shape[2]), self.rows),
         )
     }
 }
@@ -305,10 +321,80 @@ impl Engine {
             }
         }
 
-        let session = builder
+        let bad = |e: ort::Error| InferError::BadModel(format!("{}: {e}", cfg.model.display()));
+        // What the model says about itself, from a session that only reads it (no provider,
+        // no optimisation): the best-class nodes depend on it and go in before the real one.
+        let probe = Session::builder(env)
+            .map_err(ort_err)?
+            .with_optimization_level(GraphOptimizationLevel::Disable)
+            .map_err(|e| ort_err(e.into()))?
+            .with_intra_threads(1)
+            .map_err(|e| ort_err(e.into()))?
             .commit_from_file(&cfg.model)
-            .map_err(|e| InferError::BadModel(format!("{}: {e}", cfg.model.display())))?;
+            .map_err(bad)?;
+        let (info, output_dims) = Self::introspect(&probe)?;
+        drop(probe);
+        // With one or two classes the best-class rows are no fewer than the class rows.
+        let best =
+            !cfg.plain_output && info.layout == model::OutputLayout::Raw && info.num_classes() > 2;
+        let mut session = None;
+        if best {
+            let bytes = std::fs::read(&cfg.model)
+                .map_err(|e| InferError::BadModel(format!("{}: {e}", cfg.model.display())))?;
+            let bytes = augment::with_best_class(
+                &bytes,
+                &info.output_name,
+                info.output_precision == Precision::F16,
+                output_dims,
+                info.num_classes(),
+                info.keypoint_values(),
+            );
+            match builder.commit_from_memory(&bytes) {
+                Ok(s) => session = Some(s),
+                Err(e) => warnings.push(format!(
+                    "the best-class output could not be added ({e}); every class score is \
+                     copied to the host and scanned there"
+                )),
+            }
+        }
+        let best = session.is_some();
+        let session = match session {
+            Some(s) => s,
+            None => builder.commit_from_file(&cfg.model).map_err(bad)?,
+        };
 
+        let cuda_graph = cfg.cuda_graph && provider == Provider::Cuda;
+        if cfg.cuda_graph && !cuda_graph {
+            warnings.push("cuda-graph is for the cuda provider; running without".into());
+        }
+        if cuda_graph && info.layout != model::OutputLayout::Raw {
+            return Err(InferError::UnsupportedModel(
+                "cuda-graph needs a raw-output export (no embedded NMS, no end-to-end head): its \
+                 output size must be known before the first run"
+                    .into(),
+            ));
+        }
+        Ok((
+            Engine {
+                session,
+                info,
+                provider,
+                output: Vec::new(),
+                device_id: cfg.device_id,
+                pre: None,
+                cuda_graph,
+                best,
+                warm: HashMap::new(),
+                replay: None,
+                copier: None,
+            },
+            warnings,
+        ))
+    }
+
+    /// The model's [`ModelInfo`] from its signature and metadata, and its output's dimensions
+    /// (`-1` where dynamic).
+    fn introspect(session: &Session) -> Result<(ModelInfo, [i64; 3]), InferError> {
         let meta: HashMap<String, String> = match session.metadata() {
             Ok(m) => m
                 .custom_keys()
@@ -339,32 +425,11 @@ impl Engine {
             output_precision,
         };
         let info = model::introspect(&sig, &meta)?;
-        let cuda_graph = cfg.cuda_graph && provider == Provider::Cuda;
-        if cfg.cuda_graph && !cuda_graph {
-            warnings.push("cuda-graph is for the cuda provider; running without".into());
-        }
-        if cuda_graph && info.layout != model::OutputLayout::Raw {
-            return Err(InferError::UnsupportedModel(
-                "cuda-graph needs a raw-output export (no embedded NMS, no end-to-end head): its \
-                 output size must be known before the first run"
-                    .into(),
-            ));
-        }
-        Ok((
-            Engine {
-                session,
-                info,
-                provider,
-                output: Vec::new(),
-                device_id: cfg.device_id,
-                pre: None,
-                cuda_graph,
-                warm: HashMap::new(),
-                replay: None,
-                copier: None,
-            },
-            warnings,
-        ))
+        let dims = match sig.output_shape[..] {
+            [b, c, a] => [b, c, a],
+            _ => [-1, -1, -1],
+        };
+        Ok((info, dims))
     }
 
     /// A batch tensor for this model: `batch` slots letterboxed as `lb` says.
@@ -373,7 +438,14 @@ impl Engine {
     }
 
     /// Runs one batch and copies the output once into host f32.
-    pub fn run(&mut self, batch: &BatchTensor) -> Result<BatchOutput<'_>, InferError> {
+    /// `rows`: [`ClassRows::Best`] where the caller takes each anchor's best class (no class
+    /// filter); the output says what it holds (every class where the model has no best-class
+    /// output).
+    pub fn run(
+        &mut self,
+        batch: &BatchTensor,
+        rows: ClassRows,
+    ) -> Result<BatchOutput<'_>, InferError> {
         // See GPU_RUNS: a GPU session's first run of a batch layout runs alone in the process.
         let (_exclusive, _shared);
         if self.provider != Provider::Cpu {
@@ -399,20 +471,40 @@ impl Engine {
                 "cuda-graph runs frames batches (device preprocessing) only".into(),
             ));
         }
+        let (out, precision, rows) = self.pick(rows);
         let name = self.info.input_name.as_str();
+        // Only the output read is fetched (and copied off the device).
+        let options = ort::session::RunOptions::new()
+            .map_err(err)?
+            .with_outputs(ort::session::OutputSelector::no_default().with(out.as_str()));
         let outputs = match &batch.data {
-            BatchData::F32(v) => self.session.run(
+            BatchData::F32(v) => self.session.run_with_options(
                 ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?],
+                &options,
             ),
-            BatchData::F16(v) => self.session.run(
+            BatchData::F16(v) => self.session.run_with_options(
                 ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?],
+                &options,
             ),
-            BatchData::Frames(f) => return self.run_graph(f.spec, f.frames()),
+            BatchData::Frames(f) => return self.run_graph(f.spec, f.frames(), rows),
         }
         .map_err(err)?;
-        let dims = Self::copy_output(&mut self.output, self.info.output_precision, &outputs[0])?;
+        let dims = Self::copy_output(&mut self.output, precision, &outputs[out.as_str()])?;
         drop(outputs);
-        self.checked_output(dims, batch.slots)
+        self.checked_output(dims, batch.slots, rows)
+    }
+
+    /// The output to read for `rows`: its name, precision and what its class rows hold.
+    fn pick(&self, rows: ClassRows) -> (String, Precision, ClassRows) {
+        if self.best && rows == ClassRows::Best {
+            (BEST_OUTPUT.into(), Precision::F32, ClassRows::Best)
+        } else {
+            (
+                self.info.output_name.clone(),
+                self.info.output_precision,
+                ClassRows::All,
+            )
+        }
     }
 
     /// A preprocessing graph for this model on its device (CUDA under TensorRT too: the graph
@@ -544,25 +636,27 @@ impl Engine {
         &mut self,
         spec: GraphSpec,
         frames: &ort::value::Tensor<u8>,
+        rows: ClassRows,
     ) -> Result<BatchOutput<'_>, InferError> {
         let mut pre = self.take_pre(spec)?;
         if self.cuda_graph {
-            let result = self.replay(&mut pre, frames);
+            let result = self.replay(&mut pre, frames, rows);
             self.pre = Some(pre);
-            return self.checked_output(result?, spec.batch);
+            return self.checked_output(result?, spec.batch, rows);
         }
         let images = self.preprocess(&mut pre, frames);
         self.pre = Some(pre);
-        self.run_images(&images?, spec.batch)
+        self.run_images(&images?, spec.batch, rows)
     }
 
     /// One CUDA-graph run: preprocessing into the fixed input buffer, the model replayed from
-    /// it into the fixed output buffer, the output copied to pinned host memory and from there
-    /// into `self.output`; returns its shape.
+    /// it into the fixed output buffers, the output read (`rows`, see [`Engine::pick`]) copied
+    /// to pinned host memory and from there into `self.output`; returns its shape.
     fn replay(
         &mut self,
         pre: &mut GraphPreprocess,
         frames: &ort::value::Tensor<u8>,
+        rows: ClassRows,
     ) -> Result<Vec<usize>, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
         let lb = pre.spec().letterbox;
@@ -577,35 +671,20 @@ impl Engine {
                 )))
             }
             None => {
-                let mut r = self.new_replay(dims).map_err(err)?;
-                let out = self.raw_output_shape(dims);
-                self.copier = FrameCopier::new(self.device_id).ok().map(Arc::new);
-                if self.copier.is_some() {
-                    let (_, pinned) = self.memory(MemoryType::CPUOutput).map_err(err)?;
-                    let alloc = ort::memory::Allocator::new(&self.session, pinned).map_err(err)?;
-                    r.host =
-                        Some(typed_tensor(&alloc, self.info.output_precision, &out).map_err(err)?);
-                } else {
-                    let env = environment()?;
-                    let mut builder = Session::builder(env).map_err(err)?;
-                    let cfg = EngineConfig {
-                        provider: Provider::Cuda,
-                        device_id: self.device_id,
-                        ..Default::default()
-                    };
-                    register_provider(&mut builder, Provider::Cuda, &cfg)?;
-                    r.download = Some(crate::graph::download_session(
-                        out,
-                        self.info.output_precision,
-                        &builder,
-                    )?);
-                }
-                self.replay = Some(r);
+                // The copies in and out are the driver's (ort's tensor copy runs a session,
+                // under a lock every engine of the process shares).
+                let copier = FrameCopier::new(self.device_id).map_err(|e| {
+                    InferError::Runtime(format!("cuda-graph needs the CUDA driver: {e}"))
+                })?;
+                self.copier = Some(Arc::new(copier));
+                self.replay = Some(self.new_replay(dims).map_err(err)?);
             }
         }
         let images = self.preprocess(pre, frames)?;
         let (_, pinned) = self.memory(MemoryType::CPUOutput).map_err(err)?;
+        let (out, _, _) = self.pick(rows);
         let r = self.replay.as_mut().expect("just set");
+        let c = self.copier.as_ref().expect("set with the replay");
         let step = |what: &'static str| {
             move |e: ort::Error| InferError::Runtime(format!("cuda-graph {what}: {e}"))
         };
@@ -616,63 +695,48 @@ impl Engine {
         let images = images
             .downcast::<ort::value::DynTensorValueType>()
             .map_err(step("input"))?;
-        match &self.copier {
-            // One device-to-device copy (ort's tensor copy runs a session, under a lock
-            // that every engine of the process shares).
-            Some(c) => {
-                let n: i64 = images.shape().iter().product();
-                if n as usize != dims.iter().product::<usize>() {
-                    return Err(InferError::Runtime(format!(
-                        "cuda-graph: preprocessing gave shape {:?}, the graph replays {dims:?}",
-                        images.shape()
-                    )));
-                }
-                let bytes = dims.iter().product::<usize>() * self.info.input_precision.bytes();
-                // SAFETY: both are device tensors of `dims` in the model's input precision.
-                unsafe {
-                    c.copy(
-                        r.images.data_ptr_mut() as u64,
-                        images.data_ptr() as u64,
-                        bytes,
-                    )
-                }
-                .map_err(|e| InferError::Runtime(format!("cuda-graph input copy: {e}")))?;
-            }
-            None => images
-                .copy_into(&mut r.images)
-                .map_err(step("input copy"))?,
+        let n: i64 = images.shape().iter().product();
+        if n as usize != dims.iter().product::<usize>() {
+            return Err(InferError::Runtime(format!(
+                "cuda-graph: preprocessing gave shape {:?}, the graph replays {dims:?}",
+                images.shape()
+            )));
         }
+        let bytes = dims.iter().product::<usize>() * self.info.input_precision.bytes();
+        // SAFETY: both are device tensors of `dims` in the model's input precision.
+        unsafe {
+            c.copy(
+                r.images.data_ptr_mut() as u64,
+                images.data_ptr() as u64,
+                bytes,
+            )
+        }
+        .map_err(|e| InferError::Runtime(format!("cuda-graph input copy: {e}")))?;
         self.session
             .run_binding(&r.binding)
             .map_err(step("model run"))?;
-        if let (Some(c), Some(host)) = (&self.copier, r.host.as_mut()) {
-            // One device-to-host copy into pinned memory by the driver.
-            let n: i64 = host.shape().iter().product();
-            let bytes = n as usize * self.info.output_precision.bytes();
-            // SAFETY: `output` (device) and `host` (pinned) have the same shape and type.
-            unsafe {
-                c.copy(
-                    host.data_ptr_mut() as u64,
-                    r.output.data_ptr() as u64,
-                    bytes,
-                )
-            }
-            .map_err(|e| InferError::Runtime(format!("cuda-graph output copy: {e}")))?;
-            return Self::copy_output(&mut self.output, self.info.output_precision, host);
+        let o = r
+            .outputs
+            .iter_mut()
+            .find(|o| o.name == out)
+            .expect("every output is bound");
+        if o.host.is_none() {
+            let alloc = ort::memory::Allocator::new(&self.session, pinned).map_err(err)?;
+            o.host = Some(typed_tensor(&alloc, o.precision, &o.shape).map_err(err)?);
         }
-        let download = r.download.as_mut().expect("made for the elements");
-        let mut binding = download.create_binding().map_err(step("download"))?;
-        binding
-            .bind_input("x", &r.output)
-            .map_err(step("download"))?;
-        binding
-            .bind_output_to_device("y", &pinned)
-            .map_err(step("download"))?;
-        let mut out = download.run_binding(&binding).map_err(step("download"))?;
-        let host = out
-            .remove("y")
-            .ok_or_else(|| InferError::Runtime("cuda-graph download gave no output".into()))?;
-        Self::copy_output(&mut self.output, self.info.output_precision, &host)
+        let host = o.host.as_mut().expect("just made");
+        // One device-to-host copy into pinned memory by the driver.
+        let bytes = o.shape.iter().product::<usize>() * o.precision.bytes();
+        // SAFETY: `device` and `host` (pinned) have the same shape and type.
+        unsafe {
+            c.copy(
+                host.data_ptr_mut() as u64,
+                o.device.data_ptr() as u64,
+                bytes,
+            )
+        }
+        .map_err(|e| InferError::Runtime(format!("cuda-graph output copy: {e}")))?;
+        Self::copy_output(&mut self.output, o.precision, host)
     }
 
     /// The output shape of a raw head for input `dims`: `[batch, values per object, anchors]`.
@@ -680,23 +744,39 @@ impl Engine {
         [b, self.info.values_per_object(), anchors(h, w)]
     }
 
-    /// Fixed device buffers for `dims`, bound to the model.
+    /// Fixed device buffers for `dims`, bound to the model: its input and every output.
     fn new_replay(&self, dims: [usize; 4]) -> Result<Replay, ort::Error> {
         let (device, _) = self.memory(MemoryType::Default)?;
         let on_device = ort::memory::Allocator::new(&self.session, device)?;
-        let out = self.raw_output_shape(dims);
         let images = typed_tensor(&on_device, self.info.input_precision, &dims)?;
-        let mut output = typed_tensor(&on_device, self.info.output_precision, &out)?;
         let mut binding = self.session.create_binding()?;
         binding.bind_input(self.info.input_name.as_str(), &images)?;
-        binding.bind_output(self.info.output_name.as_str(), &mut output)?;
+        let [b, c, a] = self.raw_output_shape(dims);
+        let mut outputs = vec![ReplayOutput {
+            name: self.info.output_name.clone(),
+            precision: self.info.output_precision,
+            shape: vec![b, c, a],
+            device: typed_tensor(&on_device, self.info.output_precision, &[b, c, a])?,
+            host: None,
+        }];
+        if self.best {
+            let shape = vec![b, 6 + self.info.keypoint_values(), a];
+            outputs.push(ReplayOutput {
+                name: BEST_OUTPUT.into(),
+                precision: Precision::F32,
+                device: typed_tensor(&on_device, Precision::F32, &shape)?,
+                shape,
+                host: None,
+            });
+        }
+        for o in &mut outputs {
+            binding.bind_output(o.name.as_str(), &mut o.device)?;
+        }
         Ok(Replay {
             dims,
             images,
-            output,
+            outputs,
             binding,
-            download: None,
-            host: None,
         })
     }
 
@@ -723,20 +803,24 @@ impl Engine {
         &mut self,
         images: &ort::value::DynValue,
         slots: usize,
+        rows: ClassRows,
     ) -> Result<BatchOutput<'_>, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
-        let (_, host) = self.memory(MemoryType::CPUOutput).map_err(err)?;
+        let (device, host) = self.memory(MemoryType::CPUOutput).map_err(err)?;
+        let (out, precision, rows) = self.pick(rows);
         let mut binding = self.session.create_binding().map_err(err)?;
         binding
             .bind_input(self.info.input_name.as_str(), images)
             .map_err(err)?;
-        binding
-            .bind_output_to_device(self.info.output_name.as_str(), &host)
-            .map_err(err)?;
+        // The output read goes to (pinned) host memory, any other stays on the device.
+        for o in self.session.outputs() {
+            let to = if o.name() == out { &host } else { &device };
+            binding.bind_output_to_device(o.name(), to).map_err(err)?;
+        }
         let outputs = self.session.run_binding(&binding).map_err(err)?;
-        let dims = Self::copy_output(&mut self.output, self.info.output_precision, &outputs[0])?;
+        let dims = Self::copy_output(&mut self.output, precision, &outputs[out.as_str()])?;
         drop(outputs);
-        self.checked_output(dims, slots)
+        self.checked_output(dims, slots, rows)
     }
 
     /// Model-only time per batch with the input already on the provider's device (the limit
@@ -756,9 +840,11 @@ impl Engine {
             // Any output size (end-to-end heads too): ONNX Runtime allocates it on the device.
             let (device, _) = self.memory(MemoryType::Default).map_err(err)?;
             binding.clear_outputs();
-            binding
-                .bind_output_to_device(self.info.output_name.as_str(), &device)
-                .map_err(err)?;
+            for o in self.session.outputs() {
+                binding
+                    .bind_output_to_device(o.name(), &device)
+                    .map_err(err)?;
+            }
         }
         for _ in 0..5 {
             self.session.run_binding(&binding).map_err(err)?;
@@ -788,7 +874,9 @@ impl Engine {
             }
             Precision::F16 => {
                 let (s, d) = value.try_extract_tensor::<f16>().map_err(err)?;
-                out.extend(d.iter().map(|v| v.to_f32()));
+                // The slice conversion (F16C where the CPU has it): 8x the per-value one.
+                out.resize(d.len(), 0.0);
+                d.convert_to_f32_slice(out);
                 s.iter().map(|&x| x as usize).collect()
             }
         })
@@ -799,13 +887,17 @@ impl Engine {
         &self,
         dims: Vec<usize>,
         slots: usize,
+        rows: ClassRows,
     ) -> Result<BatchOutput<'_>, InferError> {
         let [b, d1, d2] = dims[..] else {
             return Err(InferError::UnsupportedModel(format!(
                 "output has shape {dims:?} at run time"
             )));
         };
-        let expect = self.info.values_per_object();
+        let expect = match rows {
+            ClassRows::All => self.info.values_per_object(),
+            ClassRows::Best => 6 + self.info.keypoint_values(),
+        };
         let ok = match self.info.layout {
             model::OutputLayout::Raw => d1 == expect,
             model::OutputLayout::EndToEnd => d2 == expect,
@@ -820,6 +912,7 @@ impl Engine {
         Ok(BatchOutput {
             data: &self.output,
             shape: [b, d1, d2],
+            rows,
         })
     }
 }

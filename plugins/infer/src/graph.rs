@@ -345,37 +345,6 @@ fn build(spec: &GraphSpec) -> ort::Result<Model> {
     Ok(model)
 }
 
-/// A one-node graph (`y = Identity(x)`) that moves a model output of `shape` off the device:
-/// ONNX Runtime 1.31 fails binding a CUDA-graph session's output to pinned host memory
-/// ("dst_data != src_data" on the H100), but a session of its own, with ONNX Runtime
-/// allocating its output in pinned memory, copies cleanly.
-pub(crate) fn download_session(
-    shape: [usize; 3],
-    precision: Precision,
-    builder: &ort::session::builder::SessionBuilder,
-) -> Result<Session, InferError> {
-    let err = |e: ort::Error| InferError::Runtime(format!("output download graph: {e}"));
-    let ty = element_type(precision);
-    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-    let build = || -> ort::Result<Model> {
-        let mut g = Graph::new()?;
-        g.set_inputs([outlet("x", ty, &dims)])?;
-        g.set_outputs([outlet("y", ty, &dims)])?;
-        g.add_node(Node::new(
-            "Identity",
-            ONNX_DOMAIN,
-            "download",
-            ["x"],
-            ["y"],
-            [],
-        )?)?;
-        let mut model = Model::new([Opset::new(ONNX_DOMAIN, 18)?])?;
-        model.set_graph(g)?;
-        Ok(model)
-    };
-    build().and_then(|m| m.into_session(builder)).map_err(err)
-}
-
 /// A preprocessing session: uint8 frames in, the model's input batch out.
 pub struct GraphPreprocess {
     session: Session,
@@ -543,6 +512,7 @@ mod tests {
     /// output the CPU-letterbox path gives.
     #[test]
     fn frames_batch_matches_host_batch() {
+        use crate::decode::ClassRows;
         use crate::engine::{Engine, EngineConfig};
         let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../tests/models/planted-det-raw-dyn.onnx");
@@ -571,8 +541,8 @@ mod tests {
                 host.fill_slot(i, &frame.view(YuvMatrix::Bt709)).unwrap();
                 frames.fill_slot(i, &frame.view(YuvMatrix::Bt709)).unwrap();
             }
-            let want = engine.run(&host).unwrap().data.to_vec();
-            let got = engine.run(&frames).unwrap();
+            let want = engine.run(&host, ClassRows::All).unwrap().data.to_vec();
+            let got = engine.run(&frames, ClassRows::All).unwrap();
             assert_eq!(got.shape[0], batch);
             assert_eq!(got.data.len(), want.len());
             let worst = got

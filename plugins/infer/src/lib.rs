@@ -7,6 +7,7 @@
 //! - [`decode`]: output tensors to objects in frame pixels, NMS;
 //! - [`eval`]: accuracy against ground truth (mAP per class, keypoint PCK).
 
+pub mod augment;
 pub mod cuda;
 pub mod decode;
 pub mod engine;

@@ -17,6 +17,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst_video::prelude::*;
 
+use courtvision_infer::decode::ClassRows;
 use courtvision_infer::graph::GraphSpec;
 use courtvision_infer::{
     engine::BatchTensor, DecodeParams, Engine, EngineConfig, FrameObjects, FrameView, Letterbox,
@@ -260,6 +261,7 @@ impl Detector {
             trt_cache_dir: settings.trt_cache_dir.clone(),
             // Replays from fixed device buffers, which only device preprocessing fills.
             cuda_graph: settings.cuda_graph && settings.preprocess != Preprocess::Host,
+            plain_output: false,
         };
         if settings.cuda_graph && settings.preprocess == Preprocess::Host {
             gst::element_warning!(
@@ -1265,7 +1267,13 @@ fn run_batch(
                 source = m.source.clone();
                 let info = m.engine.info.clone();
                 let lb = *batch.tensor.letterbox();
-                match m.engine.run(&batch.tensor) {
+                // Each anchor's best class is all the decoder needs, unless a class filter
+                // may pass over it for another class.
+                let rows = match batch.params.classes {
+                    None => ClassRows::Best,
+                    Some(_) => ClassRows::All,
+                };
+                match m.engine.run(&batch.tensor, rows) {
                     Err(e) => failure = Some(e.to_string()),
                     Ok(out) => {
                         let mut objects = FrameObjects::default();
