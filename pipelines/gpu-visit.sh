@@ -19,6 +19,9 @@
 #           latency, and the same detections as from host memory and on the CPU
 #   s       one process with 12 and 16 streams in CUDA memory (r: the same at b1 and b8)
 #   gc      cuda-graph=true with frames in CUDA memory
+#   bc      after the best-class output: batch-1 latency and where it goes, one stream, one
+#           process with 12-16 streams, and the same detections (CPU; every class row)
+#   dn      12 and 16 decoders alone in one process (CUDA memory), 12 cuda-graph streams
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -333,6 +336,88 @@ section_gc() {
   python3 pipelines/compare_detections.py /tmp/gc-false.jsonl /tmp/gc-true.jsonl "gc) default models on the courtsrc match, CUDA memory, without vs with cuda-graph" >> "$TABLE"
 }
 
+# Where a batch-1 frame's time goes: the latency run again with ONNX Runtime profiles and the
+# element's per-batch trace; echoes median ms of the element's batch (engine part) and of each
+# session's run. Usage: breakdown "SRC" PROPS...
+breakdown() {
+  local src=$1; shift
+  rm -rf /tmp/prof /tmp/gst.log && mkdir -p /tmp/prof
+  GST_DEBUG=cvdetector:7 GST_DEBUG_FILE=/tmp/gst.log COURTVISION_ORT_PROFILE=/tmp/prof \
+    timeout 150 $R/cvlaunch $src ! identity sync=true ! yolodetect "$@" ! fakesink name=sink sync=false >> "$LOG" 2>&1
+  python3 - /tmp/gst.log /tmp/prof <<'PY'
+import glob, json, re, statistics, sys
+unit = {"ns": 1e-6, "µs": 1e-3, "ms": 1.0, "s": 1e3}
+batch, engine = [], []
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r"ran in ([\d.]+)(ns|µs|ms|s) \(engine ([\d.]+)(ns|µs|ms|s)\)", line)
+    if m:
+        batch.append(float(m[1]) * unit[m[2]]); engine.append(float(m[3]) * unit[m[4]])
+parts = [f"batch {statistics.median(batch[30:]):.2f} ms (engine {statistics.median(engine[30:]):.2f})"] if len(batch) > 30 else ["no trace"]
+for f in sorted(glob.glob(sys.argv[2] + "/*.json")):
+    runs = [e["dur"] / 1000 for e in json.load(open(f)) if e.get("name") == "model_run"][30:]
+    if runs:
+        parts.append(f"{f.split('/')[-1].split('_')[0]} run {statistics.median(runs):.2f}")
+print(", ".join(parts))
+PY
+}
+
+# After the best-class output (per anchor only the best class crosses to the host and is
+# scanned there): batch-1 latency and where it goes, one stream, several in one process, and
+# the same detections from the best-class output as from every class row.
+section_bc() { section_bl; section_bt; section_bk; }
+section_bl() {
+  for g in false true; do
+    for p in "" -fp16; do
+      local props="model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=1 cuda-graph=$g"
+      lat=$(latency "$DEC ! $CUDA" $props)
+      row "bc) batch-1 latency, CUDA memory, yolo11n $(prec "$p"), cuda-graph=$g, paced 60 fps" "$lat; $(breakdown "$DEC ! $CUDA" $props)"
+    done
+  done
+  for m in "" -graph; do
+    model=$($R/model_only $M/yolo11n-det.onnx cuda 1 640x384 400 resident$m 2>&1 | tail -1)
+    row "bc) model alone, yolo11n fp32 b1, resident$m" "$(fps ms_per_batch "$model") ms"
+  done
+}
+section_bt() {
+  for c in -fp16:32 :32 :8 -fp16:8; do
+    local p=${c%:*} b=${c#*:}
+    row "bc) nvh264dec -> CUDA memory -> yolodetect yolo11n $(prec "$p") b$b" \
+      "$(pipe "bc det$p b$b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink name=sink)"
+  done
+  one_process "12 -fp16 32" "16 32" "12 8" "12 -fp16 8"
+}
+section_bk() {
+  # yolo11n (80 classes) on the courtsrc match: CPU vs CUDA, and the best-class output vs every
+  # class row (a class filter naming every class reads those).
+  local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  local all=$(seq -s, 0 79)
+  local det="yolodetect model=$M/yolo11n-det.onnx batch-size=8 conf-threshold=0.00003"
+  timeout 300 $R/cvlaunch --json /tmp/bc-cpu.jsonl $m ! "$SYS" ! $det execution-provider=cpu ! fakesink name=sink >> "$LOG" 2>&1
+  timeout 150 $R/cvlaunch --json /tmp/bc-cuda.jsonl $m ! "$CUDA" ! $det execution-provider=cuda ! fakesink name=sink >> "$LOG" 2>&1
+  timeout 150 $R/cvlaunch --json /tmp/bc-all.jsonl $m ! "$CUDA" ! $det execution-provider=cuda classes=$all ! fakesink name=sink >> "$LOG" 2>&1
+  python3 pipelines/compare_detections.py /tmp/bc-cpu.jsonl /tmp/bc-cuda.jsonl "bc) yolo11n fp32 (random weights: scores below 2e-4, conf 3e-5) on the courtsrc match, CPU vs CUDA memory + best-class output" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/bc-all.jsonl /tmp/bc-cuda.jsonl "bc) same on CUDA, every class row (classes=0..79) vs best-class output" >> "$TABLE"
+}
+
+# What bounds one process with many streams: decoding alone into CUDA memory (the ceiling of
+# the pipeline), and the same streams with cuda-graph=true.
+section_dn() {
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  for n in 12 16; do
+    desc=""
+    for i in $(seq $n); do desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! fakesink"; done
+    row "dn) $n x nvh264dec alone in one process, CUDA memory" "$(pipe "decode x$n cuda one process" $desc)"
+  done
+  for c in 12:8 12:32; do
+    local n=${c%:*} b=${c#*:}
+    desc=""
+    for i in $(seq $n); do
+      desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=$b cuda-graph=true ! fakesink"
+    done
+    row "dn) $n streams in one process, CUDA memory, yolo11n fp16 b$b, cuda-graph=true" "$(pipe "graph x$n b$b" $desc)"
+  done
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -349,6 +434,11 @@ for s in "$@"; do
     r) section_r ;;
     t) section_t ;;
     gc) section_gc ;;
+    bc) section_bc ;;
+    bl) section_bl ;;
+    dn) section_dn ;;
+    bt) section_bt ;;
+    bk) section_bk ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -1256,6 +1256,8 @@ fn run_batch(
     mut batch: Batch,
 ) -> Result<gst::FlowSuccess, gst::FlowError> {
     let started = Instant::now();
+    // The engine's part (preprocessing, model, output copy) of the batch's time.
+    let mut engine_time = Duration::ZERO;
     let mut failure = None;
     let mut results: Vec<Inferred> = Vec::with_capacity(batch.frames);
     let mut source: Arc<str> = Arc::from("");
@@ -1273,7 +1275,9 @@ fn run_batch(
                     None => ClassRows::Best,
                     Some(_) => ClassRows::All,
                 };
-                match m.engine.run(&batch.tensor, rows) {
+                let ran = m.engine.run(&batch.tensor, rows);
+                engine_time = started.elapsed();
+                match ran {
                     Err(e) => failure = Some(e.to_string()),
                     Ok(out) => {
                         let mut objects = FrameObjects::default();
@@ -1309,9 +1313,10 @@ fn run_batch(
     gst::trace!(
         CAT,
         obj = element,
-        "batch of {} ran in {:?}",
+        "batch of {} ran in {:?} (engine {:?})",
         batch.frames,
-        elapsed
+        elapsed,
+        engine_time
     );
     if let Some(msg) = &failure {
         gst::element_error!(
