@@ -22,6 +22,7 @@
 #   bc      after the best-class output: batch-1 latency and where it goes, one stream, one
 #           process with 12-16 streams, and the same detections (CPU; every class row)
 #   dn      12 and 16 decoders alone in one process (CUDA memory), 12 cuda-graph streams
+#   dl      12 decoders in one process beside a model-only loop in another
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -373,9 +374,11 @@ section_bl() {
       row "bc) batch-1 latency, CUDA memory, yolo11n $(prec "$p"), cuda-graph=$g, paced 60 fps" "$lat; $(breakdown "$DEC ! $CUDA" $props)"
     done
   done
-  for m in "" -graph; do
-    model=$($R/model_only $M/yolo11n-det.onnx cuda 1 640x384 400 resident$m 2>&1 | tail -1)
-    row "bc) model alone, yolo11n fp32 b1, resident$m" "$(fps ms_per_batch "$model") ms"
+  for p in "" -fp16; do
+    for m in "" -graph; do
+      model=$($R/model_only $M/yolo11n-det$p.onnx cuda 1 640x384 400 resident$m 2>&1 | tail -1)
+      row "bc) model alone, yolo11n $(prec "$p") b1, resident$m" "$(fps ms_per_batch "$model") ms"
+    done
   done
 }
 section_bt() {
@@ -396,7 +399,9 @@ section_bk() {
   timeout 150 $R/cvlaunch --json /tmp/bc-cuda.jsonl $m ! "$CUDA" ! $det execution-provider=cuda ! fakesink name=sink >> "$LOG" 2>&1
   timeout 150 $R/cvlaunch --json /tmp/bc-all.jsonl $m ! "$CUDA" ! $det execution-provider=cuda classes=$all ! fakesink name=sink >> "$LOG" 2>&1
   python3 pipelines/compare_detections.py /tmp/bc-cpu.jsonl /tmp/bc-cuda.jsonl "bc) yolo11n fp32 (random weights: scores below 2e-4, conf 3e-5) on the courtsrc match, CPU vs CUDA memory + best-class output" >> "$TABLE"
+  timeout 150 $R/cvlaunch --json /tmp/bc-graph.jsonl $m ! "$CUDA" ! $det execution-provider=cuda cuda-graph=true ! fakesink name=sink >> "$LOG" 2>&1
   python3 pipelines/compare_detections.py /tmp/bc-all.jsonl /tmp/bc-cuda.jsonl "bc) same on CUDA, every class row (classes=0..79) vs best-class output" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/bc-cuda.jsonl /tmp/bc-graph.jsonl "bc) same on CUDA, without vs with cuda-graph (preprocessing and model replayed)" >> "$TABLE"
 }
 
 # What bounds one process with many streams: decoding alone into CUDA memory (the ceiling of
@@ -418,6 +423,20 @@ section_dn() {
   done
 }
 
+# Decoding under inference load: 12 decoders in one process, CUDA memory, while another
+# process runs yolo11n fp16 b32 model-only back to back (is the pipeline bound by the decoders
+# slowing down beside the model?).
+section_dl() {
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  desc=""
+  for i in $(seq 12); do desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! fakesink"; done
+  $R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 6000 resident > /tmp/load.txt 2>&1 &
+  local load=$!
+  sleep 8
+  row "dl) 12 x nvh264dec alone in one process, CUDA memory, beside a model-only fp16 b32 loop" "$(pipe "decode x12 under load" $desc)"
+  kill $load 2>/dev/null; wait $load 2>/dev/null
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -437,6 +456,7 @@ for s in "$@"; do
     bc) section_bc ;;
     bl) section_bl ;;
     dn) section_dn ;;
+    dl) section_dl ;;
     bt) section_bt ;;
     bk) section_bk ;;
     *) echo "unknown section $s"; exit 2 ;;
