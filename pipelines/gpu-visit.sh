@@ -23,6 +23,7 @@
 #           process with 12-16 streams, and the same detections (CPU; every class row)
 #   dn      12 and 16 decoders alone in one process (CUDA memory), 12 cuda-graph streams
 #   dl      12 decoders in one process beside a model-only loop in another
+#   mc      one process with 12-16 streams, CUDA_DEVICE_MAX_CONNECTIONS=32 against the default
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -303,7 +304,7 @@ one_process() {
     for i in $(seq $n); do
       desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink"
     done
-    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b" "$(pipe "cuda one process x$n $p b$b" $desc)"
+    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}" "$(pipe "cuda one process x$n $p b$b" $desc)"
   done
 }
 section_s() { one_process "12 -fp16 32" "16 -fp16 32" "16 32" "16 -fp16 16"; }
@@ -437,6 +438,14 @@ section_dl() {
   kill $load 2>/dev/null; wait $load 2>/dev/null
 }
 
+# Hardware work queues: CUDA maps a context's streams onto CUDA_DEVICE_MAX_CONNECTIONS queues
+# (8 by default), so with a decoder, a copier and a model per stream, a decoder's small kernels
+# can wait behind another stream's model in the same queue. The one-process runs with 32.
+section_mc() {
+  one_process "12 32"
+  (export CUDA_DEVICE_MAX_CONNECTIONS=32; one_process "12 -fp16 32" "12 32" "16 32")
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -457,6 +466,7 @@ for s in "$@"; do
     bl) section_bl ;;
     dn) section_dn ;;
     dl) section_dl ;;
+    mc) section_mc ;;
     bt) section_bt ;;
     bk) section_bk ;;
     *) echo "unknown section $s"; exit 2 ;;
