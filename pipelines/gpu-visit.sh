@@ -403,6 +403,13 @@ section_bk() {
   timeout 150 $R/cvlaunch --json /tmp/bc-graph.jsonl $m ! "$CUDA" ! $det execution-provider=cuda cuda-graph=true ! fakesink name=sink >> "$LOG" 2>&1
   python3 pipelines/compare_detections.py /tmp/bc-all.jsonl /tmp/bc-cuda.jsonl "bc) same on CUDA, every class row (classes=0..79) vs best-class output" >> "$TABLE"
   python3 pipelines/compare_detections.py /tmp/bc-cuda.jsonl /tmp/bc-graph.jsonl "bc) same on CUDA, without vs with cuda-graph (preprocessing and model replayed)" >> "$TABLE"
+  # fp16: the best-class nodes cast the class ids to float16 and the rows to float32.
+  local det16="yolodetect model=$M/yolo11n-det-fp16.onnx batch-size=8 conf-threshold=0.00003 execution-provider=cuda"
+  timeout 150 $R/cvlaunch --json /tmp/bc-16.jsonl $m ! "$CUDA" ! $det16 ! fakesink name=sink >> "$LOG" 2>&1
+  timeout 150 $R/cvlaunch --json /tmp/bc-16all.jsonl $m ! "$CUDA" ! $det16 classes=$all ! fakesink name=sink >> "$LOG" 2>&1
+  timeout 150 $R/cvlaunch --json /tmp/bc-16graph.jsonl $m ! "$CUDA" ! $det16 cuda-graph=true ! fakesink name=sink >> "$LOG" 2>&1
+  python3 pipelines/compare_detections.py /tmp/bc-16all.jsonl /tmp/bc-16.jsonl "bc) yolo11n fp16 on CUDA, every class row vs best-class output" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/bc-16.jsonl /tmp/bc-16graph.jsonl "bc) yolo11n fp16 on CUDA, without vs with cuda-graph" >> "$TABLE"
 }
 
 # What bounds one process with many streams: decoding alone into CUDA memory (the ceiling of
