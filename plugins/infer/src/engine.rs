@@ -208,7 +208,7 @@ pub struct Engine {
     /// The preprocessing graph captured as a CUDA graph too, for one stream layout.
     pre_replay: Option<PreReplay>,
     /// The CUDA driver's copies into and out of the replay buffers (set with `replay`).
-    copier: Option<Arc<FrameCopier>>,
+    copier: Option<FrameCopier>,
 }
 
 /// The buffers a captured CUDA graph reads and writes, for one input size: the letterboxed
@@ -695,7 +695,7 @@ impl Engine {
                 let copier = FrameCopier::new(self.device_id).map_err(|e| {
                     InferError::Runtime(format!("cuda-graph needs the CUDA driver: {e}"))
                 })?;
-                self.copier = Some(Arc::new(copier));
+                self.copier = Some(copier);
                 self.replay = Some(self.new_replay(dims).map_err(err)?);
             }
         }
