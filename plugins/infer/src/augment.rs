@@ -244,7 +244,7 @@ pub fn with_best_class(
 mod tests {
     use crate::decode::{decode_frame, ClassRows, DecodeParams, FrameObjects};
     use crate::engine::{Engine, EngineConfig};
-    use crate::preprocess::{Letterbox, PixelFormat, TestFrame, YuvMatrix};
+    use crate::preprocess::{max_abs_diff, Letterbox, PixelFormat, TestFrame, YuvMatrix};
 
     /// The best-class output holds, per anchor, the box, the largest class score and the first
     /// class with it, as computed from the exported output; decoding it gives the objects
@@ -337,12 +337,7 @@ mod tests {
         let all = best.run(&batch, ClassRows::All).unwrap();
         assert_eq!(all.rows, ClassRows::All);
         assert_eq!(all.shape, full_shape);
-        let worst = all
-            .data
-            .iter()
-            .zip(&full_data)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(all.data, &full_data);
         assert!(worst < 1e-4, "worst difference {worst}");
     }
 }

@@ -325,6 +325,19 @@ mod tests {
         }
     }
 
+    /// Decodes a raw or end-to-end tensor of every class row.
+    fn decode(
+        m: &ModelInfo,
+        p: &DecodeParams,
+        t: &[f32],
+        dims: (usize, usize),
+        lb: &Letterbox,
+    ) -> FrameObjects {
+        let mut out = FrameObjects::default();
+        decode_frame(m, p, t, (dims, ClassRows::All), lb, &mut out);
+        out
+    }
+
     /// Builds a raw `[C, A]` tensor with the given anchors (cx, cy, w, h, class, score, keypoints).
     fn raw_tensor(
         nc: usize,
@@ -353,15 +366,7 @@ mod tests {
         assert_eq!((lb.dst_w, lb.dst_h, lb.top), (640, 384, 12));
         let m = info(3, None, OutputLayout::Raw);
         let t = raw_tensor(3, 0, &[([100.0, 112.0, 40.0, 20.0], 2, 0.9, vec![])], 50);
-        let mut out = FrameObjects::default();
-        decode_frame(
-            &m,
-            &DecodeParams::default(),
-            &t,
-            ((7, 50), ClassRows::All),
-            &lb,
-            &mut out,
-        );
+        let out = decode(&m, &DecodeParams::default(), &t, (7, 50), &lb);
         assert_eq!(out.objects.len(), 1);
         let o = out.objects[0];
         assert_eq!(o.class_id, 2);
@@ -374,15 +379,7 @@ mod tests {
         let lb = Letterbox::new(640, 480, (640, 640), 32, true);
         let m = info(1, None, OutputLayout::Raw);
         let t = raw_tensor(1, 0, &[([5.0, 470.0, 40.0, 40.0], 0, 0.8, vec![])], 10);
-        let mut out = FrameObjects::default();
-        decode_frame(
-            &m,
-            &DecodeParams::default(),
-            &t,
-            ((5, 10), ClassRows::All),
-            &lb,
-            &mut out,
-        );
+        let out = decode(&m, &DecodeParams::default(), &t, (5, 10), &lb);
         assert_eq!(out.objects[0].bbox, [0.0, 450.0, 25.0, 480.0]);
     }
 
@@ -428,15 +425,7 @@ mod tests {
         let m = info(1, Some((2, 3)), OutputLayout::Raw);
         let kp = vec![100.0, 62.0, 0.9, 200.0, 112.0, 0.2];
         let t = raw_tensor(1, 6, &[([150.0, 87.0, 100.0, 50.0], 0, 0.95, kp)], 8);
-        let mut out = FrameObjects::default();
-        decode_frame(
-            &m,
-            &DecodeParams::default(),
-            &t,
-            ((11, 8), ClassRows::All),
-            &lb,
-            &mut out,
-        );
+        let out = decode(&m, &DecodeParams::default(), &t, (11, 8), &lb);
         assert_eq!(out.objects.len(), 1);
         assert_eq!(out.objects[0].bbox, [200.0, 100.0, 400.0, 200.0]);
         assert_eq!(
@@ -454,6 +443,47 @@ mod tests {
                 }
             ]
         );
+    }
+
+    /// The best-class rows (box, best score, its class id, keypoints) decode to what every
+    /// class row decodes to, keypoints included.
+    #[test]
+    fn best_class_rows_decode_as_every_class_row() {
+        let lb = Letterbox::new(1280, 720, (640, 640), 32, true);
+        let m = info(3, Some((2, 3)), OutputLayout::Raw);
+        let (kp1, kp2) = (vec![100.0, 62.0, 0.9, 200.0, 112.0, 0.2], vec![1.0; 6]);
+        let anchors = [
+            ([150.0, 87.0, 100.0, 50.0], 2, 0.95, kp1),
+            ([400.0, 300.0, 60.0, 60.0], 1, 0.5, kp2),
+        ];
+        let n = 9;
+        let all = raw_tensor(3, 6, &anchors, n);
+        // Row by row: the box, the best of the three class rows and its index, the keypoints.
+        let row = |r: usize| &all[r * n..(r + 1) * n];
+        let mut best = Vec::new();
+        for r in 0..4 {
+            best.extend_from_slice(row(r));
+        }
+        let top = |a: usize| {
+            (0..3).fold((0, f32::MIN), |t, c| {
+                if row(4 + c)[a] > t.1 {
+                    (c, row(4 + c)[a])
+                } else {
+                    t
+                }
+            })
+        };
+        best.extend((0..n).map(|a| top(a).1));
+        best.extend((0..n).map(|a| top(a).0 as f32));
+        for r in 7..13 {
+            best.extend_from_slice(row(r));
+        }
+        let want = decode(&m, &DecodeParams::default(), &all, (13, n), &lb);
+        let mut got = FrameObjects::default();
+        let p = DecodeParams::default();
+        decode_frame(&m, &p, &best, ((12, n), ClassRows::Best), &lb, &mut got);
+        assert_eq!(want.objects.len(), 2);
+        assert_eq!(got, want);
     }
 
     #[test]
@@ -486,15 +516,7 @@ mod tests {
         let lb = Letterbox::new(1280, 720, (640, 640), 32, false); // scale 0.5, top 140
         let m = info(1, Some((1, 3)), OutputLayout::EndToEnd);
         let t = vec![10.0, 150.0, 30.0, 170.0, 0.8, 0.0, 20.0, 160.0, 0.5];
-        let mut out = FrameObjects::default();
-        decode_frame(
-            &m,
-            &DecodeParams::default(),
-            &t,
-            ((1, 9), ClassRows::All),
-            &lb,
-            &mut out,
-        );
+        let out = decode(&m, &DecodeParams::default(), &t, (1, 9), &lb);
         assert_eq!(out.objects[0].bbox, [20.0, 20.0, 60.0, 60.0]);
         assert_eq!(
             out.keypoints_of(0),

@@ -410,7 +410,7 @@ impl GraphPreprocess {
 mod tests {
     use super::*;
     use crate::engine::{ensure_runtime, environment};
-    use crate::preprocess::{letterbox_into, TestFrame};
+    use crate::preprocess::{letterbox_into, max_abs_diff, TestFrame};
 
     /// The graph gives what the CPU letterbox gives, for every format, scaled both ways.
     #[test]
@@ -453,11 +453,7 @@ mod tests {
                 }
                 let got = g.run_to_host(&tight).unwrap();
                 assert_eq!(got.len(), want.len());
-                let worst = got
-                    .iter()
-                    .zip(&want)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0f32, f32::max);
+                let worst = max_abs_diff(&got, &want);
                 // The uint8 resize drops the fraction (ONNX Runtime's CPU kernel truncates): up to
                 // one level, before the colour matrix for YUV (luma gain 1.16 plus a chroma gain
                 // up to 2.3 at limited range).
@@ -545,12 +541,7 @@ mod tests {
             let got = engine.run(&frames, ClassRows::All).unwrap();
             assert_eq!(got.shape[0], batch);
             assert_eq!(got.data.len(), want.len());
-            let worst = got
-                .data
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
+            let worst = max_abs_diff(got.data, &want);
             // The planted score is the frame mean: equal within the uint8 resize's rounding
             // (at most one level, 1/255 ≈ 0.0039; about half of that on average).
             assert!(worst < 3e-3, "{format:?}: worst difference {worst}");

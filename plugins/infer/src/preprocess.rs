@@ -493,6 +493,16 @@ fn fill_rows<S: Sampler, T: TensorElem>(
 }
 
 /// Frames for tests: pseudo-random planes with padded strides, in any format.
+/// The largest absolute difference between two equally long float slices (tests).
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max)
+}
+
 #[cfg(test)]
 pub(crate) struct TestFrame {
     pub format: PixelFormat,
@@ -635,11 +645,7 @@ mod tests {
         let mut got = vec![0f32; lb.slot_len()];
         letterbox_into(&frame, &lb, &mut got).unwrap();
         let want = reference(&frame, &lb);
-        let worst = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let worst = max_abs_diff(&got, &want);
         assert!(
             worst < 1e-4,
             "{format:?} {w}x{h} -> {lb:?}: max error {worst}"
