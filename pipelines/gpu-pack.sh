@@ -36,6 +36,9 @@ cargo build --release -q --example cvlaunch -p gst-plugin-courtvision
 cargo build --release -q --example model_only --example graph_bench -p courtvision-infer
 cp target/release/examples/cvlaunch target/release/examples/model_only target/release/examples/graph_bench .device/run/
 bash "$SHARED"/gpu/make-gst-runtime.sh .device/run/gst-runtime.tar.xz >/dev/null
+# GStreamer's core tracers (not in that runtime) for section dt's latency tracer.
+mkdir -p .device/run/tracers
+cp /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstcoretracers.so .device/run/tracers/
 py="--python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64"
 for w in ultralytics==8.4.190 ultralytics-thop==2.2.3 ultralytics-platform==0.1.99; do
   python3 -m pip download -q --no-deps --only-binary=:all: $py -d .device/run "$w"

@@ -24,6 +24,7 @@
 #   dn      12 and 16 decoders alone in one process (CUDA memory), 12 cuda-graph streams
 #   dl      12 decoders in one process beside a model-only loop in another
 #   mc      one process with 12-16 streams, CUDA_DEVICE_MAX_CONNECTIONS=32 against the default
+#   dt      a decoder's time per frame (latency tracer), 12 streams, with and without models
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -453,6 +454,31 @@ section_mc() {
   (export CUDA_DEVICE_MAX_CONNECTIONS=32; one_process "12 -fp16 32" "12 32" "16 32")
 }
 
+# Where a decoder's time goes with and without the models beside it in one process: the latency
+# tracer's per-element time of each nvh264dec (buffer in to buffer out), 12 streams of the
+# 600-frame clip, decoders alone against decoders feeding yolodetect fp16 b32.
+section_dt() {
+  for c in alone det; do
+    desc=""
+    for i in $(seq 12); do
+      local tail="fakesink"
+      [ $c = det ] && tail="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink"
+      desc="$desc $DEC ! $CUDA ! queue max-size-buffers=64 ! $tail"
+    done
+    rm -f /tmp/trace.log
+    GST_PLUGIN_PATH=$R/tracers:${GST_PLUGIN_PATH:-} \
+      GST_TRACERS="latency(flags=element)" GST_DEBUG=GST_TRACER:7 GST_DEBUG_FILE=/tmp/trace.log \
+      timeout 150 $R/cvlaunch $desc >> "$LOG" 2>&1
+    row "dt) 12 streams in one process, decoders $c: nvh264dec time per frame (latency tracer)" "$(python3 - /tmp/trace.log <<'PY'
+import re, statistics, sys
+t = [int(m[1]) / 1e6 for m in re.finditer(r"element=\(string\)nvh264dec-?\d+.*?time=\(guint64\)(\d+)", open(sys.argv[1], errors="replace").read())]
+t = sorted(t)
+print(f"median {statistics.median(t):.2f} ms, p90 {t[int(len(t) * .9)]:.2f} ms over {len(t)} frames" if t else "no trace")
+PY
+)"
+  done
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -474,6 +500,7 @@ for s in "$@"; do
     dn) section_dn ;;
     dl) section_dl ;;
     mc) section_mc ;;
+    dt) section_dt ;;
     bt) section_bt ;;
     bk) section_bk ;;
     *) echo "unknown section $s"; exit 2 ;;
