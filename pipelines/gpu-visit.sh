@@ -156,6 +156,10 @@ section_b() {
   row "b) execution-provider=tensorrt (no TensorRT on this host)" "$(cut -c1-160 <<<"$err")"
 }
 
+# N copies of one chain, for one cvlaunch running N streams in one process.
+# Usage: desc=$(streams N "SRC ! ... ! SINK")
+streams() { local i; for i in $(seq "$1"); do printf ' %s' "$2"; done; }
+
 section_c() {
   for args in "$M/yolo11n-det.pt" "$M/yolo11n-det.pt --half" "$M/yolo11n-det.pt $M/yolo11n-pose.pt --half"; do
     line=$(python3 pipelines/ultralytics_loop.py $CLIP $args --frames 300 2>>"$LOG" | tail -1)
@@ -204,10 +208,7 @@ section_m() {
       "$(pipe "q det$p b32" $DEC ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=32 ! fakesink name=sink)"
   done
   for n in 4 8; do
-    desc=""
-    for i in $(seq $n); do
-      desc="$desc $DEC ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=32 ! fakesink"
-    done
+    desc=$(streams $n "$DEC ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=32 ! fakesink")
     row "b) $n streams in one process, each nvh264dec ! queue ! yolodetect yolo11n fp32 b32 device" "$(pipe "one process x$n" $desc)"
   done
 }
@@ -234,8 +235,7 @@ section_g() {
 
 # What bounds several streams: decoding alone, in one process and in one process each.
 section_d() {
-  desc=""
-  for i in $(seq 8); do desc="$desc $DEC ! fakesink"; done
+  desc=$(streams 8 "$DEC ! fakesink")
   row "b) 8 x nvh264dec alone in one process" "$(pipe "decode x8 one process" $desc)"
   row "b) 8 x nvh264dec alone, one process each" "$(procs 8 dec8 $DEC ! fakesink name=sink)"
   row "b) 8 streams, one process each, yolo11n fp32 b8 cuda-graph=true" \
@@ -267,10 +267,7 @@ section_u() {
   local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
   for c in "4 0" "8 0" "8 1"; do
     set -- $c
-    desc=""
-    for i in $(seq $1); do
-      desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 intra-threads=$2 ! fakesink"
-    done
+    desc=$(streams $1 "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 intra-threads=$2 ! fakesink")
     row "u) $1 streams in one process, CUDA memory, yolo11n fp16 b32, intra-threads=$2" "$(pipe "cuda one process x$1 intra $2" $desc)"
   done
   row "u) 8 x nvh264dec alone, CUDA memory, one process each" "$(procs 8 dec $long ! "$CUDA" ! fakesink name=sink)"
@@ -301,10 +298,7 @@ one_process() {
   for c in "$@"; do
     set -- $c
     local n=$1 p=${3:+$2} b=${3:-$2}
-    desc=""
-    for i in $(seq $n); do
-      desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink"
-    done
+    desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink")
     row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}" "$(pipe "cuda one process x$n $p b$b" $desc)"
   done
 }
@@ -326,10 +320,7 @@ section_gc() {
     row "gc) batch-1 latency, $mem, yolo11n fp32, cuda-graph=true, paced 60 fps" "$lat"
   done
   local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
-  desc=""
-  for i in $(seq 8); do
-    desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 cuda-graph=true ! fakesink"
-  done
+  desc=$(streams 8 "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 cuda-graph=true ! fakesink")
   row "gc) 8 streams in one process, CUDA memory, yolo11n fp32 b8, cuda-graph=true" "$(pipe "gc x8" $desc)"
   local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec"
   for g in false true; do
@@ -418,16 +409,12 @@ section_bk() {
 section_dn() {
   local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
   for n in 12 16; do
-    desc=""
-    for i in $(seq $n); do desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! fakesink"; done
+    desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! fakesink")
     row "dn) $n x nvh264dec alone in one process, CUDA memory" "$(pipe "decode x$n cuda one process" $desc)"
   done
   for c in 12:8 12:32; do
     local n=${c%:*} b=${c#*:}
-    desc=""
-    for i in $(seq $n); do
-      desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=$b cuda-graph=true ! fakesink"
-    done
+    desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=$b cuda-graph=true ! fakesink")
     row "dn) $n streams in one process, CUDA memory, yolo11n fp16 b$b, cuda-graph=true" "$(pipe "graph x$n b$b" $desc)"
   done
 }
@@ -437,8 +424,7 @@ section_dn() {
 # slowing down beside the model?).
 section_dl() {
   local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
-  desc=""
-  for i in $(seq 12); do desc="$desc $long ! $CUDA ! queue max-size-buffers=64 ! fakesink"; done
+  desc=$(streams 12 "$long ! $CUDA ! queue max-size-buffers=64 ! fakesink")
   $R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 6000 resident > /tmp/load.txt 2>&1 &
   local load=$!
   sleep 8
@@ -459,12 +445,9 @@ section_mc() {
 # 600-frame clip, decoders alone against decoders feeding yolodetect fp16 b32.
 section_dt() {
   for c in alone det; do
-    desc=""
-    for i in $(seq 12); do
-      local tail="fakesink"
-      [ $c = det ] && tail="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink"
-      desc="$desc $DEC ! $CUDA ! queue max-size-buffers=64 ! $tail"
-    done
+    local tail="fakesink"
+    [ $c = det ] && tail="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink"
+    desc=$(streams 12 "$DEC ! $CUDA ! queue max-size-buffers=64 ! $tail")
     rm -f /tmp/trace.log
     GST_PLUGIN_PATH=$R/tracers:${GST_PLUGIN_PATH:-} \
       GST_TRACERS="latency(flags=element)" GST_DEBUG=GST_TRACER:7 GST_DEBUG_FILE=/tmp/trace.log \
