@@ -19,8 +19,9 @@
 #           latency, and the same detections as from host memory and on the CPU
 #   s       one process with 12 and 16 streams in CUDA memory (r: the same at b1 and b8)
 #   gc      cuda-graph=true with frames in CUDA memory
-#   bc      after the best-class output: batch-1 latency and where it goes, one stream, one
-#           process with 12-16 streams, and the same detections (CPU; every class row)
+#   bc      after the best-class output: bl (batch-1 latency and where it goes), bt (one
+#           stream, one process with 12-16 streams), bk (the same detections: CPU, every class
+#           row, cuda-graph, fp16)
 #   dn      12 and 16 decoders alone in one process (CUDA memory), 12 cuda-graph streams
 #   dl      12 decoders in one process beside a model-only loop in another
 #   mc      one process with 12-16 streams, CUDA_DEVICE_MAX_CONNECTIONS=32 against the default
