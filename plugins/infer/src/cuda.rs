@@ -37,6 +37,36 @@ struct Memcpy2d {
     height: usize,
 }
 
+/// `CUDA_MEMCPY3D_PEER` of the driver API: a copy between two contexts.
+#[repr(C)]
+struct Memcpy3dPeer {
+    src_x_in_bytes: usize,
+    src_y: usize,
+    src_z: usize,
+    src_lod: usize,
+    src_memory_type: c_uint,
+    src_host: *const c_void,
+    src_device: u64,
+    src_array: *mut c_void,
+    src_context: Handle,
+    src_pitch: usize,
+    src_height: usize,
+    dst_x_in_bytes: usize,
+    dst_y: usize,
+    dst_z: usize,
+    dst_lod: usize,
+    dst_memory_type: c_uint,
+    dst_host: *mut c_void,
+    dst_device: u64,
+    dst_array: *mut c_void,
+    dst_context: Handle,
+    dst_pitch: usize,
+    dst_height: usize,
+    width_in_bytes: usize,
+    height: usize,
+    depth: usize,
+}
+
 const CU_MEMORYTYPE_DEVICE: c_uint = 2;
 const CU_STREAM_NON_BLOCKING: c_uint = 1;
 
@@ -50,6 +80,7 @@ pub struct Driver {
     stream_create: unsafe extern "C" fn(*mut Handle, c_uint) -> CuResult,
     stream_synchronize: unsafe extern "C" fn(Handle) -> CuResult,
     memcpy_2d_async: unsafe extern "C" fn(*const Memcpy2d, Handle) -> CuResult,
+    memcpy_3d_peer_async: unsafe extern "C" fn(*const Memcpy3dPeer, Handle) -> CuResult,
     memcpy_async: unsafe extern "C" fn(u64, u64, usize, Handle) -> CuResult,
     error_name: unsafe extern "C" fn(CuResult, *mut *const c_char) -> CuResult,
     _lib: libloading::Library,
@@ -95,6 +126,7 @@ impl Driver {
             stream_create: sym!(b"cuStreamCreate\0"),
             stream_synchronize: sym!(b"cuStreamSynchronize\0"),
             memcpy_2d_async: sym!(b"cuMemcpy2DAsync_v2\0"),
+            memcpy_3d_peer_async: sym!(b"cuMemcpy3DPeerAsync\0"),
             memcpy_async: sym!(b"cuMemcpyAsync\0"),
             error_name: sym!(b"cuGetErrorName\0"),
             _lib: lib,
@@ -199,6 +231,51 @@ impl Driver {
         })
     }
 
+    /// Queues a pitched copy of `rows` rows of `row_bytes` from device memory of context
+    /// `src_ctx` to device memory of context `dst_ctx` (the same device) on `stream`.
+    ///
+    /// # Safety
+    /// As [`Driver::copy_2d`], each range in its context.
+    unsafe fn copy_2d_peer(
+        &self,
+        stream: Handle,
+        (dst, dst_pitch, dst_ctx): (u64, usize, Handle),
+        (src, src_pitch, src_ctx): (u64, usize, Handle),
+        row_bytes: usize,
+        rows: usize,
+    ) -> Result<(), String> {
+        let p = Memcpy3dPeer {
+            src_x_in_bytes: 0,
+            src_y: 0,
+            src_z: 0,
+            src_lod: 0,
+            src_memory_type: CU_MEMORYTYPE_DEVICE,
+            src_host: std::ptr::null(),
+            src_device: src,
+            src_array: std::ptr::null_mut(),
+            src_context: src_ctx,
+            src_pitch,
+            src_height: rows,
+            dst_x_in_bytes: 0,
+            dst_y: 0,
+            dst_z: 0,
+            dst_lod: 0,
+            dst_memory_type: CU_MEMORYTYPE_DEVICE,
+            dst_host: std::ptr::null_mut(),
+            dst_device: dst,
+            dst_array: std::ptr::null_mut(),
+            dst_context: dst_ctx,
+            dst_pitch,
+            dst_height: rows,
+            width_in_bytes: row_bytes,
+            height: rows,
+            depth: 1,
+        };
+        self.check("cuMemcpy3DPeerAsync", unsafe {
+            (self.memcpy_3d_peer_async)(&p, stream)
+        })
+    }
+
     /// Waits for everything queued on `stream`.
     fn synchronize(&self, stream: Handle) -> Result<(), String> {
         // SAFETY: a stream from stream().
@@ -217,6 +294,8 @@ pub struct DeviceFrame {
     pub height: usize,
     pub planes: [u64; 3],
     pub strides: [usize; 3],
+    /// The CUDA context the planes belong to; null: the copier's own.
+    pub context: Handle,
 }
 
 /// Copies frames into device batches, and device buffers into each other: the primary context
@@ -275,14 +354,24 @@ impl FrameCopier {
     /// for the copy.
     ///
     /// # Safety
-    /// `frame`'s planes must be readable device memory of this context for their rows at their
-    /// pitches, and `dst` writable device memory of `tight_len` bytes.
+    /// `frame`'s planes must be readable device memory of its context (this one, or another on
+    /// the same device: copied across) for their rows at their pitches, and `dst` writable
+    /// device memory of this context of `tight_len` bytes.
     pub unsafe fn copy_tight(&self, frame: &DeviceFrame, dst: u64) -> Result<(), String> {
         let d = self.driver;
+        let own = frame.context.is_null() || frame.context == self.context;
         d.with_context(self.context, || {
             tight_copies(frame, dst, |to, from, row, rows| {
                 // SAFETY: the caller vouches for both ranges.
-                unsafe { d.copy_2d(self.stream, to, from, row, rows) }
+                unsafe {
+                    if own {
+                        d.copy_2d(self.stream, to, from, row, rows)
+                    } else {
+                        let to = (to.0, to.1, self.context);
+                        let from = (from.0, from.1, frame.context);
+                        d.copy_2d_peer(self.stream, to, from, row, rows)
+                    }
+                }
             })?;
             d.synchronize(self.stream)
         })
@@ -341,6 +430,7 @@ mod tests {
                 height: h,
                 planes: [addr(0), addr(1), addr(2)],
                 strides: view.strides,
+                context: std::ptr::null_mut(),
             };
             let mut out = vec![7u8; len + 16];
             let base = out.as_mut_ptr() as u64;

@@ -559,6 +559,7 @@ mod tests {
                 height: h,
                 planes: [0; 3],
                 strides: [w; 3],
+                context: std::ptr::null_mut(),
             };
             for batch in [&mut frames, &mut host] {
                 // SAFETY: refused before any address is touched.

@@ -75,16 +75,19 @@ fn gst_cuda() -> Result<&'static GstCuda, String> {
     .map_err(Clone::clone)
 }
 
-/// Taking CUDA memory from upstream on one device: the shared GStreamer context and the copier
-/// into device batches.
+/// Taking CUDA memory from upstream on one device: the GStreamer context to share (with
+/// `share`) and the copier into device batches.
 pub struct CudaInput {
     copier: Arc<FrameCopier>,
     context: gst::Context,
+    /// Upstream allocates in the model's context; otherwise frames of other contexts on the
+    /// device are copied across.
+    share: bool,
 }
 
 impl CudaInput {
     /// For device `ordinal`; an error says what is missing (driver, library).
-    pub fn new(ordinal: i32) -> Result<CudaInput, String> {
+    pub fn new(ordinal: i32, share: bool) -> Result<CudaInput, String> {
         let lib = gst_cuda()?;
         let copier = Arc::new(FrameCopier::new(ordinal)?);
         // SAFETY: a live primary context (retained for the process) and its device.
@@ -102,20 +105,25 @@ impl CudaInput {
             }
             gst::Context::from_glib_full(ctx)
         };
-        Ok(CudaInput { copier, context })
+        Ok(CudaInput {
+            copier,
+            context,
+            share,
+        })
     }
 
-    /// The context to answer `gst.cuda.context` queries with.
-    pub fn context(&self) -> &gst::Context {
-        &self.context
+    /// The context to answer `gst.cuda.context` queries with, when it is shared.
+    pub fn shared_context(&self) -> Option<&gst::Context> {
+        self.share.then_some(&self.context)
     }
 
     pub fn copier(&self) -> Arc<FrameCopier> {
         self.copier.clone()
     }
 
-    /// The frame's device planes when `buffer` is CUDA memory of our context (`Ok(None)` when
-    /// it is not CUDA memory at all). The returned map must live until the copy is done.
+    /// The frame's device planes when `buffer` is CUDA memory of our context, or of another one
+    /// unless it is shared (`Ok(None)` when it is not CUDA memory at all). The returned map must
+    /// live until the copy is done.
     pub fn map(
         &self,
         buffer: &gst::BufferRef,
@@ -133,11 +141,16 @@ impl CudaInput {
         }
         // SAFETY: CUDA memory starts with the public GstCudaMemory head.
         let ctx = unsafe { (*(mem as *const CudaMemoryHead)).context };
+        if ctx.is_null() {
+            return Err("CUDA memory without a CUDA context".into());
+        }
         // SAFETY: the memory's GstCudaContext, alive while the memory is.
-        if ctx.is_null() || unsafe { (lib.context_get_handle)(ctx) } != self.copier.context() {
+        let handle = unsafe { (lib.context_get_handle)(ctx) };
+        if self.share && handle != self.copier.context() {
             return Err(
                 "the CUDA memory belongs to another CUDA context than the model's (an upstream \
-                 CUDA element did not take this element's context)"
+                 CUDA element did not take this element's context; share-cuda-context=false \
+                 copies across)"
                     .into(),
             );
         }
@@ -168,6 +181,7 @@ impl CudaInput {
             height: info.height() as usize,
             planes: [plane(0), plane(1), plane(2)],
             strides: [stride(0), stride(1), stride(2)],
+            context: handle,
         };
         Ok(Some((map, frame)))
     }
