@@ -27,7 +27,6 @@
 #   mc      one process with 12-16 streams, CUDA_DEVICE_MAX_CONNECTIONS=32 against the default
 #   dt      a decoder's time per frame (latency tracer), 12 streams, with and without models
 #   dx      a model-only loop and 12 decoders in separate processes: what each keeps
-#   sx      share-cuda-context=false (frames copied across contexts) against true
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -485,33 +484,6 @@ section_dx() {
     "$(fps fps "$alone") / $(fps fps "$loaded") fps; decoders $(grep -ho 'steady_fps=[0-9.]*' /tmp/dx-*.txt | cut -d= -f2 | tr '\n' ' ')fps per run"
 }
 
-# share-cuda-context=false (decoders keep their own CUDA context, frames copied across)
-# against true (decoders allocate in the model's context): one stream, twelve in one process,
-# batch-1 latency, and the same detections.
-section_sx() {
-  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
-  for share in false true; do
-    row "sx) one stream, CUDA memory, yolo11n fp32 b8, share-cuda-context=$share" \
-      "$(pipe "sx one $share" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 share-cuda-context=$share ! fakesink name=sink)"
-    for c in -fp16:32 :32; do
-      local p=${c%:*} b=${c#*:}
-      desc=$(streams 12 "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b share-cuda-context=$share ! fakesink")
-      row "sx) 12 streams in one process, CUDA memory, yolo11n $(prec "$p") b$b, share-cuda-context=$share" "$(pipe "sx x12 $p $b $share" $desc)"
-    done
-    lat=$(latency "$DEC ! $CUDA" model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=1 cuda-graph=true share-cuda-context=$share)
-    row "sx) batch-1 latency, CUDA memory, yolo11n fp32, cuda-graph=true, share-cuda-context=$share" "$lat"
-  done
-  local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec"
-  local det="yolodetect model=$M/yolo11n-det.onnx batch-size=8 conf-threshold=0.00003"
-  timeout 300 $R/cvlaunch --json /tmp/sx-cpu.jsonl $m ! "$SYS" ! $det execution-provider=cpu ! fakesink name=sink >> "$LOG" 2>&1
-  timeout 150 $R/cvlaunch --json /tmp/sx-own.jsonl $m ! "$CUDA" ! $det execution-provider=cuda share-cuda-context=false ! fakesink name=sink >> "$LOG" 2>&1
-  python3 pipelines/compare_detections.py /tmp/sx-cpu.jsonl /tmp/sx-own.jsonl "sx) yolo11n fp32 (conf 3e-5) on the courtsrc match, CPU vs CUDA memory copied across contexts" >> "$TABLE"
-  local both="yolodetect model=models/courtvision-det.onnx batch-size=8 execution-provider=cuda ! posedetect model=models/courtvision-pose.onnx batch-size=8 execution-provider=cuda"
-  timeout 150 $R/cvlaunch --json /tmp/sx-sys.jsonl $m ! "$SYS" ! $both ! fakesink name=sink >> "$LOG" 2>&1
-  timeout 150 $R/cvlaunch --json /tmp/sx-own2.jsonl $m ! "$CUDA" ! $both ! fakesink name=sink >> "$LOG" 2>&1
-  python3 pipelines/compare_detections.py /tmp/sx-sys.jsonl /tmp/sx-own2.jsonl "sx) default models det + pose, CUDA: host memory vs CUDA memory copied across contexts (default)" >> "$TABLE"
-}
-
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -535,7 +507,6 @@ for s in "$@"; do
     mc) section_mc ;;
     dt) section_dt ;;
     dx) section_dx ;;
-    sx) section_sx ;;
     bt) section_bt ;;
     bk) section_bk ;;
     *) echo "unknown section $s"; exit 2 ;;

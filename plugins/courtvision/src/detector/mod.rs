@@ -103,7 +103,6 @@ pub struct Settings {
     pub preprocess_threads: u32,
     pub preprocess: Preprocess,
     pub cuda_graph: bool,
-    pub share_cuda_context: bool,
 }
 
 impl Default for Settings {
@@ -128,7 +127,6 @@ impl Default for Settings {
             preprocess_threads: 0,
             preprocess: Preprocess::Auto,
             cuda_graph: false,
-            share_cuda_context: false,
         }
     }
 }
@@ -277,17 +275,6 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .default_value(false)
             .mutable_ready()
             .build(),
-        glib::ParamSpecBoolean::builder("share-cuda-context")
-            .nick("Share the CUDA context")
-            .blurb(
-                "Frames in CUDA memory: have upstream CUDA elements (nvh264dec) allocate in the \
-                 model's CUDA context (true), or let them keep their own and copy each frame \
-                 across (false: the GPU then takes turns between decoding and inference instead \
-                 of interleaving their kernels, which kept many decoders faster on an H100)",
-            )
-            .default_value(false)
-            .mutable_ready()
-            .build(),
         glib::ParamSpecString::builder("trt-cache-dir")
             .nick("TensorRT cache directory")
             .blurb("Directory for TensorRT engine and timing caches (tensorrt provider)")
@@ -339,9 +326,6 @@ impl Settings {
             }
             "preprocess" => self.preprocess = value.get().expect("type checked upstream"),
             "cuda-graph" => self.cuda_graph = value.get().expect("type checked upstream"),
-            "share-cuda-context" => {
-                self.share_cuda_context = value.get().expect("type checked upstream")
-            }
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -367,7 +351,6 @@ impl Settings {
             "preprocess-threads" => self.preprocess_threads.to_value(),
             "preprocess" => self.preprocess.to_value(),
             "cuda-graph" => self.cuda_graph.to_value(),
-            "share-cuda-context" => self.share_cuda_context.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }

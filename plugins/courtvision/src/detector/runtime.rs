@@ -336,7 +336,7 @@ impl Detector {
             Preprocess::Auto => engine.provider != courtvision_infer::Provider::Cpu,
         };
         let cuda = if device_preprocess && engine.provider != courtvision_infer::Provider::Cpu {
-            match CudaInput::new(cfg.device_id, settings.share_cuda_context) {
+            match CudaInput::new(cfg.device_id) {
                 Ok(c) => Some(Arc::new(c)),
                 Err(e) => {
                     gst::info!(CAT, obj = element, "no CUDA memory input: {e}");
@@ -819,9 +819,8 @@ impl Detector {
                 self.srcpad.peer_query(query)
             }
             gst::QueryViewMut::Context(q) if q.context_type() == cudamem::CONTEXT_TYPE => {
-                // Upstream CUDA elements (nvh264dec) allocate in the model's CUDA context, when
-                // shared (share-cuda-context).
-                let context = self.cuda_input().and_then(|c| c.shared_context().cloned());
+                // Upstream CUDA elements (nvh264dec) allocate in the model's CUDA context.
+                let context = self.cuda_input().map(|c| c.context().clone());
                 match context {
                     Some(c) => {
                         gst::debug!(CAT, obj = pad, "sharing the model's CUDA context");
