@@ -1,12 +1,13 @@
 //! The few CUDA driver calls that frames already on the GPU need (decoder output in device
 //! memory, copied device to device into a batch): the device's primary context, which ONNX
-//! Runtime's CUDA provider runs in, and pitched 2-D copies on a stream of our own.
+//! Runtime's CUDA provider runs in, and pitched 2-D copies on a stream of our own, also from
+//! another context on the device.
 //!
 //! Loaded at run time from `libcuda.so.1` with libloading, so nothing links against CUDA and
 //! hosts without a driver (CI) build and run the rest unchanged: [`driver`] is then an error.
 //! Written by hand: cudarc covers the driver API, but its bindings are chosen for one CUDA
-//! version at build time (the GPU host runs CUDA 13, CI has no CUDA); ten calls whose ABI has
-//! not changed since CUDA 4 make a smaller, version-independent table.
+//! version at build time (the GPU host runs CUDA 13, CI has no CUDA); eleven calls whose ABI
+//! has not changed since CUDA 4 make a smaller, version-independent table.
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::sync::OnceLock;
