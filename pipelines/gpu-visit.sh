@@ -27,6 +27,9 @@
 #   mc      one process with 12-16 streams, CUDA_DEVICE_MAX_CONNECTIONS=32 against the default
 #   dt      a decoder's time per frame (latency tracer), 12 streams, with and without models
 #   dx      a model-only loop and 12 decoders in separate processes: what each keeps
+#   cs      how threads wait for the GPU (COURTVISION_CUDA_SYNC), with CPU cores busy
+#   mp      streams spread over several processes of several streams each
+#   cn      several Python loops at once
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -88,15 +91,19 @@ section_a() {
   done
 }
 
-# Runs one pipeline with GPU utilisation sampled; echoes "steady_fps (util%)".
+# Runs one pipeline with GPU utilisation sampled and its CPU time taken; echoes
+# "steady_fps (GPU util%, CPU cores busy on average over the whole run)".
 pipe() {
   local name=$1; shift
   (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
-  local line; line=$(timeout 150 $R/cvlaunch "$@" 2>&1 | tail -1)
+  local TIMEFORMAT='%R %U %S'
+  { time timeout 150 $R/cvlaunch "$@" > /tmp/pipe.txt 2>&1; } 2> /tmp/time.txt
+  local line; line=$(tail -1 /tmp/pipe.txt)
   pkill -f "nvidia-smi dmon" || true
-  log "b) $name: $line"
+  log "b) $name: $line (real user sys: $(cat /tmp/time.txt))"
   local util; util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' /tmp/dmon.txt)
-  echo "$(fps steady_fps "$line") fps (GPU ${util:-?} busy)"
+  local cpu; cpu=$(awk 'NF == 3 && $1 > 0 {printf "%.1f", ($2 + $3) / $1}' /tmp/time.txt)
+  echo "$(fps steady_fps "$line") fps (GPU ${util:-?} busy, ${cpu:-?} CPU cores)"
 }
 
 # Runs N copies of one pipeline, one process each, GPU and NVDEC load sampled; echoes the
@@ -301,7 +308,7 @@ one_process() {
     set -- $c
     local n=$1 p=${3:+$2} b=${3:-$2}
     desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink")
-    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}" "$(pipe "cuda one process x$n $p b$b" $desc)"
+    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(pipe "cuda one process x$n $p b$b" $desc)"
   done
 }
 section_s() { one_process "12 -fp16 32" "16 -fp16 32" "16 32" "16 -fp16 16"; }
@@ -484,6 +491,54 @@ section_dx() {
     "$(fps fps "$alone") / $(fps fps "$loaded") fps; decoders $(grep -ho 'steady_fps=[0-9.]*' /tmp/dx-*.txt | cut -d= -f2 | tr '\n' ' ')fps per run"
 }
 
+# How threads wait for the GPU (COURTVISION_CUDA_SYNC sets the primary context's scheduling
+# flags): by default the driver spins (one context, fewer than the cores), and a process with
+# 12 streams has decoders, copies and models waiting on some 40 threads against 16 cores.
+section_cs() {
+  one_process "12 -fp16 32" "12 32"
+  local mode
+  for mode in blocking yield; do
+    (export COURTVISION_CUDA_SYNC=$mode; one_process "12 -fp16 32" "12 32")
+  done
+  for mode in spin blocking; do
+    row "cs) one stream, CUDA memory, yolo11n fp32 b8, COURTVISION_CUDA_SYNC=$mode" \
+      "$(COURTVISION_CUDA_SYNC=$mode pipe "cs one $mode" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 ! fakesink name=sink)"
+    row "cs) batch-1 latency, CUDA memory, yolo11n fp32, cuda-graph=true, COURTVISION_CUDA_SYNC=$mode" \
+      "$(COURTVISION_CUDA_SYNC=$mode latency "$DEC ! $CUDA" model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=1 cuda-graph=true)"
+    row "cs) model only, yolo11n fp32 b32 resident, COURTVISION_CUDA_SYNC=$mode" \
+      "$(fps fps "$(COURTVISION_CUDA_SYNC=$mode $R/model_only $M/yolo11n-det.onnx cuda 32 640x384 100 resident 2>&1 | tail -1)") fps"
+  done
+}
+
+# Streams spread over processes (P processes of S streams each, every process its own CUDA
+# context, decoders waiting beside their own process's models only), minute-long clip.
+# Each case is "P S precision batch" (precision "" or -fp16).
+section_mp() {
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec" c
+  for c in "2 6 -fp16 32" "3 4 -fp16 32" "4 3 -fp16 32" "2 6 32" "3 4 32"; do
+    set -- $c
+    local n=$1 k=$2 p=${4:+$3} b=${4:-$3}
+    desc=$(streams $k "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink")
+    row "mp) $n processes x $k streams, CUDA memory, yolo11n $(prec "$p") b$b${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(procs $n mp $desc)"
+  done
+}
+
+# The Python loop several times at once (one process per stream, as one would scale it): the
+# sum of each loop's rate, N loops over the minute-long clip's first 1200 frames.
+section_cn() {
+  local n i
+  for n in 4 12; do
+    rm -f /tmp/cn-*.txt
+    for i in $(seq $n); do
+      python3 pipelines/ultralytics_loop.py $R/clip-1080p-long.mp4 $M/yolo11n-det.pt --frames 1200 > /tmp/cn-$i.txt 2>>"$LOG" &
+    done
+    wait
+    cat /tmp/cn-*.txt >> "$LOG"
+    row "cn) $n Python loops at once (cv2 + ultralytics, yolo11n fp32), sum of their rates" \
+      "$(grep -ho 'fps=[0-9.]*' /tmp/cn-*.txt | cut -d= -f2 | awk '{s+=$1; n++} END {printf "%.0f fps from %d loops", s, n}')"
+  done
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -509,6 +564,9 @@ for s in "$@"; do
     dx) section_dx ;;
     bt) section_bt ;;
     bk) section_bk ;;
+    cs) section_cs ;;
+    mp) section_mp ;;
+    cn) section_cn ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -6,8 +6,8 @@
 //! Loaded at run time from `libcuda.so.1` with libloading, so nothing links against CUDA and
 //! hosts without a driver (CI) build and run the rest unchanged: [`driver`] is then an error.
 //! Written by hand: cudarc covers the driver API, but its bindings are chosen for one CUDA
-//! version at build time (the GPU host runs CUDA 13, CI has no CUDA); eleven calls whose ABI
-//! has not changed since CUDA 4 make a smaller, version-independent table.
+//! version at build time (the GPU host runs CUDA 13, CI has no CUDA); thirteen calls whose ABI
+//! has not changed since CUDA 11 make a smaller, version-independent table.
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::sync::OnceLock;
@@ -76,6 +76,8 @@ pub struct Driver {
     init: unsafe extern "C" fn(c_uint) -> CuResult,
     device_get: unsafe extern "C" fn(*mut c_int, c_int) -> CuResult,
     primary_ctx_retain: unsafe extern "C" fn(*mut Handle, c_int) -> CuResult,
+    primary_ctx_set_flags: unsafe extern "C" fn(c_int, c_uint) -> CuResult,
+    primary_ctx_get_state: unsafe extern "C" fn(c_int, *mut c_uint, *mut c_int) -> CuResult,
     ctx_push: unsafe extern "C" fn(Handle) -> CuResult,
     ctx_pop: unsafe extern "C" fn(*mut Handle) -> CuResult,
     stream_create: unsafe extern "C" fn(*mut Handle, c_uint) -> CuResult,
@@ -122,6 +124,8 @@ impl Driver {
             init: sym!(b"cuInit\0"),
             device_get: sym!(b"cuDeviceGet\0"),
             primary_ctx_retain: sym!(b"cuDevicePrimaryCtxRetain\0"),
+            primary_ctx_set_flags: sym!(b"cuDevicePrimaryCtxSetFlags_v2\0"),
+            primary_ctx_get_state: sym!(b"cuDevicePrimaryCtxGetState\0"),
             ctx_push: sym!(b"cuCtxPushCurrent_v2\0"),
             ctx_pop: sym!(b"cuCtxPopCurrent_v2\0"),
             stream_create: sym!(b"cuStreamCreate\0"),
@@ -284,6 +288,54 @@ impl Driver {
             (self.stream_synchronize)(stream)
         })
     }
+}
+
+/// How a thread waiting for the GPU (a stream synchronisation) waits: the scheduling flags of
+/// the device's primary context, shared by ONNX Runtime, the decoders and the copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// The driver's choice: spin while the process has no more contexts than cores.
+    Auto = 0,
+    Spin = 1,
+    Yield = 2,
+    /// Sleep on a synchronisation primitive until the GPU signals.
+    Blocking = 4,
+}
+
+impl std::str::FromStr for SyncMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "auto" => SyncMode::Auto,
+            "spin" => SyncMode::Spin,
+            "yield" => SyncMode::Yield,
+            "blocking" => SyncMode::Blocking,
+            other => {
+                return Err(format!(
+                    "unknown CUDA sync mode '{other}' (auto, spin, yield, blocking)"
+                ))
+            }
+        })
+    }
+}
+
+/// Sets how threads wait for device `ordinal` (its primary context's scheduling flags, before
+/// ONNX Runtime makes it current); returns the flags the context then has.
+pub fn set_sync_mode(ordinal: i32, mode: SyncMode) -> Result<u32, String> {
+    let d = driver()?;
+    let mut dev = 0;
+    // SAFETY: out-pointer to a local.
+    d.check("cuDeviceGet", unsafe { (d.device_get)(&mut dev, ordinal) })?;
+    // SAFETY: plain driver call on a valid device.
+    d.check("cuDevicePrimaryCtxSetFlags", unsafe {
+        (d.primary_ctx_set_flags)(dev, mode as c_uint)
+    })?;
+    let (mut flags, mut active) = (0, 0);
+    // SAFETY: out-pointers to locals.
+    d.check("cuDevicePrimaryCtxGetState", unsafe {
+        (d.primary_ctx_get_state)(dev, &mut flags, &mut active)
+    })?;
+    Ok(flags)
 }
 
 /// A frame in device memory: each plane's address and pitch (plane order as in

@@ -324,6 +324,9 @@ impl Engine {
                 .map_err(|e| ort_err(e.into()))?;
         }
         builder = profiling(builder, "model")?;
+        if provider != Provider::Cpu {
+            warnings.extend(sync_mode(cfg.device_id));
+        }
         let mut provider = provider;
         if let Err(e) = register_provider(&mut builder, provider, cfg) {
             if cfg.provider == Provider::Auto {
@@ -969,6 +972,23 @@ impl Engine {
             rows,
         })
     }
+}
+
+/// With `COURTVISION_CUDA_SYNC=auto|spin|yield|blocking`, how threads wait for the GPU (the
+/// primary context is the process's: decoders, copies and every model wait the same way);
+/// returns a warning where it could not be set.
+fn sync_mode(device_id: i32) -> Option<String> {
+    let mode = std::env::var("COURTVISION_CUDA_SYNC").ok()?;
+    let set = mode.parse::<crate::cuda::SyncMode>().and_then(|m| {
+        let flags = crate::cuda::set_sync_mode(device_id, m)?;
+        // The three low bits are the scheduling mode.
+        match flags & 7 == m as u32 {
+            true => Ok(()),
+            false => Err(format!("the context kept flags {flags:#x}")),
+        }
+    });
+    set.err()
+        .map(|e| format!("COURTVISION_CUDA_SYNC={mode} not applied: {e}"))
 }
 
 /// With `COURTVISION_ORT_PROFILE=DIR`, ONNX Runtime writes a profile of every session (each
