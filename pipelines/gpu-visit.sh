@@ -30,6 +30,8 @@
 #   cs      how threads wait for the GPU (COURTVISION_CUDA_SYNC), with CPU cores busy
 #   mp      streams spread over several processes of several streams each
 #   cn      several Python loops at once
+#   pp      what device preprocessing costs per batch against the model alone
+#   gr      at most K model runs at once (COURTVISION_GPU_RUNS); one stream's parser apart
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -111,6 +113,7 @@ pipe() {
 procs() {
   local n=$1 name=$2; shift 2
   (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
+  rm -f /tmp/$name-*.txt
   for i in $(seq $n); do timeout 200 $R/cvlaunch "$@" > /tmp/$name-$i.txt 2>&1 & done
   wait
   pkill -f "nvidia-smi dmon" || true
@@ -308,7 +311,7 @@ one_process() {
     set -- $c
     local n=$1 p=${3:+$2} b=${3:-$2}
     desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink")
-    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(pipe "cuda one process x$n $p b$b" $desc)"
+    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${COURTVISION_GPU_RUNS:+, COURTVISION_GPU_RUNS=$COURTVISION_GPU_RUNS}${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(pipe "cuda one process x$n $p b$b" $desc)"
   done
 }
 section_s() { one_process "12 -fp16 32" "16 -fp16 32" "16 32" "16 -fp16 16"; }
@@ -510,6 +513,34 @@ section_cs() {
   done
 }
 
+# At most K model runs at once in the process (COURTVISION_GPU_RUNS=K), 12 streams; and one
+# stream with its parser and decoder on separate threads.
+section_gr() {
+  local k
+  for k in 1 2 4; do
+    (export COURTVISION_GPU_RUNS=$k; one_process "12 -fp16 32" "12 32")
+  done
+  for q in "" "queue max-size-buffers=64 !"; do
+    row "gr) one stream, filesrc ! qtdemux ! h264parse ! $q nvh264dec ! CUDA memory ! yolodetect yolo11n fp32 b8" \
+      "$(pipe "gr one $q" filesrc location=$CLIP ! qtdemux ! h264parse ! $q nvh264dec ! "$CUDA" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 ! fakesink name=sink)"
+  done
+}
+
+# What preprocessing costs on the device: a frames batch already in device memory run through
+# the preprocessing graph and the model, against the model alone (input resident), 1080p NV12.
+section_pp() {
+  local p b
+  for p in "" -fp16; do
+    for b in 1 8 32; do
+      line=$($R/graph_bench $M/yolo11n-det$p.onnx cuda nv12 1920x1080 $b 30 8 2>&1 | tail -1)
+      model=$($R/model_only $M/yolo11n-det$p.onnx cuda $b 640x384 100 resident 2>&1 | tail -1)
+      log "pp) $line"; log "pp) $model"
+      row "pp) yolo11n $(prec "$p") b$b, 1080p NV12 frames on the device: preprocessing graph + model run / model alone" \
+        "$(grep -o 'run [0-9.]* ms/batch' <<<"$line" | tail -1) / $(fps ms_per_batch "$model") ms"
+    done
+  done
+}
+
 # Streams spread over processes (P processes of S streams each, every process its own CUDA
 # context, decoders waiting beside their own process's models only), minute-long clip.
 # Each case is "P S precision batch" (precision "" or -fp16).
@@ -567,6 +598,8 @@ for s in "$@"; do
     cs) section_cs ;;
     mp) section_mp ;;
     cn) section_cn ;;
+    gr) section_gr ;;
+    pp) section_pp ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -266,6 +266,52 @@ fn anchors(h: usize, w: usize) -> usize {
 /// take this lock exclusively, every other GPU run shares it, so warm engines run side by side.
 static GPU_RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
+/// With `COURTVISION_GPU_RUNS=K`, at most K warm GPU runs at once in the process (engines of
+/// several streams otherwise all queue kernels at once, and a decoder's small kernels and
+/// copies wait behind them).
+struct RunPermits {
+    limit: Option<usize>,
+    running: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+static RUN_PERMITS: std::sync::LazyLock<RunPermits> = std::sync::LazyLock::new(|| RunPermits {
+    limit: std::env::var("COURTVISION_GPU_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&k: &usize| k > 0),
+    running: std::sync::Mutex::new(0),
+    freed: std::sync::Condvar::new(),
+});
+
+/// A run's permit (see [`RUN_PERMITS`]), given back when dropped.
+struct RunPermit(bool);
+
+impl RunPermit {
+    fn take() -> RunPermit {
+        let p = &*RUN_PERMITS;
+        let Some(limit) = p.limit else {
+            return RunPermit(false);
+        };
+        let mut n = p.running.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= limit {
+            n = p.freed.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+        RunPermit(true)
+    }
+}
+
+impl Drop for RunPermit {
+    fn drop(&mut self) {
+        if self.0 {
+            let p = &*RUN_PERMITS;
+            *p.running.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+            p.freed.notify_one();
+        }
+    }
+}
+
 /// Output of one batch run, copied once into host memory as f32.
 pub struct BatchOutput<'a> {
     pub data: &'a [f32],
@@ -464,7 +510,7 @@ impl Engine {
         rows: ClassRows,
     ) -> Result<BatchOutput<'_>, InferError> {
         // See GPU_RUNS: a GPU session's first run of a batch layout runs alone in the process.
-        let (_exclusive, _shared);
+        let (_exclusive, _shared, _permit);
         if self.provider != Provider::Cpu {
             let key = format!("{:?} {:?} {}", batch.lb, batch.graph_spec(), batch.slots);
             let runs = self.warm.entry(key).or_insert(0);
@@ -473,6 +519,7 @@ impl Engine {
             if *runs <= if self.cuda_graph { 4 } else { 1 } {
                 _exclusive = GPU_RUNS.write().unwrap_or_else(|e| e.into_inner());
             } else {
+                _permit = RunPermit::take();
                 _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
             }
         }
