@@ -3,7 +3,8 @@
 # calls of the device tool (64 MiB each, the checkout included):
 #   .device/ort1, .device/ort2  ONNX Runtime 1.31.1 CUDA (from ../shared/gpu/ort-cuda), in two
 #                halves, unpacked to /tmp/ort by pipelines/gpu-ort.sh and kept while warm;
-#   .device/run  relocatable GStreamer runtime, cvlaunch, model_only and graph_bench built here,
+#   .device/run  relocatable GStreamer runtime, cvlaunch, model_only, graph_bench and
+#                letterbox_check built here,
 #                the ultralytics wheels and a 1080p H.264 clip: the calls running
 #                pipelines/gpu-visit.sh.
 # `gpu-pack.sh train` stages .device/train instead (for pipelines/train-models.sh): the
@@ -33,8 +34,9 @@ cp "$SHARED"/gpu/ort-cuda/libonnxruntime.so.1.31.1.xz "$SHARED"/gpu/ort-cuda/lib
   "$SHARED"/gpu/gpu-env.sh .device/ort2/
 cp "$SHARED"/gpu/gpu-env.sh .device/run/
 cargo build --release -q --example cvlaunch -p gst-plugin-courtvision
-cargo build --release -q --example model_only --example graph_bench -p courtvision-infer
-cp target/release/examples/cvlaunch target/release/examples/model_only target/release/examples/graph_bench .device/run/
+cargo build --release -q --example model_only --example graph_bench --example letterbox_check -p courtvision-infer
+cp target/release/examples/cvlaunch target/release/examples/model_only target/release/examples/graph_bench \
+  target/release/examples/letterbox_check .device/run/
 bash "$SHARED"/gpu/make-gst-runtime.sh .device/run/gst-runtime.tar.xz >/dev/null
 # GStreamer's core tracers (not in that runtime) for section dt's latency tracer.
 mkdir -p .device/run/tracers

@@ -31,6 +31,8 @@
 #   mp      streams spread over several processes of several streams each
 #   cn      several Python loops at once
 #   pp      what device preprocessing costs per batch against the model alone
+#   lk      the letterbox kernel: against the CPU letterbox, per batch, pipelines
+#   lc      the letterbox kernel: batch-1 latency, the same detections
 #   gr      at most K model runs at once (COURTVISION_GPU_RUNS); one stream's parser apart
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
@@ -541,6 +543,55 @@ section_pp() {
   done
 }
 
+# The letterbox kernel (frames in CUDA memory letterboxed straight into the model's input
+# batch, no preprocessing run): against the CPU letterbox, its cost per batch against the
+# preprocessing graph's, the pipelines, and the same detections.
+section_lk() {
+  $R/letterbox_check > /tmp/lk.txt 2>&1; cat /tmp/lk.txt >> "$LOG"
+  row "lk) letterbox kernel vs CPU letterbox: 6 formats x 4 geometries x f32/f16" \
+    "$(grep -c ' ok$' /tmp/lk.txt) ok, $(grep -c FAILED /tmp/lk.txt) failed, worst $(grep -o 'difference [0-9.e+-]*' /tmp/lk.txt | cut -d' ' -f2 | sort -g | tail -1); $(tail -1 /tmp/lk.txt)"
+  local p b k g
+  for p in "" -fp16; do
+    for b in 1 8 32; do
+      k=$($R/graph_bench $M/yolo11n-det$p.onnx cuda nv12 1920x1080 $b 30 8 2>&1 | tail -1)
+      g=$(COURTVISION_LETTERBOX_KERNEL=0 $R/graph_bench $M/yolo11n-det$p.onnx cuda nv12 1920x1080 $b 30 8 2>&1 | tail -1)
+      model=$($R/model_only $M/yolo11n-det$p.onnx cuda $b 640x384 100 resident 2>&1 | tail -1)
+      log "lk) $k"; log "lk) graph: $g"; log "lk) $model"
+      row "lk) yolo11n $(prec "$p") b$b, 1080p NV12 in device memory, per batch: kernel fill + run / graph fill + run / model alone" \
+        "$(grep -o 'fill + run [0-9.]*' <<<"$k" | cut -d' ' -f4) / $(grep -o 'fill + run [0-9.]*' <<<"$g" | cut -d' ' -f4) / $(fps ms_per_batch "$model") ms"
+    done
+  done
+  for c in -fp16:32 :32 :8; do
+    local p=${c%:*} b=${c#*:}
+    row "lk) one stream, nvh264dec -> CUDA memory -> yolodetect yolo11n $(prec "$p") b$b" \
+      "$(pipe "lk det$p b$b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink name=sink)"
+  done
+  one_process "12 -fp16 32" "12 32" "16 32" "12 8"
+}
+section_lc() {
+  local p
+  for p in "" -fp16; do
+    local props="model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=1 cuda-graph=true"
+    row "lk) batch-1 latency, CUDA memory, yolo11n $(prec "$p"), cuda-graph=true, paced 60 fps" "$(latency "$DEC ! $CUDA" $props); $(breakdown "$DEC ! $CUDA" $props)"
+  done
+  local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  local both="yolodetect model=models/courtvision-det.onnx batch-size=8 ! posedetect model=models/courtvision-pose.onnx batch-size=8"
+  timeout 150 $R/cvlaunch --json /tmp/lk-cpu.jsonl $m ! "$SYS" ! ${both//batch-size=8/batch-size=8 execution-provider=cpu} ! fakesink name=sink >> "$LOG" 2>&1
+  timeout 150 $R/cvlaunch --json /tmp/lk-kernel.jsonl $m ! "$CUDA" ! ${both//batch-size=8/batch-size=8 execution-provider=cuda} ! fakesink name=sink >> "$LOG" 2>&1
+  COURTVISION_LETTERBOX_KERNEL=0 timeout 150 $R/cvlaunch --json /tmp/lk-graph.jsonl $m ! "$CUDA" ! ${both//batch-size=8/batch-size=8 execution-provider=cuda} ! fakesink name=sink >> "$LOG" 2>&1
+  timeout 150 $R/cvlaunch --json /tmp/lk-cg.jsonl $m ! "$CUDA" ! ${both//batch-size=8/batch-size=8 execution-provider=cuda cuda-graph=true} ! fakesink name=sink >> "$LOG" 2>&1
+  python3 pipelines/compare_detections.py /tmp/lk-cpu.jsonl /tmp/lk-kernel.jsonl "lk) default models on the courtsrc match, CPU vs CUDA memory + letterbox kernel" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/lk-graph.jsonl /tmp/lk-kernel.jsonl "lk) same on CUDA, preprocessing graph vs letterbox kernel" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/lk-kernel.jsonl /tmp/lk-cg.jsonl "lk) same, letterbox kernel without vs with cuda-graph" >> "$TABLE"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx batch-size=8 conf-threshold=0.00003"
+  timeout 300 $R/cvlaunch --json /tmp/lk-ycpu.jsonl $m ! "$SYS" ! ${det/-fp16/} execution-provider=cpu ! fakesink name=sink >> "$LOG" 2>&1
+  timeout 150 $R/cvlaunch --json /tmp/lk-y.jsonl $m ! "$CUDA" ! ${det/-fp16/} execution-provider=cuda ! fakesink name=sink >> "$LOG" 2>&1
+  timeout 150 $R/cvlaunch --json /tmp/lk-y16.jsonl $m ! "$CUDA" ! $det execution-provider=cuda ! fakesink name=sink >> "$LOG" 2>&1
+  COURTVISION_LETTERBOX_KERNEL=0 timeout 150 $R/cvlaunch --json /tmp/lk-y16g.jsonl $m ! "$CUDA" ! $det execution-provider=cuda ! fakesink name=sink >> "$LOG" 2>&1
+  python3 pipelines/compare_detections.py /tmp/lk-ycpu.jsonl /tmp/lk-y.jsonl "lk) yolo11n fp32 (conf 3e-5) on the match, CPU vs CUDA memory + letterbox kernel" >> "$TABLE"
+  python3 pipelines/compare_detections.py /tmp/lk-y16g.jsonl /tmp/lk-y16.jsonl "lk) yolo11n fp16 on CUDA, preprocessing graph vs letterbox kernel" >> "$TABLE"
+}
+
 # Streams spread over processes (P processes of S streams each, every process its own CUDA
 # context, decoders waiting beside their own process's models only), minute-long clip.
 # Each case is "P S precision batch" (precision "" or -fp16).
@@ -600,6 +651,8 @@ for s in "$@"; do
     cn) section_cn ;;
     gr) section_gr ;;
     pp) section_pp ;;
+    lk) section_lk ;;
+    lc) section_lc ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -1,13 +1,17 @@
 //! The few CUDA driver calls that frames already on the GPU need (decoder output in device
-//! memory, copied device to device into a batch): the device's primary context, which ONNX
-//! Runtime's CUDA provider runs in, and pitched 2-D copies on a stream of our own, also from
-//! another context on the device.
+//! memory, letterboxed straight into the model's input batch, or copied device to device into
+//! a batch): the device's primary context, which ONNX Runtime's CUDA provider runs in, a stream
+//! of our own, pitched 2-D copies (also from another context on the device) and the letterbox
+//! kernel.
 //!
 //! Loaded at run time from `libcuda.so.1` with libloading, so nothing links against CUDA and
 //! hosts without a driver (CI) build and run the rest unchanged: [`driver`] is then an error.
 //! Written by hand: cudarc covers the driver API, but its bindings are chosen for one CUDA
-//! version at build time (the GPU host runs CUDA 13, CI has no CUDA); thirteen calls whose ABI
+//! version at build time (the GPU host runs CUDA 13, CI has no CUDA); eighteen calls whose ABI
 //! has not changed since CUDA 11 make a smaller, version-independent table.
+//!
+//! The letterbox kernel (`kernels/letterbox.cu`, compiled to PTX by `kernels/make_ptx.py` with
+//! NVRTC and committed) is loaded from its PTX, which the driver compiles for the GPU at hand.
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::sync::OnceLock;
@@ -85,6 +89,24 @@ pub struct Driver {
     memcpy_2d_async: unsafe extern "C" fn(*const Memcpy2d, Handle) -> CuResult,
     memcpy_3d_peer_async: unsafe extern "C" fn(*const Memcpy3dPeer, Handle) -> CuResult,
     memcpy_async: unsafe extern "C" fn(u64, u64, usize, Handle) -> CuResult,
+    module_load_data: unsafe extern "C" fn(*mut Handle, *const c_void) -> CuResult,
+    module_get_function: unsafe extern "C" fn(*mut Handle, Handle, *const c_char) -> CuResult,
+    #[allow(clippy::type_complexity)]
+    launch_kernel: unsafe extern "C" fn(
+        Handle,
+        c_uint,
+        c_uint,
+        c_uint,
+        c_uint,
+        c_uint,
+        c_uint,
+        c_uint,
+        Handle,
+        *mut *mut c_void,
+        *mut *mut c_void,
+    ) -> CuResult,
+    mem_alloc: unsafe extern "C" fn(*mut u64, usize) -> CuResult,
+    mem_free: unsafe extern "C" fn(u64) -> CuResult,
     error_name: unsafe extern "C" fn(CuResult, *mut *const c_char) -> CuResult,
     _lib: libloading::Library,
 }
@@ -133,6 +155,11 @@ impl Driver {
             memcpy_2d_async: sym!(b"cuMemcpy2DAsync_v2\0"),
             memcpy_3d_peer_async: sym!(b"cuMemcpy3DPeerAsync\0"),
             memcpy_async: sym!(b"cuMemcpyAsync\0"),
+            module_load_data: sym!(b"cuModuleLoadData\0"),
+            module_get_function: sym!(b"cuModuleGetFunction\0"),
+            launch_kernel: sym!(b"cuLaunchKernel\0"),
+            mem_alloc: sym!(b"cuMemAlloc_v2\0"),
+            mem_free: sym!(b"cuMemFree_v2\0"),
             error_name: sym!(b"cuGetErrorName\0"),
             _lib: lib,
         };
@@ -358,6 +385,30 @@ pub struct FrameCopier {
     context: Handle,
     device: i32,
     stream: Handle,
+    /// The letterbox kernel in this context, loaded on first use.
+    kernel: OnceLock<Result<KernelHandle, String>>,
+}
+
+/// A `CUfunction` (valid for the life of the process: its module is never unloaded).
+#[derive(Clone, Copy)]
+struct KernelHandle(Handle);
+
+// SAFETY: a CUfunction is a driver handle, usable from any thread.
+unsafe impl Send for KernelHandle {}
+unsafe impl Sync for KernelHandle {}
+
+/// The PTX of `kernels/letterbox.cu`.
+const LETTERBOX_PTX: &str = concat!(include_str!("kernels/letterbox.ptx"), "\0");
+
+/// Where the letterbox kernel writes: the model's input precision and the slot's geometry,
+/// the colour conversion of YUV frames.
+#[derive(Debug, Clone, Copy)]
+pub struct LetterboxTarget {
+    pub letterbox: crate::Letterbox,
+    pub matrix: crate::YuvMatrix,
+    pub full_range: bool,
+    /// float16 instead of float32.
+    pub half: bool,
 }
 
 // SAFETY: driver handles are usable from any thread; the copier pushes its context itself.
@@ -375,6 +426,129 @@ impl FrameCopier {
             context,
             device,
             stream,
+            kernel: OnceLock::new(),
+        })
+    }
+
+    /// The letterbox kernel, loaded into this context from its PTX on first use; an error
+    /// where the driver cannot compile it (a driver older than the PTX).
+    pub fn letterbox_kernel(&self) -> Result<(), String> {
+        self.kernel().map(|_| ())
+    }
+
+    fn kernel(&self) -> Result<KernelHandle, String> {
+        let d = self.driver;
+        self.kernel
+            .get_or_init(|| {
+                d.with_context(self.context, || {
+                    let mut module = std::ptr::null_mut();
+                    // SAFETY: NUL-terminated PTX text.
+                    d.check("cuModuleLoadData", unsafe {
+                        (d.module_load_data)(&mut module, LETTERBOX_PTX.as_ptr().cast())
+                    })?;
+                    let mut f = std::ptr::null_mut();
+                    // SAFETY: a module just loaded, a NUL-terminated name.
+                    d.check("cuModuleGetFunction", unsafe {
+                        (d.module_get_function)(&mut f, module, c"letterbox".as_ptr())
+                    })?;
+                    Ok(KernelHandle(f))
+                })
+            })
+            .clone()
+    }
+
+    /// Letterboxes `frame` into the slot at `dst` (3 planes of the target's size, float32 or
+    /// float16) with the letterbox kernel, and waits for it. `frame` must be of this context
+    /// (copy one of another context across first: [`FrameCopier::copy_tight`]).
+    ///
+    /// # Safety
+    /// `frame`'s planes must be readable device memory of this context for their rows at their
+    /// pitches, `dst` writable device memory of `3 * dst_w * dst_h` values.
+    pub unsafe fn letterbox(
+        &self,
+        frame: &DeviceFrame,
+        dst: u64,
+        target: &LetterboxTarget,
+    ) -> Result<(), String> {
+        use crate::PixelFormat as F;
+        if !frame.context.is_null() && frame.context != self.context {
+            return Err("the frame is in another CUDA context".into());
+        }
+        let lb = &target.letterbox;
+        if (frame.width, frame.height) != (lb.src_w, lb.src_h) {
+            return Err(format!(
+                "a {}x{} frame for a letterbox of {}x{}",
+                frame.width, frame.height, lb.src_w, lb.src_h
+            ));
+        }
+        let f = self.kernel()?;
+        let (planes, pitches) = (frame.planes, frame.strides);
+        // (kind, step, R/G/B offsets, chroma planes): see the kernel's parameters.
+        let (kind, step, order, p1, p2) = match frame.format {
+            F::Rgb => (0, 3, [0, 1, 2], (0, 0), (0, 0)),
+            F::Bgr => (0, 3, [2, 1, 0], (0, 0), (0, 0)),
+            F::Rgba => (0, 4, [0, 1, 2], (0, 0), (0, 0)),
+            F::Bgrx => (0, 4, [2, 1, 0], (0, 0), (0, 0)),
+            F::I420 => (
+                1,
+                1,
+                [0; 3],
+                (planes[1], pitches[1]),
+                (planes[2], pitches[2]),
+            ),
+            F::Nv12 => (
+                1,
+                2,
+                [0; 3],
+                (planes[1], pitches[1]),
+                (planes[1] + 1, pitches[1]),
+            ),
+        };
+        let c = crate::preprocess::yuv_coeffs(target.matrix, target.full_range);
+        let int = |v: usize| v as i32;
+        let mut args = KernelArgs::default();
+        args.ptr(planes[0]).int(int(pitches[0]));
+        args.ptr(p1.0).int(int(p1.1));
+        args.ptr(p2.0).int(int(p2.1));
+        args.int(kind).int(step);
+        for o in order {
+            args.int(o);
+        }
+        for v in [
+            lb.src_w, lb.src_h, lb.new_w, lb.new_h, lb.dst_w, lb.dst_h, lb.left, lb.top,
+        ] {
+            args.int(int(v));
+        }
+        for v in c {
+            args.float(v);
+        }
+        args.ptr(dst).int(i32::from(target.half));
+        let (bx, by) = (32u32, 8u32);
+        let grid = (
+            (lb.dst_w as u32).div_ceil(bx),
+            (lb.dst_h as u32).div_ceil(by),
+        );
+        let d = self.driver;
+        d.with_context(self.context, || {
+            let mut params = args.pointers();
+            // SAFETY: the parameters match the kernel's signature in number, order and size;
+            // the caller vouches for the memory.
+            d.check("cuLaunchKernel", unsafe {
+                (d.launch_kernel)(
+                    f.0,
+                    grid.0,
+                    grid.1,
+                    1,
+                    bx,
+                    by,
+                    1,
+                    0,
+                    self.stream,
+                    params.as_mut_ptr(),
+                    std::ptr::null_mut(),
+                )
+            })?;
+            d.synchronize(self.stream)
         })
     }
 
@@ -428,6 +602,85 @@ impl FrameCopier {
             })?;
             d.synchronize(self.stream)
         })
+    }
+}
+
+/// A kernel's parameter values, each in its own 8-byte cell (cuLaunchKernel reads each through
+/// a pointer, as many bytes as the parameter's type has).
+#[derive(Default)]
+struct KernelArgs {
+    cells: Vec<u64>,
+}
+
+impl KernelArgs {
+    fn ptr(&mut self, v: u64) -> &mut Self {
+        self.cells.push(v);
+        self
+    }
+    fn int(&mut self, v: i32) -> &mut Self {
+        self.cells.push(u64::from(v as u32));
+        self
+    }
+    fn float(&mut self, v: f32) -> &mut Self {
+        self.cells.push(u64::from(v.to_bits()));
+        self
+    }
+    /// Pointers to the cells, valid while `self` is neither moved nor changed.
+    fn pointers(&mut self) -> Vec<*mut c_void> {
+        self.cells
+            .iter_mut()
+            .map(|c| (c as *mut u64).cast())
+            .collect()
+    }
+}
+
+/// Device memory of the current primary context of device `ordinal`, freed on drop (for checks
+/// and benchmarks; the elements take their buffers from ONNX Runtime's arenas).
+pub struct DeviceBuffer {
+    copier: FrameCopier,
+    pub ptr: u64,
+    pub len: usize,
+}
+
+impl DeviceBuffer {
+    pub fn new(ordinal: i32, len: usize) -> Result<DeviceBuffer, String> {
+        let copier = FrameCopier::new(ordinal)?;
+        let d = copier.driver;
+        let mut ptr = 0;
+        // SAFETY: out-pointer to a local.
+        d.with_context(copier.context, || {
+            d.check("cuMemAlloc", unsafe { (d.mem_alloc)(&mut ptr, len.max(1)) })
+        })?;
+        Ok(DeviceBuffer { copier, ptr, len })
+    }
+
+    /// The copier of the buffer's context.
+    pub fn copier(&self) -> &FrameCopier {
+        &self.copier
+    }
+
+    /// Copies `data` into the buffer from offset 0.
+    pub fn upload(&self, data: &[u8]) -> Result<(), String> {
+        assert!(data.len() <= self.len);
+        // SAFETY: unified addressing reads the host slice; the buffer holds `len` bytes.
+        unsafe { self.copier.copy(self.ptr, data.as_ptr() as u64, data.len()) }
+    }
+
+    /// Copies the buffer's first `out.len()` bytes into `out`.
+    pub fn download(&self, out: &mut [u8]) -> Result<(), String> {
+        assert!(out.len() <= self.len);
+        // SAFETY: unified addressing writes the host slice; the buffer holds `len` bytes.
+        unsafe { self.copier.copy(out.as_mut_ptr() as u64, self.ptr, out.len()) }
+    }
+}
+
+impl Drop for DeviceBuffer {
+    fn drop(&mut self) {
+        let d = self.copier.driver;
+        let _ = d.with_context(self.copier.context, || {
+            // SAFETY: allocated by cuMemAlloc in new(), freed once.
+            d.check("cuMemFree", unsafe { (d.mem_free)(self.ptr) })
+        });
     }
 }
 

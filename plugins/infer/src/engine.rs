@@ -13,7 +13,7 @@ use ort::session::{builder::GraphOptimizationLevel, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::augment::{self, BEST_OUTPUT};
-use crate::cuda::{DeviceFrame, FrameCopier};
+use crate::cuda::{DeviceFrame, FrameCopier, LetterboxTarget};
 use crate::decode::ClassRows;
 use crate::graph::{copy_tight_threads, tight_len, GraphPreprocess, GraphSpec};
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
@@ -230,6 +230,13 @@ struct PreReplay {
     frames: ort::value::Tensor<u8>,
     images: ort::value::DynTensor,
     binding: ort::session::IoBinding,
+}
+
+/// What a replay starts from: uint8 frames for the preprocessing graph, or the letterboxed
+/// batch.
+enum ReplayInput<'a> {
+    Frames(&'a ort::value::Tensor<u8>),
+    Images(&'a ort::value::DynTensor),
 }
 
 /// One output of a captured CUDA graph.
@@ -550,7 +557,7 @@ impl Engine {
                 ort::inputs![name => TensorRef::from_array_view((shape, &v[..])).map_err(err)?],
                 &options,
             ),
-            BatchData::Frames(f) => return self.run_graph(f.spec, f.frames(), rows),
+            BatchData::Frames(f) => return self.run_frames(f, rows),
         }
         .map_err(err)?;
         let dims = Self::copy_output(&mut self.output, precision, &outputs[out.as_str()])?;
@@ -669,9 +676,26 @@ impl Engine {
                 let pre = self.take_pre(spec)?;
                 let alloc = ort::memory::Allocator::new(pre.session(), on_device);
                 self.pre = Some(pre);
-                let tensor = ort::value::Tensor::<u8>::new(&alloc.map_err(err)?, [spec.batch, len])
-                    .map_err(err)?;
-                FrameStore::Device { tensor, copier }
+                let alloc = alloc.map_err(err)?;
+                if letterbox_kernel_wanted() && copier.letterbox_kernel().is_ok() {
+                    let lb = spec.letterbox;
+                    let shape = [spec.batch, 3, lb.dst_h, lb.dst_w];
+                    FrameStore::Letterboxed {
+                        images: typed_tensor(&alloc, spec.output, &shape).map_err(err)?,
+                        scratch: ort::value::Tensor::<u8>::new(&alloc, [len]).map_err(err)?,
+                        copier,
+                        target: LetterboxTarget {
+                            letterbox: lb,
+                            matrix: spec.matrix,
+                            full_range: spec.full_range,
+                            half: spec.output == Precision::F16,
+                        },
+                    }
+                } else {
+                    let tensor =
+                        ort::value::Tensor::<u8>::new(&alloc, [spec.batch, len]).map_err(err)?;
+                    FrameStore::Device { tensor, copier }
+                }
             }
             None => {
                 let alloc = if gpu {
@@ -701,21 +725,31 @@ impl Engine {
         }
     }
 
-    /// Runs a frames batch: the cached graph for `spec` (rebuilt when the stream changes).
-    fn run_graph(
+    /// Runs a frames batch: letterboxed already (the model runs on it), or through the cached
+    /// preprocessing graph for its spec (rebuilt when the stream changes).
+    fn run_frames(
         &mut self,
-        spec: GraphSpec,
-        frames: &ort::value::Tensor<u8>,
+        f: &FrameBatch,
         rows: ClassRows,
     ) -> Result<BatchOutput<'_>, InferError> {
+        let spec = f.spec;
+        let input = match &f.store {
+            FrameStore::Letterboxed { images, .. } => ReplayInput::Images(images),
+            FrameStore::Host(t) | FrameStore::Device { tensor: t, .. } => ReplayInput::Frames(t),
+        };
         if self.cuda_graph {
-            let result = self.replay(spec, frames, rows);
+            let result = self.replay(spec, input, rows);
             return self.checked_output(result?, spec.batch, rows);
         }
-        let mut pre = self.take_pre(spec)?;
-        let images = self.preprocess(&mut pre, frames);
-        self.pre = Some(pre);
-        self.run_images(&images?, spec.batch, rows)
+        match input {
+            ReplayInput::Images(images) => self.run_images(images, spec.batch, rows),
+            ReplayInput::Frames(frames) => {
+                let mut pre = self.take_pre(spec)?;
+                let images = self.preprocess(&mut pre, frames);
+                self.pre = Some(pre);
+                self.run_images(&images?, spec.batch, rows)
+            }
+        }
     }
 
     /// One CUDA-graph run: the frames copied into the preprocessing replay's input, both
@@ -726,7 +760,7 @@ impl Engine {
     fn replay(
         &mut self,
         spec: GraphSpec,
-        frames: &ort::value::Tensor<u8>,
+        input: ReplayInput<'_>,
         rows: ClassRows,
     ) -> Result<Vec<usize>, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
@@ -750,14 +784,14 @@ impl Engine {
             }
         }
         // A new stream layout (same model input) gets a preprocessing graph of its own.
-        if !matches!(&self.pre_replay, Some(p) if *p.pre.spec() == spec) {
+        let graph = matches!(input, ReplayInput::Frames(_));
+        if graph && !matches!(&self.pre_replay, Some(p) if *p.pre.spec() == spec) {
             self.pre_replay = None;
             self.pre_replay = Some(self.new_pre_replay(spec).map_err(err)?);
         }
         let (_, pinned) = self.memory(MemoryType::CPUOutput).map_err(err)?;
         let (out, _, _) = self.pick(rows);
         let r = self.replay.as_mut().expect("just set");
-        let p = self.pre_replay.as_mut().expect("just set");
         let c = self.copier.as_ref().expect("set with the replay");
         let step = |what: &'static str| {
             move |e: String| InferError::Runtime(format!("cuda-graph {what}: {e}"))
@@ -765,21 +799,28 @@ impl Engine {
         let bytes = |shape: &[usize], precision: Precision| {
             shape.iter().product::<usize>() * precision.bytes()
         };
-        let n = frames.shape().iter().product::<i64>() as usize;
-        if n != p.frames.shape().iter().product::<i64>() as usize {
-            return Err(InferError::Runtime(format!(
-                "cuda-graph: a frames batch of shape {:?} for a graph of {:?}",
-                frames.shape(),
-                p.frames.shape()
-            )));
-        }
-        // SAFETY: both hold `n` bytes, `frames` on the device or in pinned host memory.
-        unsafe { c.copy(p.frames.data_ptr_mut() as u64, frames.data_ptr() as u64, n) }
-            .map_err(step("frames copy"))?;
-        p.pre
-            .session_mut()
-            .run_binding(&p.binding)
-            .map_err(|e| step("preprocessing")(e.to_string()))?;
+        let images = match input {
+            ReplayInput::Images(images) => images.data_ptr(),
+            ReplayInput::Frames(frames) => {
+                let p = self.pre_replay.as_mut().expect("just set");
+                let n = frames.shape().iter().product::<i64>() as usize;
+                if n != p.frames.shape().iter().product::<i64>() as usize {
+                    return Err(InferError::Runtime(format!(
+                        "cuda-graph: a frames batch of shape {:?} for a graph of {:?}",
+                        frames.shape(),
+                        p.frames.shape()
+                    )));
+                }
+                // SAFETY: both hold `n` bytes, `frames` on the device or in pinned host memory.
+                unsafe { c.copy(p.frames.data_ptr_mut() as u64, frames.data_ptr() as u64, n) }
+                    .map_err(step("frames copy"))?;
+                p.pre
+                    .session_mut()
+                    .run_binding(&p.binding)
+                    .map_err(|e| step("preprocessing")(e.to_string()))?;
+                p.images.data_ptr()
+            }
+        };
         // Into the model's fixed input buffer, a device-to-device copy. (Binding it as the
         // preprocessing output instead, then copying the model output to the host with ort's
         // tensor copy, failed on the H100 with ONNX Runtime 1.31's "dst_data != src_data";
@@ -788,7 +829,7 @@ impl Engine {
         unsafe {
             c.copy(
                 r.images.data_ptr_mut() as u64,
-                p.images.data_ptr() as u64,
+                images as u64,
                 bytes(&dims, self.info.input_precision),
             )
         }
@@ -903,9 +944,9 @@ impl Engine {
     }
 
     /// Runs the model on a batch already on its device; one copy of the output to host memory.
-    fn run_images(
+    fn run_images<T: ort::value::ValueTypeMarker + ?Sized>(
         &mut self,
-        images: &ort::value::DynValue,
+        images: &ort::value::Value<T>,
         slots: usize,
         rows: ClassRows,
     ) -> Result<BatchOutput<'_>, InferError> {
@@ -1132,16 +1173,15 @@ enum FrameStore {
         tensor: ort::value::Tensor<u8>,
         copier: Arc<FrameCopier>,
     },
-}
-
-impl FrameBatch {
-    /// The batch as the preprocessing graph's input.
-    fn frames(&self) -> &ort::value::Tensor<u8> {
-        match &self.store {
-            FrameStore::Host(t) => t,
-            FrameStore::Device { tensor, .. } => tensor,
-        }
-    }
+    /// The model's input batch in device memory, each frame letterboxed into its slot by the
+    /// letterbox kernel as it comes ([`BatchTensor::fill_slot_device`]): no preprocessing run.
+    /// `scratch` takes a frame of another CUDA context, copied across first.
+    Letterboxed {
+        images: ort::value::DynTensor,
+        scratch: ort::value::Tensor<u8>,
+        copier: Arc<FrameCopier>,
+        target: LetterboxTarget,
+    },
 }
 
 /// A reusable `[slots, 3, H, W]` input tensor that frames are letterboxed into in place.
@@ -1191,7 +1231,13 @@ impl BatchTensor {
 
     /// Whether this batch takes frames in device memory ([`BatchTensor::fill_slot_device`]).
     pub fn frames_on_device(&self) -> bool {
-        matches!(&self.data, BatchData::Frames(f) if matches!(f.store, FrameStore::Device { .. }))
+        matches!(&self.data, BatchData::Frames(f)
+            if matches!(f.store, FrameStore::Device { .. } | FrameStore::Letterboxed { .. }))
+    }
+
+    /// Whether frames are letterboxed into this batch as they come, by the letterbox kernel.
+    pub fn letterboxed_on_device(&self) -> bool {
+        matches!(&self.data, BatchData::Frames(f) if matches!(f.store, FrameStore::Letterboxed { .. }))
     }
 
     /// Letterboxes `frame` into slot `i` (or copies it there, for a frames batch).
@@ -1247,18 +1293,70 @@ impl BatchTensor {
             ));
         };
         let len = f.check(frame.format, frame.width, frame.height)?;
-        let FrameStore::Device { tensor, copier } = &mut f.store else {
-            return Err(refuse("the batch is in host memory"));
-        };
         if i >= f.spec.batch {
             return Err(refuse("slot out of range"));
         }
         // Not while another engine captures a CUDA graph (see GPU_RUNS).
         let _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: the slot is `len` bytes of the batch's device allocation; the caller vouches
-        // for the frame.
-        unsafe { copier.copy_tight(frame, tensor.data_ptr_mut() as u64 + (i * len) as u64) }
-            .map_err(|e| refuse(&e))
+        match &mut f.store {
+            FrameStore::Host(_) => Err(refuse("the batch is in host memory")),
+            // SAFETY: the slot is `len` bytes of the batch's device allocation; the caller
+            // vouches for the frame.
+            FrameStore::Device { tensor, copier } => unsafe {
+                copier.copy_tight(frame, tensor.data_ptr_mut() as u64 + (i * len) as u64)
+            }
+            .map_err(|e| refuse(&e)),
+            FrameStore::Letterboxed {
+                images,
+                scratch,
+                copier,
+                target,
+            } => {
+                let lb = &target.letterbox;
+                let slot = lb.slot_len() * if target.half { 2 } else { 4 };
+                let dst = images.data_ptr_mut() as u64 + (i * slot) as u64;
+                let own = frame.context.is_null() || frame.context == copier.context();
+                let copied;
+                let frame = if own {
+                    frame
+                } else {
+                    // The kernel reads memory of its own context only: across first.
+                    let at = scratch.data_ptr_mut() as u64;
+                    // SAFETY: `scratch` holds one frame's tight layout; the caller vouches for
+                    // the frame.
+                    unsafe { copier.copy_tight(frame, at) }.map_err(|e| refuse(&e))?;
+                    copied = tight_frame(frame, at);
+                    &copied
+                };
+                // SAFETY: `dst` is slot `i` of the batch's device allocation; the frame is
+                // device memory of the copier's context (the caller's, or `scratch`).
+                unsafe { copier.letterbox(frame, dst, target) }.map_err(|e| refuse(&e))
+            }
+        }
+    }
+}
+
+/// Whether frames in device memory are letterboxed by the kernel (the default) or copied into
+/// a uint8 batch for the preprocessing graph (`COURTVISION_LETTERBOX_KERNEL=0`, to compare).
+fn letterbox_kernel_wanted() -> bool {
+    std::env::var("COURTVISION_LETTERBOX_KERNEL").map_or(true, |v| v != "0")
+}
+
+/// `frame` as copied by [`FrameCopier::copy_tight`] to `at` (tight pitches, this context).
+fn tight_frame(frame: &DeviceFrame, at: u64) -> DeviceFrame {
+    let mut planes = [0u64; 3];
+    let mut strides = [0usize; 3];
+    let mut offset = at;
+    for (plane, row, rows) in crate::graph::tight_planes(frame.format, frame.width, frame.height) {
+        planes[plane] = offset;
+        strides[plane] = row;
+        offset += (row * rows) as u64;
+    }
+    DeviceFrame {
+        planes,
+        strides,
+        context: std::ptr::null_mut(),
+        ..*frame
     }
 }
 

@@ -492,10 +492,8 @@ fn fill_rows<S: Sampler, T: TensorElem>(
     }
 }
 
-/// Frames for tests: pseudo-random planes with padded strides, in any format.
-/// The largest absolute difference between two equally long float slices (tests).
-#[cfg(test)]
-pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+/// The largest absolute difference between two equally long float slices (tests, GPU checks).
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
         .zip(b)
@@ -503,8 +501,9 @@ pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0f32, f32::max)
 }
 
-#[cfg(test)]
-pub(crate) struct TestFrame {
+/// Pseudo-random frames with padded strides in any format, for the tests and the GPU checks
+/// (`examples/letterbox_check.rs`).
+pub struct TestFrame {
     pub format: PixelFormat,
     pub width: usize,
     pub height: usize,
@@ -512,7 +511,6 @@ pub(crate) struct TestFrame {
     pub strides: [usize; 3],
 }
 
-#[cfg(test)]
 impl TestFrame {
     pub fn random(format: PixelFormat, w: usize, h: usize, mut seed: u32) -> Self {
         let mut next = || {
