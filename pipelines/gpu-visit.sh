@@ -569,6 +569,7 @@ section_lk() {
   one_process "12 -fp16 32" "12 32" "16 32" "12 8"
 }
 section_lc() {
+  one_process "16 -fp16 32" "20 32" "8 32"
   local p
   for p in "" -fp16; do
     local props="model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=1 cuda-graph=true"
