@@ -33,7 +33,6 @@
 #   pp      what device preprocessing costs per batch against the model alone
 #   lk      the letterbox kernel: against the CPU letterbox, per batch, pipelines
 #   lc      the letterbox kernel: batch-1 latency, the same detections
-#   gr      at most K model runs at once (COURTVISION_GPU_RUNS); one stream's parser apart
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -313,7 +312,7 @@ one_process() {
     set -- $c
     local n=$1 p=${3:+$2} b=${3:-$2}
     desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink")
-    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${COURTVISION_GPU_RUNS:+, COURTVISION_GPU_RUNS=$COURTVISION_GPU_RUNS}${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(pipe "cuda one process x$n $p b$b" $desc)"
+    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(pipe "cuda one process x$n $p b$b" $desc)"
   done
 }
 section_s() { one_process "12 -fp16 32" "16 -fp16 32" "16 32" "16 -fp16 16"; }
@@ -515,19 +514,6 @@ section_cs() {
   done
 }
 
-# At most K model runs at once in the process (COURTVISION_GPU_RUNS=K), 12 streams; and one
-# stream with its parser and decoder on separate threads.
-section_gr() {
-  local k
-  for k in 1 2 4; do
-    (export COURTVISION_GPU_RUNS=$k; one_process "12 -fp16 32" "12 32")
-  done
-  for q in "" "queue max-size-buffers=64 !"; do
-    row "gr) one stream, filesrc ! qtdemux ! h264parse ! $q nvh264dec ! CUDA memory ! yolodetect yolo11n fp32 b8" \
-      "$(pipe "gr one $q" filesrc location=$CLIP ! qtdemux ! h264parse ! $q nvh264dec ! "$CUDA" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 ! fakesink name=sink)"
-  done
-}
-
 # What preprocessing costs on the device: a frames batch already in device memory run through
 # the preprocessing graph and the model, against the model alone (input resident), 1080p NV12.
 section_pp() {
@@ -650,7 +636,6 @@ for s in "$@"; do
     cs) section_cs ;;
     mp) section_mp ;;
     cn) section_cn ;;
-    gr) section_gr ;;
     pp) section_pp ;;
     lk) section_lk ;;
     lc) section_lc ;;

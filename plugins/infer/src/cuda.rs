@@ -470,7 +470,6 @@ impl FrameCopier {
         dst: u64,
         target: &LetterboxTarget,
     ) -> Result<(), String> {
-        use crate::PixelFormat as F;
         if !frame.context.is_null() && frame.context != self.context {
             return Err("the frame is in another CUDA context".into());
         }
@@ -482,47 +481,7 @@ impl FrameCopier {
             ));
         }
         let f = self.kernel()?;
-        let (planes, pitches) = (frame.planes, frame.strides);
-        // (kind, step, R/G/B offsets, chroma planes): see the kernel's parameters.
-        let (kind, step, order, p1, p2) = match frame.format {
-            F::Rgb => (0, 3, [0, 1, 2], (0, 0), (0, 0)),
-            F::Bgr => (0, 3, [2, 1, 0], (0, 0), (0, 0)),
-            F::Rgba => (0, 4, [0, 1, 2], (0, 0), (0, 0)),
-            F::Bgrx => (0, 4, [2, 1, 0], (0, 0), (0, 0)),
-            F::I420 => (
-                1,
-                1,
-                [0; 3],
-                (planes[1], pitches[1]),
-                (planes[2], pitches[2]),
-            ),
-            F::Nv12 => (
-                1,
-                2,
-                [0; 3],
-                (planes[1], pitches[1]),
-                (planes[1] + 1, pitches[1]),
-            ),
-        };
-        let c = crate::preprocess::yuv_coeffs(target.matrix, target.full_range);
-        let int = |v: usize| v as i32;
-        let mut args = KernelArgs::default();
-        args.ptr(planes[0]).int(int(pitches[0]));
-        args.ptr(p1.0).int(int(p1.1));
-        args.ptr(p2.0).int(int(p2.1));
-        args.int(kind).int(step);
-        for o in order {
-            args.int(o);
-        }
-        for v in [
-            lb.src_w, lb.src_h, lb.new_w, lb.new_h, lb.dst_w, lb.dst_h, lb.left, lb.top,
-        ] {
-            args.int(int(v));
-        }
-        for v in c {
-            args.float(v);
-        }
-        args.ptr(dst).int(i32::from(target.half));
+        let mut args = letterbox_args(frame, dst, target);
         let (bx, by) = (32u32, 8u32);
         let grid = (
             (lb.dst_w as u32).div_ceil(bx),
@@ -605,24 +564,76 @@ impl FrameCopier {
     }
 }
 
+/// The letterbox kernel's parameters for `frame` into `dst` (see `kernels/letterbox.cu`).
+fn letterbox_args(frame: &DeviceFrame, dst: u64, target: &LetterboxTarget) -> KernelArgs {
+    use crate::PixelFormat as F;
+    let lb = &target.letterbox;
+    let (planes, pitches) = (frame.planes, frame.strides);
+    // (kind, step, R/G/B offsets, chroma planes): see the kernel's parameters.
+    let (kind, step, order, p1, p2) = match frame.format {
+        F::Rgb => (0, 3, [0, 1, 2], (0, 0), (0, 0)),
+        F::Bgr => (0, 3, [2, 1, 0], (0, 0), (0, 0)),
+        F::Rgba => (0, 4, [0, 1, 2], (0, 0), (0, 0)),
+        F::Bgrx => (0, 4, [2, 1, 0], (0, 0), (0, 0)),
+        F::I420 => (
+            1,
+            1,
+            [0; 3],
+            (planes[1], pitches[1]),
+            (planes[2], pitches[2]),
+        ),
+        F::Nv12 => (
+            1,
+            2,
+            [0; 3],
+            (planes[1], pitches[1]),
+            (planes[1] + 1, pitches[1]),
+        ),
+    };
+    let int = |v: usize| v as i32;
+    let mut args = KernelArgs::default();
+    args.ptr(planes[0]).int(int(pitches[0]));
+    args.ptr(p1.0).int(int(p1.1));
+    args.ptr(p2.0).int(int(p2.1));
+    args.int(kind).int(step);
+    for o in order {
+        args.int(o);
+    }
+    for v in [
+        lb.src_w, lb.src_h, lb.new_w, lb.new_h, lb.dst_w, lb.dst_h, lb.left, lb.top,
+    ] {
+        args.int(int(v));
+    }
+    for v in crate::preprocess::yuv_coeffs(target.matrix, target.full_range) {
+        args.float(v);
+    }
+    args.ptr(dst).int(i32::from(target.half));
+    args
+}
+
 /// A kernel's parameter values, each in its own 8-byte cell (cuLaunchKernel reads each through
 /// a pointer, as many bytes as the parameter's type has).
 #[derive(Default)]
 struct KernelArgs {
     cells: Vec<u64>,
+    /// Each parameter's PTX type, to check against the kernel's signature.
+    types: Vec<&'static str>,
 }
 
 impl KernelArgs {
     fn ptr(&mut self, v: u64) -> &mut Self {
         self.cells.push(v);
+        self.types.push("u64");
         self
     }
     fn int(&mut self, v: i32) -> &mut Self {
         self.cells.push(u64::from(v as u32));
+        self.types.push("u32");
         self
     }
     fn float(&mut self, v: f32) -> &mut Self {
         self.cells.push(u64::from(v.to_bits()));
+        self.types.push("f32");
         self
     }
     /// Pointers to the cells, valid while `self` is neither moved nor changed.
@@ -670,7 +681,10 @@ impl DeviceBuffer {
     pub fn download(&self, out: &mut [u8]) -> Result<(), String> {
         assert!(out.len() <= self.len);
         // SAFETY: unified addressing writes the host slice; the buffer holds `len` bytes.
-        unsafe { self.copier.copy(out.as_mut_ptr() as u64, self.ptr, out.len()) }
+        unsafe {
+            self.copier
+                .copy(out.as_mut_ptr() as u64, self.ptr, out.len())
+        }
     }
 }
 
@@ -681,6 +695,25 @@ impl Drop for DeviceBuffer {
             // SAFETY: allocated by cuMemAlloc in new(), freed once.
             d.check("cuMemFree", unsafe { (d.mem_free)(self.ptr) })
         });
+    }
+}
+
+/// `frame` as [`FrameCopier::copy_tight`] leaves it at `at`: tight pitches, the copier's
+/// context.
+pub fn tight_frame(frame: &DeviceFrame, at: u64) -> DeviceFrame {
+    let mut planes = [0u64; 3];
+    let mut strides = [0usize; 3];
+    let mut offset = at;
+    for (plane, row, rows) in crate::graph::tight_planes(frame.format, frame.width, frame.height) {
+        planes[plane] = offset;
+        strides[plane] = row;
+        offset += (row * rows) as u64;
+    }
+    DeviceFrame {
+        planes,
+        strides,
+        context: std::ptr::null_mut(),
+        ..*frame
     }
 }
 
@@ -713,6 +746,93 @@ mod tests {
     use crate::graph::{copy_tight, tight_len};
     use crate::preprocess::TestFrame;
     use crate::{PixelFormat, YuvMatrix};
+
+    /// The arguments passed match the kernel's parameters in the committed PTX, in number, order
+    /// and type, for every format (a mismatch would read garbage on the GPU, which CI lacks).
+    #[test]
+    fn letterbox_arguments_match_the_ptx_signature() {
+        let entry = LETTERBOX_PTX
+            .split(".entry letterbox(")
+            .nth(1)
+            .and_then(|s| s.split(')').next())
+            .expect("letterbox entry in the PTX");
+        let ptx: Vec<&str> = entry
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(".param ."))
+            .map(|l| l.split_whitespace().next().unwrap())
+            .collect();
+        for format in [
+            PixelFormat::Rgb,
+            PixelFormat::Bgr,
+            PixelFormat::Rgba,
+            PixelFormat::Bgrx,
+            PixelFormat::I420,
+            PixelFormat::Nv12,
+        ] {
+            let frame = DeviceFrame {
+                format,
+                width: 1920,
+                height: 1080,
+                planes: [0x1000, 0x2000, 0x3000],
+                strides: [2048, 1024, 1024],
+                context: std::ptr::null_mut(),
+            };
+            let target = LetterboxTarget {
+                letterbox: crate::Letterbox::new(1920, 1080, (640, 640), 32, true),
+                matrix: YuvMatrix::Bt709,
+                full_range: false,
+                half: true,
+            };
+            let args = letterbox_args(&frame, 0x9000, &target);
+            assert_eq!(args.types, ptx, "{format:?}");
+            assert_eq!(args.cells.len(), args.types.len());
+            // The geometry lands where the kernel reads it: src_w .. top after the 11 leading.
+            let lb = &target.letterbox;
+            let geometry: Vec<u64> = [
+                lb.src_w, lb.src_h, lb.new_w, lb.new_h, lb.dst_w, lb.dst_h, lb.left, lb.top,
+            ]
+            .iter()
+            .map(|&v| v as u64)
+            .collect();
+            assert_eq!(args.cells[11..19], geometry[..], "{format:?}");
+            assert_eq!(args.cells[26..], [0x9000, 1], "{format:?}");
+            if format == PixelFormat::Nv12 {
+                // U and V interleaved in the second plane.
+                assert_eq!(args.cells[2..6], [0x2000, 1024, 0x2001, 1024]);
+            }
+        }
+    }
+
+    /// The frame that [`tight_frame`] describes is where [`tight_copies`] puts each plane.
+    #[test]
+    fn tight_frame_describes_the_tight_copy() {
+        for format in [
+            PixelFormat::Rgb,
+            PixelFormat::Bgrx,
+            PixelFormat::I420,
+            PixelFormat::Nv12,
+        ] {
+            let frame = DeviceFrame {
+                format,
+                width: 203,
+                height: 301,
+                planes: [0x10000, 0x80000, 0xc0000],
+                strides: [1024, 512, 512],
+                context: 0x1 as Handle,
+            };
+            let tight = tight_frame(&frame, 0x500000);
+            assert!(tight.context.is_null());
+            let mut n = 0;
+            tight_copies(&frame, 0x500000, |(to, to_pitch), (from, _), _, _| {
+                let plane = frame.planes.iter().position(|&p| p == from).unwrap();
+                assert_eq!((tight.planes[plane], tight.strides[plane]), (to, to_pitch));
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+            assert!(n >= 1, "{format:?}");
+        }
+    }
 
     /// The device copy plan, carried out on host memory, gives the host tight copy.
     #[test]

@@ -13,7 +13,7 @@ use ort::session::{builder::GraphOptimizationLevel, Session};
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use crate::augment::{self, BEST_OUTPUT};
-use crate::cuda::{DeviceFrame, FrameCopier, LetterboxTarget};
+use crate::cuda::{tight_frame, DeviceFrame, FrameCopier, LetterboxTarget};
 use crate::decode::ClassRows;
 use crate::graph::{copy_tight_threads, tight_len, GraphPreprocess, GraphSpec};
 use crate::model::{self, GraphSignature, ModelInfo, Precision};
@@ -273,52 +273,6 @@ fn anchors(h: usize, w: usize) -> usize {
 /// take this lock exclusively, every other GPU run shares it, so warm engines run side by side.
 static GPU_RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
-/// With `COURTVISION_GPU_RUNS=K`, at most K warm GPU runs at once in the process (engines of
-/// several streams otherwise all queue kernels at once, and a decoder's small kernels and
-/// copies wait behind them).
-struct RunPermits {
-    limit: Option<usize>,
-    running: std::sync::Mutex<usize>,
-    freed: std::sync::Condvar,
-}
-
-static RUN_PERMITS: std::sync::LazyLock<RunPermits> = std::sync::LazyLock::new(|| RunPermits {
-    limit: std::env::var("COURTVISION_GPU_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&k: &usize| k > 0),
-    running: std::sync::Mutex::new(0),
-    freed: std::sync::Condvar::new(),
-});
-
-/// A run's permit (see [`RUN_PERMITS`]), given back when dropped.
-struct RunPermit(bool);
-
-impl RunPermit {
-    fn take() -> RunPermit {
-        let p = &*RUN_PERMITS;
-        let Some(limit) = p.limit else {
-            return RunPermit(false);
-        };
-        let mut n = p.running.lock().unwrap_or_else(|e| e.into_inner());
-        while *n >= limit {
-            n = p.freed.wait(n).unwrap_or_else(|e| e.into_inner());
-        }
-        *n += 1;
-        RunPermit(true)
-    }
-}
-
-impl Drop for RunPermit {
-    fn drop(&mut self) {
-        if self.0 {
-            let p = &*RUN_PERMITS;
-            *p.running.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-            p.freed.notify_one();
-        }
-    }
-}
-
 /// Output of one batch run, copied once into host memory as f32.
 pub struct BatchOutput<'a> {
     pub data: &'a [f32],
@@ -517,7 +471,7 @@ impl Engine {
         rows: ClassRows,
     ) -> Result<BatchOutput<'_>, InferError> {
         // See GPU_RUNS: a GPU session's first run of a batch layout runs alone in the process.
-        let (_exclusive, _shared, _permit);
+        let (_exclusive, _shared);
         if self.provider != Provider::Cpu {
             let key = format!("{:?} {:?} {}", batch.lb, batch.graph_spec(), batch.slots);
             let runs = self.warm.entry(key).or_insert(0);
@@ -526,7 +480,6 @@ impl Engine {
             if *runs <= if self.cuda_graph { 4 } else { 1 } {
                 _exclusive = GPU_RUNS.write().unwrap_or_else(|e| e.into_inner());
             } else {
-                _permit = RunPermit::take();
                 _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
             }
         }
@@ -1300,12 +1253,12 @@ impl BatchTensor {
         let _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
         match &mut f.store {
             FrameStore::Host(_) => Err(refuse("the batch is in host memory")),
-            // SAFETY: the slot is `len` bytes of the batch's device allocation; the caller
-            // vouches for the frame.
-            FrameStore::Device { tensor, copier } => unsafe {
-                copier.copy_tight(frame, tensor.data_ptr_mut() as u64 + (i * len) as u64)
+            FrameStore::Device { tensor, copier } => {
+                let at = tensor.data_ptr_mut() as u64 + (i * len) as u64;
+                // SAFETY: the slot is `len` bytes of the batch's device allocation; the caller
+                // vouches for the frame.
+                unsafe { copier.copy_tight(frame, at) }.map_err(|e| refuse(&e))
             }
-            .map_err(|e| refuse(&e)),
             FrameStore::Letterboxed {
                 images,
                 scratch,
@@ -1340,24 +1293,6 @@ impl BatchTensor {
 /// a uint8 batch for the preprocessing graph (`COURTVISION_LETTERBOX_KERNEL=0`, to compare).
 fn letterbox_kernel_wanted() -> bool {
     std::env::var("COURTVISION_LETTERBOX_KERNEL").map_or(true, |v| v != "0")
-}
-
-/// `frame` as copied by [`FrameCopier::copy_tight`] to `at` (tight pitches, this context).
-fn tight_frame(frame: &DeviceFrame, at: u64) -> DeviceFrame {
-    let mut planes = [0u64; 3];
-    let mut strides = [0usize; 3];
-    let mut offset = at;
-    for (plane, row, rows) in crate::graph::tight_planes(frame.format, frame.width, frame.height) {
-        planes[plane] = offset;
-        strides[plane] = row;
-        offset += (row * rows) as u64;
-    }
-    DeviceFrame {
-        planes,
-        strides,
-        context: std::ptr::null_mut(),
-        ..*frame
-    }
 }
 
 impl FrameBatch {

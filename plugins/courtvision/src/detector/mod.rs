@@ -60,7 +60,7 @@ pub enum Preprocess {
     )]
     Host = 1,
     #[enum_value(
-        name = "Device: frames uploaded as uint8, letterboxed by an ONNX Runtime graph on the execution provider",
+        name = "Device: frames in CUDA memory letterboxed by courtvision's CUDA kernel into the model's batch; others uploaded as uint8 and letterboxed by an ONNX Runtime graph on the execution provider",
         nick = "device"
     )]
     Device = 2,
@@ -260,9 +260,10 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .nick("Preprocess")
             .blurb(
                 "Where letterbox + normalise run: host (CPU, into a float batch) or device (frames \
-                 copied as uint8 into pinned memory and uploaded per batch, or device to device \
-                 when they come in CUDA memory, then letterboxed by ONNX Runtime on the \
-                 execution provider); auto = device on GPU providers",
+                 in CUDA memory letterboxed straight into the model's batch by courtvision's \
+                 CUDA kernel; frames in system memory copied as uint8 into pinned memory, \
+                 uploaded per batch and letterboxed by ONNX Runtime on the execution provider); \
+                 auto = device on GPU providers",
             )
             .mutable_ready()
             .build(),

@@ -649,16 +649,15 @@ impl Detector {
         gst::debug!(
             CAT,
             obj = element,
-            "batch of {slots} ({}): {}",
-            if spec.is_some() {
-                "frames"
+            "batch of {slots}: {}",
+            if tensor.letterboxed_on_device() {
+                "frames letterboxed into device memory by the kernel as they come"
+            } else if tensor.frames_on_device() {
+                "frames copied into device memory for the preprocessing graph"
+            } else if spec.is_some() {
+                "frames copied into host memory for the preprocessing graph"
             } else {
-                "letterboxed"
-            },
-            if tensor.frames_on_device() {
-                "device memory"
-            } else {
-                "host memory"
+                "frames letterboxed on the host"
             }
         );
         tensor.set_threads(config.preprocess_threads);
