@@ -33,6 +33,7 @@
 #   pp      what device preprocessing costs per batch against the model alone
 #   lk      the letterbox kernel: against the CPU letterbox, per batch, pipelines
 #   lc      the letterbox kernel: batch-1 latency, the same detections
+#   lv      (b) against (a) at b32 in one visit, one stream, the Python loop
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -311,8 +312,8 @@ one_process() {
   for c in "$@"; do
     set -- $c
     local n=$1 p=${3:+$2} b=${3:-$2}
-    desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink")
-    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(pipe "cuda one process x$n $p b$b" $desc)"
+    desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ${PROPS:-} ! fakesink")
+    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${PROPS:+ $PROPS}${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(pipe "cuda one process x$n $p b$b" $desc)"
   done
 }
 section_s() { one_process "12 -fp16 32" "16 -fp16 32" "16 32" "16 -fp16 16"; }
@@ -579,6 +580,23 @@ section_lc() {
   python3 pipelines/compare_detections.py /tmp/lk-y16g.jsonl /tmp/lk-y16.jsonl "lk) yolo11n fp16 on CUDA, preprocessing graph vs letterbox kernel" >> "$TABLE"
 }
 
+# (b) against (a) at b32 in one visit: the model alone, then 12 and 16 streams twice each and
+# with cuda-graph=true; one stream twice; the Python loop.
+section_lv() {
+  local p
+  for p in "" -fp16; do
+    row "lv) model only, yolo11n $(prec "$p") b32 resident" "$(fps fps "$($R/model_only $M/yolo11n-det$p.onnx cuda 32 640x384 300 resident 2>&1 | tail -1)") fps"
+  done
+  one_process "16 32" "12 32" "16 32" "16 -fp16 32" "12 -fp16 32"
+  PROPS=cuda-graph=true one_process "16 32" "16 -fp16 32"
+  local k
+  for k in 1 2; do
+    row "lv) one stream, nvh264dec -> CUDA memory -> yolodetect yolo11n fp32 b8 (run $k)" \
+      "$(pipe "lv one $k" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 ! fakesink name=sink)"
+  done
+  section_c
+}
+
 # Streams spread over processes (P processes of S streams each, every process its own CUDA
 # context, decoders waiting beside their own process's models only), minute-long clip.
 # Each case is "P S precision batch" (precision "" or -fp16).
@@ -639,6 +657,7 @@ for s in "$@"; do
     pp) section_pp ;;
     lk) section_lk ;;
     lc) section_lc ;;
+    lv) section_lv ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done
