@@ -7,7 +7,7 @@
 //!     cargo run --release -p courtvision-infer --example graph_bench -- MODEL [cpu|cuda] [nv12|bgrx] [WxH] [BATCH] [RUNS] [THREADS]
 use std::time::Instant;
 
-use courtvision_infer::cuda::{DeviceBuffer, DeviceFrame};
+use courtvision_infer::cuda::upload_frame;
 use courtvision_infer::decode::ClassRows;
 use courtvision_infer::graph::GraphSpec;
 use courtvision_infer::{
@@ -118,7 +118,7 @@ fn main() {
             let mut t = engine
                 .new_frames_batch(spec, Some(std::sync::Arc::new(copier)))
                 .expect("device frames batch");
-            let (_frame, on_device) = upload(&view);
+            let (_frame, on_device) = upload_frame(0, &view).expect("frame on the device");
             let mut once = || {
                 for i in 0..batch {
                     // SAFETY: `on_device` describes `_frame`'s planes.
@@ -146,31 +146,4 @@ fn main() {
         batch as f64 * 1000.0 / host_ms,
         batch as f64 * 1000.0 / device_ms
     );
-}
-
-/// A frame's planes (at their strides) in one device buffer.
-fn upload(view: &FrameView) -> (DeviceBuffer, DeviceFrame) {
-    let rows = |i: usize| match (view.format, i) {
-        (_, 0) => view.height,
-        (PixelFormat::Nv12 | PixelFormat::I420, _) => view.height.div_ceil(2),
-        _ => 0,
-    };
-    let lens: Vec<usize> = (0..3).map(|i| view.strides[i] * rows(i)).collect();
-    let buf = DeviceBuffer::new(0, lens.iter().sum()).expect("device memory");
-    let mut host = Vec::new();
-    let mut planes = [0u64; 3];
-    for i in 0..3 {
-        planes[i] = buf.ptr + host.len() as u64;
-        host.extend_from_slice(&view.planes[i][..lens[i]]);
-    }
-    buf.upload(&host).expect("upload");
-    let frame = DeviceFrame {
-        format: view.format,
-        width: view.width,
-        height: view.height,
-        planes,
-        strides: view.strides,
-        context: std::ptr::null_mut(),
-    };
-    (buf, frame)
 }

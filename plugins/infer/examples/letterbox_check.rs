@@ -5,7 +5,7 @@
 //! than float16's rounding.
 //!
 //!     cargo run --release -p courtvision-infer --example letterbox_check
-use courtvision_infer::cuda::{DeviceBuffer, DeviceFrame, LetterboxTarget};
+use courtvision_infer::cuda::{upload_frame, DeviceBuffer, LetterboxTarget};
 use courtvision_infer::preprocess::{letterbox_into, max_abs_diff, TestFrame};
 use courtvision_infer::{Letterbox, PixelFormat, YuvMatrix};
 use half::f16;
@@ -60,7 +60,8 @@ fn main() {
     }
     let frame = TestFrame::random(PixelFormat::Nv12, 1920, 1080, 3);
     let lb = Letterbox::new(1920, 1080, (640, 640), 32, true);
-    let (input, device) = upload(&frame);
+    let (input, device) =
+        upload_frame(0, &frame.view(YuvMatrix::Bt709)).expect("frame on the device");
     let out = DeviceBuffer::new(0, lb.slot_len() * 4).expect("device memory");
     let target = LetterboxTarget {
         letterbox: lb,
@@ -80,33 +81,10 @@ fn main() {
     std::process::exit(i32::from(failed));
 }
 
-/// Uploads a frame's planes (at their pitches) into one device buffer.
-fn upload(frame: &TestFrame) -> (DeviceBuffer, DeviceFrame) {
-    let len: usize = frame.planes.iter().map(Vec::len).sum();
-    let buf = DeviceBuffer::new(0, len).expect("device memory");
-    let mut planes = [0u64; 3];
-    let mut at = 0;
-    let mut host = Vec::with_capacity(len);
-    for (i, p) in frame.planes.iter().enumerate() {
-        planes[i] = buf.ptr + at as u64;
-        host.extend_from_slice(p);
-        at += p.len();
-    }
-    buf.upload(&host).expect("upload");
-    let device = DeviceFrame {
-        format: frame.format,
-        width: frame.width,
-        height: frame.height,
-        planes,
-        strides: frame.strides,
-        context: std::ptr::null_mut(),
-    };
-    (buf, device)
-}
-
 /// The kernel's output for `frame` as float32.
 fn run(frame: &TestFrame, lb: Letterbox, half: bool) -> Vec<f32> {
-    let (_input, device) = upload(frame);
+    let (_input, device) =
+        upload_frame(0, &frame.view(YuvMatrix::Bt709)).expect("frame on the device");
     let n = lb.slot_len();
     let out = DeviceBuffer::new(0, n * if half { 2 } else { 4 }).expect("device memory");
     let target = LetterboxTarget {

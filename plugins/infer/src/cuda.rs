@@ -688,6 +688,32 @@ impl DeviceBuffer {
     }
 }
 
+/// A frame's planes uploaded into one device buffer (each plane at its stride), and the frame
+/// as it lies there (checks and benchmarks).
+pub fn upload_frame(
+    ordinal: i32,
+    view: &crate::FrameView,
+) -> Result<(DeviceBuffer, DeviceFrame), String> {
+    let host: Vec<u8> = view.planes.concat();
+    let buf = DeviceBuffer::new(ordinal, host.len())?;
+    buf.upload(&host)?;
+    let mut planes = [0u64; 3];
+    let mut at = buf.ptr;
+    for (i, p) in view.planes.iter().enumerate() {
+        planes[i] = at;
+        at += p.len() as u64;
+    }
+    let frame = DeviceFrame {
+        format: view.format,
+        width: view.width,
+        height: view.height,
+        planes,
+        strides: view.strides,
+        context: std::ptr::null_mut(),
+    };
+    Ok((buf, frame))
+}
+
 impl Drop for DeviceBuffer {
     fn drop(&mut self) {
         let d = self.copier.driver;

@@ -337,7 +337,17 @@ impl Detector {
         };
         let cuda = if device_preprocess && engine.provider != courtvision_infer::Provider::Cpu {
             match CudaInput::new(cfg.device_id) {
-                Ok(c) => Some(Arc::new(c)),
+                Ok(c) => {
+                    if let Err(e) = c.copier().letterbox_kernel() {
+                        gst::warning!(
+                            CAT,
+                            obj = element,
+                            "letterbox kernel unavailable ({e}): frames in CUDA memory go through \
+                             the preprocessing graph"
+                        );
+                    }
+                    Some(Arc::new(c))
+                }
                 Err(e) => {
                     gst::info!(CAT, obj = element, "no CUDA memory input: {e}");
                     None
