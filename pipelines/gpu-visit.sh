@@ -34,6 +34,7 @@
 #   lk      the letterbox kernel: against the CPU letterbox, per batch, pipelines
 #   lc      the letterbox kernel: batch-1 latency, the same detections
 #   lv      (b) against (a) at b32 in one visit, one stream, the Python loop
+#   smoke   a short check of a build: kernel vs CPU, one and twelve streams, detections
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -597,6 +598,21 @@ section_lv() {
   section_c
 }
 
+# A short check of a build on the GPU: the kernel against the CPU, one stream, twelve, and the
+# default models' detections on CPU and CUDA memory.
+section_smoke() {
+  $R/letterbox_check > /tmp/lk.txt 2>&1; cat /tmp/lk.txt >> "$LOG"
+  row "smoke) letterbox kernel vs CPU letterbox" "$(grep -c ' ok$' /tmp/lk.txt) ok, $(grep -c FAILED /tmp/lk.txt) failed; $(tail -1 /tmp/lk.txt)"
+  row "smoke) one stream, CUDA memory, yolo11n fp32 b8" \
+    "$(pipe "smoke one" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det.onnx execution-provider=cuda batch-size=8 ! fakesink name=sink)"
+  one_process "12 -fp16 32"
+  local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  local both="yolodetect model=models/courtvision-det.onnx batch-size=8 ! posedetect model=models/courtvision-pose.onnx batch-size=8"
+  timeout 150 $R/cvlaunch --json /tmp/sm-cpu.jsonl $m ! "$SYS" ! ${both//batch-size=8/batch-size=8 execution-provider=cpu} ! fakesink name=sink >> "$LOG" 2>&1
+  timeout 150 $R/cvlaunch --json /tmp/sm-cuda.jsonl $m ! "$CUDA" ! ${both//batch-size=8/batch-size=8 execution-provider=cuda} ! fakesink name=sink >> "$LOG" 2>&1
+  python3 pipelines/compare_detections.py /tmp/sm-cpu.jsonl /tmp/sm-cuda.jsonl "smoke) default models on the courtsrc match, CPU vs CUDA memory + letterbox kernel" >> "$TABLE"
+}
+
 # Streams spread over processes (P processes of S streams each, every process its own CUDA
 # context, decoders waiting beside their own process's models only), minute-long clip.
 # Each case is "P S precision batch" (precision "" or -fp16).
@@ -658,6 +674,7 @@ for s in "$@"; do
     lk) section_lk ;;
     lc) section_lc ;;
     lv) section_lv ;;
+    smoke) section_smoke ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done
