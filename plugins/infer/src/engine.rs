@@ -602,8 +602,11 @@ impl Engine {
     /// pinned memory under CUDA), letterboxes them with a [`GraphPreprocess`] and runs the model
     /// on the result where it lies.
     ///
-    /// With `device`, the batch lives in device memory instead and takes frames that are
-    /// already there ([`BatchTensor::fill_slot_device`], a device-to-device copy each).
+    /// With `device`, the batch takes frames that are already in device memory
+    /// ([`BatchTensor::fill_slot_device`]): the letterbox kernel writes each into its slot of
+    /// the model's input batch, so [`Engine::run`] runs the model only (unless the kernel cannot
+    /// load, or `COURTVISION_LETTERBOX_KERNEL=0`: then each is copied into a uint8 batch in
+    /// device memory for the preprocessing graph).
     pub fn new_frames_batch(
         &mut self,
         spec: GraphSpec,
@@ -705,8 +708,9 @@ impl Engine {
         }
     }
 
-    /// One CUDA-graph run: the frames copied into the preprocessing replay's input, both
-    /// graphs replayed, the model's input copied between them, the output read (`rows`, see
+    /// One CUDA-graph run: the model's input filled (a letterboxed batch copied in; or a frames
+    /// batch copied into the preprocessing replay's input, that graph replayed and its output
+    /// copied across), the model replayed, the output read (`rows`, see
     /// [`Engine::pick`]) copied to pinned host memory and from there into `self.output`;
     /// returns its shape. Every copy is the CUDA driver's (ort's tensor copy runs a session,
     /// under a lock every engine of the process shares).
@@ -1023,9 +1027,10 @@ fn sync_mode(device_id: i32) -> Option<String> {
     let set = mode.parse::<crate::cuda::SyncMode>().and_then(|m| {
         let flags = crate::cuda::set_sync_mode(device_id, m)?;
         // The three low bits are the scheduling mode.
-        match flags & 7 == m as u32 {
-            true => Ok(()),
-            false => Err(format!("the context kept flags {flags:#x}")),
+        if flags & 7 == m as u32 {
+            Ok(())
+        } else {
+            Err(format!("the context kept flags {flags:#x}"))
         }
     });
     set.err()
@@ -1223,12 +1228,14 @@ impl BatchTensor {
         }
     }
 
-    /// Copies a frame that is in device memory into slot `i` of a device frames batch (see
-    /// [`Engine::new_frames_batch`]); returns once the copy is done.
+    /// Puts a frame that is in device memory into slot `i` of a device frames batch (see
+    /// [`Engine::new_frames_batch`]): letterboxed by the kernel, or copied for the
+    /// preprocessing graph; returns once that is done.
     ///
     /// # Safety
-    /// `frame`'s planes must be device memory of the copier's context, readable for their
-    /// rows at their pitches for the duration of the call.
+    /// `frame`'s planes must be device memory of its context (the copier's, or another on the
+    /// same device: copied across), readable for their rows at their pitches for the duration
+    /// of the call.
     pub unsafe fn fill_slot_device(
         &mut self,
         i: usize,
