@@ -389,12 +389,18 @@ section_bl() {
     done
   done
 }
-section_bt() {
-  for c in -fp16:32 :32 :8 -fp16:8; do
+# One stream, nvh264dec -> CUDA memory -> yolodetect, per case "precision:batch" (precision ""
+# or -fp16). Usage: one_stream TAG CASES...
+one_stream() {
+  local tag=$1 c; shift
+  for c in "$@"; do
     local p=${c%:*} b=${c#*:}
-    row "bc) nvh264dec -> CUDA memory -> yolodetect yolo11n $(prec "$p") b$b" \
-      "$(pipe "bc det$p b$b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink name=sink)"
+    row "$tag) one stream, nvh264dec -> CUDA memory -> yolodetect yolo11n $(prec "$p") b$b" \
+      "$(pipe "$tag det$p b$b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink name=sink)"
   done
+}
+section_bt() {
+  one_stream bc -fp16:32 :32 :8 -fp16:8
   one_process "12 -fp16 32" "16 32" "12 8" "12 -fp16 8"
 }
 section_bk() {
@@ -549,11 +555,7 @@ section_lk() {
         "$(grep -o 'fill + run [0-9.]*' <<<"$k" | cut -d' ' -f4) / $(grep -o 'fill + run [0-9.]*' <<<"$g" | cut -d' ' -f4) / $(fps ms_per_batch "$model") ms"
     done
   done
-  for c in -fp16:32 :32 :8; do
-    local p=${c%:*} b=${c#*:}
-    row "lk) one stream, nvh264dec -> CUDA memory -> yolodetect yolo11n $(prec "$p") b$b" \
-      "$(pipe "lk det$p b$b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! fakesink name=sink)"
-  done
+  one_stream lk -fp16:32 :32 :8
   one_process "12 -fp16 32" "12 32" "16 32" "12 8"
 }
 section_lc() {

@@ -773,6 +773,23 @@ mod tests {
     use crate::preprocess::TestFrame;
     use crate::{PixelFormat, YuvMatrix};
 
+    /// A frame at made-up device addresses (plans and arguments only, nothing read).
+    fn fake_frame(
+        format: PixelFormat,
+        (width, height): (usize, usize),
+        planes: [u64; 3],
+        [luma, chroma]: [usize; 2],
+    ) -> DeviceFrame {
+        DeviceFrame {
+            format,
+            width,
+            height,
+            planes,
+            strides: [luma, chroma, chroma],
+            context: std::ptr::null_mut(),
+        }
+    }
+
     /// The arguments passed match the kernel's parameters in the committed PTX, in number, order
     /// and type, for every format (a mismatch would read garbage on the GPU, which CI lacks).
     #[test]
@@ -795,14 +812,7 @@ mod tests {
             PixelFormat::I420,
             PixelFormat::Nv12,
         ] {
-            let frame = DeviceFrame {
-                format,
-                width: 1920,
-                height: 1080,
-                planes: [0x1000, 0x2000, 0x3000],
-                strides: [2048, 1024, 1024],
-                context: std::ptr::null_mut(),
-            };
+            let frame = fake_frame(format, (1920, 1080), [0x1000, 0x2000, 0x3000], [2048, 1024]);
             let target = LetterboxTarget {
                 letterbox: crate::Letterbox::new(1920, 1080, (640, 640), 32, true),
                 matrix: YuvMatrix::Bt709,
@@ -839,12 +849,8 @@ mod tests {
             PixelFormat::Nv12,
         ] {
             let frame = DeviceFrame {
-                format,
-                width: 203,
-                height: 301,
-                planes: [0x10000, 0x80000, 0xc0000],
-                strides: [1024, 512, 512],
                 context: 0x1 as Handle,
+                ..fake_frame(format, (203, 301), [0x10000, 0x80000, 0xc0000], [1024, 512])
             };
             let tight = tight_frame(&frame, 0x500000);
             assert!(tight.context.is_null());
