@@ -34,6 +34,7 @@
 #   lk      the letterbox kernel: against the CPU letterbox, per batch, pipelines
 #   lc      the letterbox kernel: batch-1 latency, the same detections
 #   lv      (b) against (a) at b32 in one visit, one stream, the Python loop
+#   dp      yolodetect -> posedetect with the letterbox kernel, one and several streams
 #   smoke   a short check of a build: kernel vs CPU, one and twelve streams, detections
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
@@ -615,6 +616,22 @@ section_smoke() {
   python3 pipelines/compare_detections.py /tmp/sm-cpu.jsonl /tmp/sm-cuda.jsonl "smoke) default models on the courtsrc match, CPU vs CUDA memory + letterbox kernel" >> "$TABLE"
 }
 
+# yolodetect -> posedetect with the letterbox kernel: one stream, and several in one process.
+section_dp() {
+  local c
+  for c in "-fp16 16" " 8"; do
+    set -- $c
+    local p=${2:+$1} b=${2:-$1}
+    row "dp) one stream, CUDA memory, yolodetect -> posedetect yolo11n $(prec "$p") b$b" \
+      "$(pipe "dp one $p $b" $DEC ! "$CUDA" ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ! posedetect model=$M/yolo11n-pose$p.onnx execution-provider=cuda batch-size=$b ! fakesink name=sink)"
+  done
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec" n
+  for n in 8 12; do
+    desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 ! posedetect model=$M/yolo11n-pose-fp16.onnx execution-provider=cuda batch-size=32 ! fakesink")
+    row "dp) $n streams in one process, CUDA memory, yolodetect -> posedetect yolo11n fp16 b32" "$(pipe "dp x$n" $desc)"
+  done
+}
+
 # Streams spread over processes (P processes of S streams each, every process its own CUDA
 # context, decoders waiting beside their own process's models only), minute-long clip.
 # Each case is "P S precision batch" (precision "" or -fp16).
@@ -677,6 +694,7 @@ for s in "$@"; do
     lc) section_lc ;;
     lv) section_lv ;;
     smoke) section_smoke ;;
+    dp) section_dp ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done
