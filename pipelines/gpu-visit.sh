@@ -30,7 +30,6 @@
 #   cs      how threads wait for the GPU (COURTVISION_CUDA_SYNC), with CPU cores busy
 #   mp      streams spread over several processes of several streams each
 #   cn      several Python loops at once
-#   pp      what device preprocessing costs per batch against the model alone
 #   lk      the letterbox kernel: against the CPU letterbox, per batch, pipelines
 #   lc      the letterbox kernel: batch-1 latency, the same detections
 #   lv      (b) against (a) at b32 in one visit, one stream, the Python loop
@@ -523,21 +522,6 @@ section_cs() {
   done
 }
 
-# What preprocessing costs on the device: a frames batch already in device memory run through
-# the preprocessing graph and the model, against the model alone (input resident), 1080p NV12.
-section_pp() {
-  local p b
-  for p in "" -fp16; do
-    for b in 1 8 32; do
-      line=$($R/graph_bench $M/yolo11n-det$p.onnx cuda nv12 1920x1080 $b 30 8 2>&1 | tail -1)
-      model=$($R/model_only $M/yolo11n-det$p.onnx cuda $b 640x384 100 resident 2>&1 | tail -1)
-      log "pp) $line"; log "pp) $model"
-      row "pp) yolo11n $(prec "$p") b$b, 1080p NV12 frames on the device: preprocessing graph + model run / model alone" \
-        "$(grep -o 'run [0-9.]* ms/batch' <<<"$line" | tail -1) / $(fps ms_per_batch "$model") ms"
-    done
-  done
-}
-
 # The letterbox kernel (frames in CUDA memory letterboxed straight into the model's input
 # batch, no preprocessing run): against the CPU letterbox, its cost per batch against the
 # preprocessing graph's, the pipelines, and the same detections.
@@ -689,7 +673,6 @@ for s in "$@"; do
     cs) section_cs ;;
     mp) section_mp ;;
     cn) section_cn ;;
-    pp) section_pp ;;
     lk) section_lk ;;
     lc) section_lc ;;
     lv) section_lv ;;
