@@ -35,6 +35,7 @@
 #   lv      (b) against (a) at b32 in one visit, one stream, the Python loop
 #   dp      yolodetect -> posedetect with the letterbox kernel, one and several streams
 #   smoke   a short check of a build: kernel vs CPU, one and twelve streams, detections
+#   wv      (b) against (a) at b32 while every stream runs, with the elements' batch timings
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -108,7 +109,7 @@ pipe() {
   log "b) $name: $line (real user sys: $(cat /tmp/time.txt))"
   local util; util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' /tmp/dmon.txt)
   local cpu; cpu=$(awk 'NF == 3 && $1 > 0 {printf "%.1f", ($2 + $3) / $1}' /tmp/time.txt)
-  echo "$(fps steady_fps "$line") fps (GPU ${util:-?} busy, ${cpu:-?} CPU cores)"
+  echo "$(fps steady_fps "$line") fps (every stream at once: $(fps all_streams_fps "$line") fps over $(fps all_streams_s "$line") s; GPU ${util:-?} busy, ${cpu:-?} CPU cores)"
 }
 
 # Runs N copies of one pipeline, one process each, GPU and NVDEC load sampled; echoes the
@@ -600,6 +601,51 @@ section_smoke() {
   python3 pipelines/compare_detections.py /tmp/sm-cpu.jsonl /tmp/sm-cuda.jsonl "smoke) default models on the courtsrc match, CPU vs CUDA memory + letterbox kernel" >> "$TABLE"
 }
 
+# Where the elements' time goes while every stream runs (cvlaunch's all-streams span, from
+# /tmp/pipe.txt; each batch's timing line, GST_DEBUG=cvdetector:5 into /tmp/st.txt).
+stats() {
+  python3 - /tmp/st.txt /tmp/pipe.txt <<'PY'
+import re, sys
+span = re.search(r"from_ns=(\d+) to_ns=(\d+)", open(sys.argv[2], errors="replace").read())
+t0, t1 = (int(span.group(1)), int(span.group(2))) if span else (0, 1 << 62)
+rows = []
+for l in open(sys.argv[1], errors="replace"):
+    if "batch timing:" in l:
+        r = dict((k, float(v)) for k, v in re.findall(r"(\w+)=([0-9.]+)", l.split("batch timing:", 1)[1]))
+        r["el"] = re.search(r"<([^>]+)>", l).group(1)
+        if t0 <= r["end_ns"] <= t1:
+            rows.append(r)
+if not rows:
+    print("no batch timings in the span"); sys.exit()
+s = (t1 - t0) / 1e9
+els = len({r["el"] for r in rows})
+f = sum(r["frames"] for r in rows)
+# Medians: batches queued behind the start-up of the others end inside the span with seconds
+# of waiting in them.
+med = lambda k: sorted(r[k] for r in rows)[len(rows) // 2]
+# Each run's overlap with the span.
+busy = sum(max(0, min(r["end_ns"], t1) - max(r["end_ns"] - r["run_ms"] * 1e6, t0)) for r in rows) / 1e9 / (s * els)
+print(f"{els} elements, {f / s:.0f} fps in {s:.1f} s; per batch (median): fill {med('fill_ms'):.1f} ms, "
+      f"worker idle {med('idle_ms'):.1f} ms, engine {med('engine_ms'):.1f} ms, run {med('run_ms'):.1f} ms; "
+      f"workers busy {busy:.0%}")
+PY
+}
+
+# (b) against (a) at b32 while every stream runs (cvlaunch's all-streams rate: from the last
+# stream's first frame to the first one's end; the steady rate also counts the start-up of the
+# late streams and the tail where the early ones have finished), each run's batch timings.
+section_wv() {
+  local p c
+  for p in "" -fp16; do
+    row "wv) model only, yolo11n $(prec "$p") b32 resident" "$(fps fps "$($R/model_only $M/yolo11n-det$p.onnx cuda 32 640x384 300 resident 2>&1 | tail -1)") fps"
+  done
+  for c in "16 32" "16 -fp16 32" "12 32" "12 -fp16 32" "16 32" "16 -fp16 32"; do
+    rm -f /tmp/st.txt
+    (export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "$c")
+    row "wv) ... where the time went" "$(stats)"
+  done
+}
+
 # yolodetect -> posedetect with the letterbox kernel: one stream, and several in one process.
 section_dp() {
   local c
@@ -678,6 +724,7 @@ for s in "$@"; do
     lv) section_lv ;;
     smoke) section_smoke ;;
     dp) section_dp ;;
+    wv) section_wv ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -26,6 +26,10 @@ struct Stats {
     first: Option<(Instant, u64)>,
     /// Sinks that have had a frame (several streams warm up one after another).
     started: Vec<bool>,
+    /// When the first sink had EOS, and the frames counted by then: with `first`, the span in
+    /// which every stream ran (the rate of N streams at once, without the start-up of the
+    /// late ones nor the tail where the early ones have finished).
+    first_eos: Option<(Instant, u64)>,
     json: Option<std::io::BufWriter<std::fs::File>>,
     size: (u32, u32),
 }
@@ -77,6 +81,18 @@ fn run() -> Result<(), String> {
     for (index, sink) in sinks.iter().enumerate() {
         let s = stats.clone();
         let pad = sink.static_pad("sink").ok_or("sink has no sink pad")?;
+        let e = stats.clone();
+        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            if let Some(gst::PadProbeData::Event(ev)) = &info.data {
+                if ev.type_() == gst::EventType::Eos {
+                    let mut s = e.lock().unwrap();
+                    if s.first_eos.is_none() {
+                        s.first_eos = Some((Instant::now(), s.frames));
+                    }
+                }
+            }
+            gst::PadProbeReturn::Ok
+        });
         pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
             let Some(buffer) = info.buffer() else {
                 return gst::PadProbeReturn::Ok;
@@ -147,13 +163,35 @@ fn run() -> Result<(), String> {
         Some((t, n)) if s.frames > n => (s.frames - n) as f64 / t.elapsed().as_secs_f64(),
         _ => 0.0,
     };
+    // Every stream at once: from the last sink's first frame to the first sink's EOS (0 when
+    // the first stream finished before the last one started).
+    let (all_fps, all_s) = match (s.first, s.first_eos) {
+        (Some((t0, n0)), Some((t1, n1))) if t1 > t0 && n1 > n0 => {
+            let span = (t1 - t0).as_secs_f64();
+            ((n1 - n0) as f64 / span, span)
+        }
+        _ => (0.0, 0.0),
+    };
+    // The span on the wall clock, to line up with the elements' logs.
+    let wall_ns = |t: Option<(Instant, u64)>| {
+        t.map_or(0, |(t, _)| {
+            courtvision_meta::wall_clock_ns().saturating_sub(t.elapsed().as_nanos() as u64)
+        })
+    };
+    eprintln!(
+        "all streams from_ns={} to_ns={}",
+        wall_ns(s.first),
+        wall_ns(s.first_eos)
+    );
     let dets: u64 = s.detections.values().sum();
     println!(
-        "frames={} wall_s={:.3} fps={:.2} steady_fps={:.2} detections={} per_label={:?}",
+        "frames={} wall_s={:.3} fps={:.2} steady_fps={:.2} all_streams_fps={:.2} all_streams_s={:.2} detections={} per_label={:?}",
         s.frames,
         wall,
         s.frames as f64 / wall,
         steady_fps,
+        all_fps,
+        all_s,
         dets,
         s.detections
     );

@@ -470,6 +470,23 @@ impl FrameCopier {
         dst: u64,
         target: &LetterboxTarget,
     ) -> Result<(), String> {
+        // SAFETY: the caller's guarantees, held until the wait below returns.
+        unsafe { self.letterbox_queued(frame, dst, target) }?;
+        self.wait()
+    }
+
+    /// [`FrameCopier::letterbox`] without the wait: the kernel is queued on the copier's stream
+    /// (after whatever is queued there) and runs while the caller goes on.
+    ///
+    /// # Safety
+    /// As for [`FrameCopier::letterbox`], but the frame must stay readable and `dst` writable
+    /// (and read by nothing else) until [`FrameCopier::wait`] returns.
+    pub unsafe fn letterbox_queued(
+        &self,
+        frame: &DeviceFrame,
+        dst: u64,
+        target: &LetterboxTarget,
+    ) -> Result<(), String> {
         if !frame.context.is_null() && frame.context != self.context {
             return Err("the frame is in another CUDA context".into());
         }
@@ -506,9 +523,15 @@ impl FrameCopier {
                     params.as_mut_ptr(),
                     std::ptr::null_mut(),
                 )
-            })?;
-            d.synchronize(self.stream)
+            })
         })
+    }
+
+    /// Waits for everything queued on the copier's stream (kernels, copies); reports a failure
+    /// of any of it.
+    pub fn wait(&self) -> Result<(), String> {
+        let d = self.driver;
+        d.with_context(self.context, || d.synchronize(self.stream))
     }
 
     /// The primary context (for sharing with other CUDA users of the process).

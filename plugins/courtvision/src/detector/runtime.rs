@@ -64,6 +64,8 @@ struct Batch {
     entries: Vec<Entry>,
     frames: usize,
     params: DecodeParams,
+    /// Time spent putting its frames in.
+    fill: Duration,
 }
 
 enum Item {
@@ -522,6 +524,7 @@ impl Detector {
             }
             let batch = f.batch.as_mut().expect("just set");
             let slot = batch.frames;
+            let fill_start = Instant::now();
             let filled = if batch.tensor.frames_on_device() {
                 fill_from_device(
                     config.cuda.as_deref(),
@@ -563,6 +566,7 @@ impl Detector {
                 );
                 return Err(gst::FlowError::Error);
             }
+            batch.fill += fill_start.elapsed();
             batch.entries.push(Entry::Frame { buffer, arrival });
             batch.frames += 1;
             if batch.frames == batch.tensor.slots() || batch.frames == config.batch_size {
@@ -682,6 +686,7 @@ impl Detector {
             entries: Vec::with_capacity(slots),
             frames: 0,
             params,
+            fill: Duration::ZERO,
         })
     }
 
@@ -1025,6 +1030,7 @@ struct Pads {
 
 fn worker_iteration(shared: &Shared, pads: &Pads, element: &gst::Element, state: &mut WorkerState) {
     let srcpad = &pads.src;
+    let waiting = Instant::now();
     let item = {
         let mut q = lock(&shared.queue);
         loop {
@@ -1092,7 +1098,7 @@ fn worker_iteration(shared: &Shared, pads: &Pads, element: &gst::Element, state:
             flow
         }
         Item::Entry(entry) => emit(state, srcpad, entry, None),
-        Item::Batch(batch) => run_batch(shared, pads, element, state, batch),
+        Item::Batch(batch) => run_batch(shared, pads, element, state, batch, waiting.elapsed()),
     };
     set_flow(shared, element, flow);
 }
@@ -1263,6 +1269,7 @@ fn run_batch(
     element: &gst::Element,
     state: &mut WorkerState,
     mut batch: Batch,
+    idle: Duration,
 ) -> Result<gst::FlowSuccess, gst::FlowError> {
     let started = Instant::now();
     // The engine's part (preprocessing, model, output copy) of the batch's time.
@@ -1353,6 +1360,21 @@ fn run_batch(
     }
     lock(&shared.queue).free.push(batch.tensor);
     shared.cond.notify_all();
+    // Where the batch's time went (`GST_DEBUG=cvdetector:5`), stamped on the wall clock to
+    // line up with other logs: the streaming thread putting its frames in, the worker waiting
+    // for it, the engine (device work, model, output copy), and the whole run with decoding
+    // and pushing.
+    gst::debug!(
+        CAT,
+        obj = element,
+        "batch timing: end_ns={} frames={} fill_ms={:.3} idle_ms={:.3} engine_ms={:.3} run_ms={:.3}",
+        wall_clock_ns(),
+        n,
+        batch.fill.as_secs_f64() * 1e3,
+        idle.as_secs_f64() * 1e3,
+        engine_time.as_secs_f64() * 1e3,
+        started.elapsed().as_secs_f64() * 1e3
+    );
     if failure.is_some() {
         return Err(gst::FlowError::Error);
     }
