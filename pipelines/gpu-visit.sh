@@ -109,7 +109,7 @@ pipe() {
   log "b) $name: $line (real user sys: $(cat /tmp/time.txt))"
   local util; util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; n++} END {if (n) printf "%.0f%%", s/n}' /tmp/dmon.txt)
   local cpu; cpu=$(awk 'NF == 3 && $1 > 0 {printf "%.1f", ($2 + $3) / $1}' /tmp/time.txt)
-  echo "$(fps steady_fps "$line") fps (every stream at once: $(fps all_streams_fps "$line") fps over $(fps all_streams_s "$line") s; GPU ${util:-?} busy, ${cpu:-?} CPU cores)"
+  echo "$(fps steady_fps "$line") fps (every stream at once: $(fps all_streams_fps "$line") fps over $(fps all_streams_s "$line") s of $(fps wall_s "$line") s; GPU ${util:-?} busy, ${cpu:-?} CPU cores)"
 }
 
 # Runs N copies of one pipeline, one process each, GPU and NVDEC load sampled; echoes the
