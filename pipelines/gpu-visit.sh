@@ -608,9 +608,14 @@ stats() {
 import re, sys
 span = re.search(r"from_ns=(\d+) to_ns=(\d+)", open(sys.argv[2], errors="replace").read())
 t0, t1 = (int(span.group(1)), int(span.group(2))) if span else (0, 1 << 62)
-rows = []
+rows, loads, first = [], [], {}
 for l in open(sys.argv[1], errors="replace"):
+    if "load_ms=" in l:
+        loads.append(float(re.search(r"load_ms=([0-9.]+)", l).group(1)))
     if "batch timing:" in l:
+        el = re.search(r"<([^>]+)>", l).group(1)
+        if el not in first:
+            first[el] = float(re.search(r"engine_ms=([0-9.]+)", l).group(1))
         r = dict((k, float(v)) for k, v in re.findall(r"(\w+)=([0-9.]+)", l.split("batch timing:", 1)[1]))
         r["el"] = re.search(r"<([^>]+)>", l).group(1)
         if t0 <= r["end_ns"] <= t1:
@@ -627,7 +632,8 @@ med = lambda k: sorted(r[k] for r in rows)[len(rows) // 2]
 busy = sum(max(0, min(r["end_ns"], t1) - max(r["end_ns"] - r["run_ms"] * 1e6, t0)) for r in rows) / 1e9 / (s * els)
 print(f"{els} elements, {f / s:.0f} fps in {s:.1f} s; per batch (median): fill {med('fill_ms'):.1f} ms, "
       f"worker idle {med('idle_ms'):.1f} ms, engine {med('engine_ms'):.1f} ms, run {med('run_ms'):.1f} ms; "
-      f"workers busy {busy:.0%}")
+      f"workers busy {busy:.0%}; start-up: model loads {sum(loads) / 1e3:.1f} s in all (longest {max(loads or [0]) / 1e3:.1f} s), "
+      f"first batches' engine {sum(first.values()) / 1e3:.1f} s in all")
 PY
 }
 

@@ -272,7 +272,9 @@ impl Detector {
                 ("cuda-graph needs preprocess=device (or auto); running without")
             );
         }
+        let loading = Instant::now();
         let (engine, warnings) = Engine::load(&cfg).map_err(|e| e.to_string())?;
+        let load_ms = loading.elapsed().as_secs_f64() * 1e3;
         for w in warnings {
             gst::warning!(CAT, obj = element, "{w}");
             gst::element_warning!(element, gst::LibraryError::Settings, ("{}", w));
@@ -364,7 +366,7 @@ impl Detector {
         gst::info!(
             CAT,
             obj = element,
-            "loaded {}: {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}, preprocessing on the {}",
+            "loaded {} (load_ms={load_ms:.0}): {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}, preprocessing on the {}",
             cfg.model.display(),
             info.task,
             info.layout,
