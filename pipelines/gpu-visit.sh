@@ -602,7 +602,8 @@ section_smoke() {
 }
 
 # Where the elements' time goes while every stream runs (cvlaunch's all-streams span, from
-# /tmp/pipe.txt; each batch's timing line, GST_DEBUG=cvdetector:5 into /tmp/st.txt).
+# /tmp/pipe.txt; each batch's timing line, GST_DEBUG=cvdetector:5 into /tmp/st.txt), and what
+# their start-up cost (model loads, first batches).
 stats() {
   python3 - /tmp/st.txt /tmp/pipe.txt <<'PY'
 import re, sys
@@ -617,7 +618,7 @@ for l in open(sys.argv[1], errors="replace"):
         if el not in first:
             first[el] = float(re.search(r"engine_ms=([0-9.]+)", l).group(1))
         r = dict((k, float(v)) for k, v in re.findall(r"(\w+)=([0-9.]+)", l.split("batch timing:", 1)[1]))
-        r["el"] = re.search(r"<([^>]+)>", l).group(1)
+        r["el"] = el
         if t0 <= r["end_ns"] <= t1:
             rows.append(r)
 if not rows:
