@@ -172,17 +172,19 @@ fn run() -> Result<(), String> {
         }
         _ => (0.0, 0.0),
     };
-    // The span on the wall clock, to line up with the elements' logs.
-    let wall_ns = |t: Option<(Instant, u64)>| {
-        t.map_or(0, |(t, _)| {
-            courtvision_meta::wall_clock_ns().saturating_sub(t.elapsed().as_nanos() as u64)
-        })
-    };
-    eprintln!(
-        "all streams from_ns={} to_ns={}",
-        wall_ns(s.first),
-        wall_ns(s.first_eos)
-    );
+    // With several streams, the span on the wall clock, to line up with the elements' logs.
+    if sinks.len() > 1 {
+        let wall_ns = |t: Option<(Instant, u64)>| {
+            t.map_or(0, |(t, _)| {
+                courtvision_meta::wall_clock_ns().saturating_sub(t.elapsed().as_nanos() as u64)
+            })
+        };
+        eprintln!(
+            "all streams from_ns={} to_ns={}",
+            wall_ns(s.first),
+            wall_ns(s.first_eos)
+        );
+    }
     let dets: u64 = s.detections.values().sum();
     println!(
         "frames={} wall_s={:.3} fps={:.2} steady_fps={:.2} all_streams_fps={:.2} all_streams_s={:.2} detections={} per_label={:?}",
