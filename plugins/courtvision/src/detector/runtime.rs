@@ -160,6 +160,18 @@ pub struct Detector {
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
     shared: Arc<Shared>,
+    loading: Mutex<Loading>,
+}
+
+/// The model loads on a thread of its own from NULL → READY (a bin takes its elements to
+/// READY one after another, and a GPU session takes seconds to build: sixteen streams' models
+/// load side by side instead of in turn); what needs it waits for it (READY → PAUSED, the
+/// caps and CUDA-context queries, the latency query).
+enum Loading {
+    Idle,
+    Pending(std::thread::JoinHandle<Result<(Model, Config), String>>),
+    /// The load failed: every later wait reports it, until the element goes back to NULL.
+    Failed(String),
 }
 
 fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
@@ -201,6 +213,7 @@ impl Detector {
                 model: Mutex::new(None),
                 max_skip: AtomicU32::new(0),
             }),
+            loading: Mutex::new(Loading::Idle),
         }
     }
 
@@ -227,17 +240,22 @@ impl Detector {
         element: &gst::Element,
         transition: gst::StateChange,
     ) -> Result<(), gst::StateChangeError> {
-        if transition == gst::StateChange::NullToReady {
-            self.load(element).map_err(|msg| {
-                gst::element_error!(element, gst::LibraryError::Init, ("{}", msg));
-                gst::StateChangeError
-            })?;
-        }
-        Ok(())
+        let loaded = match transition {
+            gst::StateChange::NullToReady => self.start_loading(element),
+            gst::StateChange::ReadyToPaused => self.wait_loaded(),
+            _ => Ok(()),
+        };
+        loaded.map_err(|msg| {
+            gst::element_error!(element, gst::LibraryError::Init, ("{}", msg));
+            gst::StateChangeError
+        })
     }
 
     pub fn after_state_change(&self, _element: &gst::Element, transition: gst::StateChange) {
         if transition == gst::StateChange::ReadyToNull {
+            // A load still running is waited for and dropped.
+            let _ = self.wait_loaded();
+            *lock(&self.loading) = Loading::Idle;
             *lock(&self.shared.model) = None;
             let mut f = lock(&self.shared.filling);
             f.config = None;
@@ -246,14 +264,70 @@ impl Detector {
         }
     }
 
-    /// Loads the model (NULL → READY).
-    fn load(&self, element: &gst::Element) -> Result<(), String> {
+    /// NULL → READY: checks what is quick to check (a model is set and is a file) and starts
+    /// loading it on a thread of its own.
+    fn start_loading(&self, element: &gst::Element) -> Result<(), String> {
         let settings = lock(&self.settings).clone();
-        let name = element.name();
         let model = settings
             .model
             .clone()
             .ok_or_else(|| "no model set (set the 'model' property to an ONNX file)".to_string())?;
+        if !model.is_file() {
+            return Err(
+                courtvision_infer::InferError::ModelNotFound(model.display().to_string())
+                    .to_string(),
+            );
+        }
+        let (kind, element) = (self.kind, element.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("{}-load", element.name()))
+            .spawn(move || load_model(kind, &element, settings, model))
+            .map_err(|e| format!("could not start loading the model: {e}"))?;
+        *lock(&self.loading) = Loading::Pending(handle);
+        Ok(())
+    }
+
+    /// Waits for the model started loading at NULL → READY and puts it in place; the load's
+    /// error, if it failed (nothing to wait for before READY).
+    fn wait_loaded(&self) -> Result<(), String> {
+        let mut loading = lock(&self.loading);
+        match std::mem::replace(&mut *loading, Loading::Idle) {
+            Loading::Idle => Ok(()),
+            Loading::Failed(e) => {
+                *loading = Loading::Failed(e.clone());
+                Err(e)
+            }
+            Loading::Pending(handle) => {
+                let joined = handle
+                    .join()
+                    .unwrap_or_else(|_| Err("loading the model panicked".into()));
+                match joined {
+                    Ok((model, config)) => {
+                        *lock(&self.shared.model) = Some(model);
+                        let mut f = lock(&self.shared.filling);
+                        f.config = Some(config);
+                        f.batch = None;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        *loading = Loading::Failed(e.clone());
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Loads the model and works out the stream configuration it gives (on the loading thread).
+fn load_model(
+    kind: Kind,
+    element: &gst::Element,
+    settings: Settings,
+    model: std::path::PathBuf,
+) -> Result<(Model, Config), String> {
+    {
+        let name = element.name();
         let cfg = EngineConfig {
             model,
             ort_library: settings.ort_library.clone(),
@@ -280,7 +354,7 @@ impl Detector {
             gst::element_warning!(element, gst::LibraryError::Settings, ("{}", w));
         }
         let mut info = engine.info.clone();
-        if self.kind == Kind::Pose && info.task != Task::Pose {
+        if kind == Kind::Pose && info.task != Task::Pose {
             return Err(format!(
                 "{} is not a pose model (no kpt_shape); use yolodetect for detection models",
                 cfg.model.display()
@@ -379,13 +453,12 @@ impl Detector {
             engine.provider,
             if device_preprocess { "device" } else { "host" }
         );
-        *lock(&self.shared.model) = Some(Model {
+        let model = Model {
             engine,
             labels: labels.clone(),
             source: Arc::from(name.as_str()),
-        });
-        let mut f = lock(&self.shared.filling);
-        f.config = Some(Config {
+        };
+        let config = Config {
             info: Arc::new(info),
             labels,
             batch_size,
@@ -393,11 +466,12 @@ impl Detector {
             device_preprocess,
             cuda,
             video: None,
-        });
-        f.batch = None;
-        Ok(())
+        };
+        Ok((model, config))
     }
+}
 
+impl Detector {
     // ---- pad activation -----------------------------------------------------------------------
 
     pub fn sink_activate(
@@ -861,6 +935,9 @@ impl Detector {
 
     /// The CUDA memory input, when this element can take frames in CUDA memory.
     fn cuda_input(&self) -> Option<Arc<CudaInput>> {
+        // From READY on (decoders ask while going to READY): the model decides. A failed load
+        // is reported at READY → PAUSED.
+        let _ = self.wait_loaded();
         lock(&self.shared.filling)
             .config
             .as_ref()
@@ -878,6 +955,8 @@ impl Detector {
         if !gst::Pad::query_default(pad, Some(element), query) {
             return false;
         }
+        // The loaded model decides (see cuda_input).
+        let _ = self.wait_loaded();
         let refused = lock(&self.shared.filling)
             .config
             .as_ref()
@@ -922,6 +1001,7 @@ impl Detector {
     /// What batching adds: waiting for batch-size - 1 more frames (bounded by
     /// max-batch-latency) plus the measured time of one batch run.
     pub fn added_latency(&self) -> gst::ClockTime {
+        let _ = self.wait_loaded();
         let max_wait = lock(&self.settings).max_batch_latency_ms;
         let f = lock(&self.shared.filling);
         let Some(config) = f.config.as_ref() else {
