@@ -1,6 +1,7 @@
 //! Bad input: each case ends with a clear error on the bus naming the cause, never a panic or hang.
 
 use courtvision_tests::*;
+use gst::prelude::*;
 
 fn error_of(element: &str) -> String {
     run(
@@ -144,4 +145,70 @@ fn auto_provider_falls_back_to_cpu_with_a_warning() {
             .any(|w| w.contains("execution-provider=auto") && w.contains("CPU")),
         "{warnings:?}"
     );
+}
+
+/// The model loads on a thread of its own from NULL → READY: a file ONNX Runtime cannot load
+/// fails going to PAUSED (once, with its error on the bus), every later try says so again
+/// without hanging, and back in NULL the element takes a good model and runs it.
+#[test]
+fn a_model_that_fails_to_load_fails_going_to_paused_and_the_element_recovers() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.onnx");
+    std::fs::write(&bad, b"not a model at all").unwrap();
+    let element = gst::ElementFactory::make("yolodetect")
+        .property("model", bad.display().to_string())
+        .build()
+        .unwrap();
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    element.set_state(gst::State::Ready).unwrap();
+    // A caps query in READY waits for the load, and answers even though it failed.
+    let caps = element.static_pad("sink").unwrap().query_caps(None);
+    assert!(!caps.is_empty(), "{caps}");
+    assert!(element.set_state(gst::State::Paused).is_err());
+    assert!(element.set_state(gst::State::Paused).is_err());
+    let errors: Vec<String> = std::iter::from_fn(|| bus.pop_filtered(&[gst::MessageType::Error]))
+        .map(|m| match m.view() {
+            gst::MessageView::Error(e) => e.error().to_string(),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_mentions(&errors[0], &["could not be loaded", "broken.onnx"]);
+    assert_eq!(errors[0], errors[1]);
+    element.set_state(gst::State::Null).unwrap();
+    element.set_bus(None);
+
+    element.set_property("model", planted("planted-det-raw-dyn.onnx"));
+    let pipeline = gst::Pipeline::new();
+    let src = gst::ElementFactory::make("videotestsrc")
+        .property("num-buffers", 3)
+        .build()
+        .unwrap();
+    let caps = gst::ElementFactory::make("capsfilter")
+        .property(
+            "caps",
+            gst::Caps::builder("video/x-raw")
+                .field("format", "RGB")
+                .field("width", 64)
+                .field("height", 48)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+    pipeline.add_many([&src, &caps, &element, &sink]).unwrap();
+    gst::Element::link_many([&src, &caps, &element, &sink]).unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let msg = pipeline
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gst::ClockTime::from_seconds(60),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .expect("EOS or an error");
+    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
+    pipeline.set_state(gst::State::Null).unwrap();
 }

@@ -264,8 +264,8 @@ impl Detector {
         }
     }
 
-    /// NULL → READY: checks what is quick to check (a model is set and is a file) and starts
-    /// loading it on a thread of its own.
+    /// NULL → READY: checks what is quick to check (a model is set and is a file, ONNX Runtime
+    /// loads: once per process) and starts loading the model on a thread of its own.
     fn start_loading(&self, element: &gst::Element) -> Result<(), String> {
         let settings = lock(&self.settings).clone();
         let model = settings
@@ -278,6 +278,9 @@ impl Detector {
                     .to_string(),
             );
         }
+        // Its warnings come again from the load.
+        courtvision_infer::engine::ensure_runtime(settings.ort_library.as_deref())
+            .map_err(|e| e.to_string())?;
         let (kind, element) = (self.kind, element.clone());
         let handle = std::thread::Builder::new()
             .name(format!("{}-load", element.name()))
