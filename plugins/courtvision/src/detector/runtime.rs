@@ -329,149 +329,146 @@ fn load_model(
     settings: Settings,
     model: std::path::PathBuf,
 ) -> Result<(Model, Config), String> {
-    {
-        let name = element.name();
-        let cfg = EngineConfig {
-            model,
-            ort_library: settings.ort_library.clone(),
-            provider: settings.provider.into(),
-            device_id: settings.device_id as i32,
-            intra_threads: settings.intra_threads as usize,
-            trt_cache_dir: settings.trt_cache_dir.clone(),
-            // Replays from fixed device buffers, which only device preprocessing fills.
-            cuda_graph: settings.cuda_graph && settings.preprocess != Preprocess::Host,
-            plain_output: false,
-        };
-        if settings.cuda_graph && settings.preprocess == Preprocess::Host {
-            gst::element_warning!(
-                element,
-                gst::LibraryError::Settings,
-                ("cuda-graph needs preprocess=device (or auto); running without")
+    let name = element.name();
+    let cfg = EngineConfig {
+        model,
+        ort_library: settings.ort_library.clone(),
+        provider: settings.provider.into(),
+        device_id: settings.device_id as i32,
+        intra_threads: settings.intra_threads as usize,
+        trt_cache_dir: settings.trt_cache_dir.clone(),
+        // Replays from fixed device buffers, which only device preprocessing fills.
+        cuda_graph: settings.cuda_graph && settings.preprocess != Preprocess::Host,
+        plain_output: false,
+    };
+    if settings.cuda_graph && settings.preprocess == Preprocess::Host {
+        gst::element_warning!(
+            element,
+            gst::LibraryError::Settings,
+            ("cuda-graph needs preprocess=device (or auto); running without")
+        );
+    }
+    let loading = Instant::now();
+    let (engine, warnings) = Engine::load(&cfg).map_err(|e| e.to_string())?;
+    let load_ms = loading.elapsed().as_secs_f64() * 1e3;
+    for w in warnings {
+        gst::warning!(CAT, obj = element, "{w}");
+        gst::element_warning!(element, gst::LibraryError::Settings, ("{}", w));
+    }
+    let mut info = engine.info.clone();
+    if kind == Kind::Pose && info.task != Task::Pose {
+        return Err(format!(
+            "{} is not a pose model (no kpt_shape); use yolodetect for detection models",
+            cfg.model.display()
+        ));
+    }
+    if let Some(path) = &settings.labels {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("labels file {}: {e}", path.display()))?;
+        let names = courtvision_infer::model::parse_labels_file(&text);
+        if names.len() < info.names.len() {
+            gst::warning!(
+                CAT,
+                obj = element,
+                "labels file has {} names for {} classes; the rest keep the model's names",
+                names.len(),
+                info.names.len()
             );
         }
-        let loading = Instant::now();
-        let (engine, warnings) = Engine::load(&cfg).map_err(|e| e.to_string())?;
-        let load_ms = loading.elapsed().as_secs_f64() * 1e3;
-        for w in warnings {
-            gst::warning!(CAT, obj = element, "{w}");
-            gst::element_warning!(element, gst::LibraryError::Settings, ("{}", w));
+        for (i, n) in names.into_iter().enumerate().take(info.names.len()) {
+            info.names[i] = n;
         }
-        let mut info = engine.info.clone();
-        if kind == Kind::Pose && info.task != Task::Pose {
-            return Err(format!(
-                "{} is not a pose model (no kpt_shape); use yolodetect for detection models",
-                cfg.model.display()
-            ));
+    }
+    if settings.input_size > 0 {
+        if !info.dynamic_size {
+            gst::warning!(
+                CAT,
+                obj = element,
+                "input-size ignored: the model has a static input size"
+            );
+        } else {
+            let s = (settings.input_size as usize).div_ceil(info.stride) * info.stride;
+            info.imgsz = (s, s);
         }
-        if let Some(path) = &settings.labels {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("labels file {}: {e}", path.display()))?;
-            let names = courtvision_infer::model::parse_labels_file(&text);
-            if names.len() < info.names.len() {
+    }
+    let batch_size = match (info.static_batch, settings.batch_size as usize) {
+        (Some(n), b) => {
+            if b != 0 && b != n {
                 gst::warning!(
                     CAT,
                     obj = element,
-                    "labels file has {} names for {} classes; the rest keep the model's names",
-                    names.len(),
-                    info.names.len()
+                    "batch-size {b} ignored: the model has a static batch of {n}"
                 );
             }
-            for (i, n) in names.into_iter().enumerate().take(info.names.len()) {
-                info.names[i] = n;
-            }
+            n
         }
-        if settings.input_size > 0 {
-            if !info.dynamic_size {
-                gst::warning!(
-                    CAT,
-                    obj = element,
-                    "input-size ignored: the model has a static input size"
-                );
-            } else {
-                let s = (settings.input_size as usize).div_ceil(info.stride) * info.stride;
-                info.imgsz = (s, s);
-            }
-        }
-        let batch_size = match (info.static_batch, settings.batch_size as usize) {
-            (Some(n), b) => {
-                if b != 0 && b != n {
+        (None, 0) => DEFAULT_DYNAMIC_BATCH,
+        (None, b) => b,
+    };
+    let preprocess_threads = match (settings.preprocess_threads, engine.provider) {
+        (0, courtvision_infer::Provider::Cpu) => 1,
+        (0, _) => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 8)),
+        (n, _) => n as usize,
+    };
+    let device_preprocess = match settings.preprocess {
+        Preprocess::Host => false,
+        Preprocess::Device => true,
+        Preprocess::Auto => engine.provider != courtvision_infer::Provider::Cpu,
+    };
+    let cuda = if device_preprocess && engine.provider != courtvision_infer::Provider::Cpu {
+        match CudaInput::new(cfg.device_id) {
+            Ok(c) => {
+                if let Err(e) = c.copier().letterbox_kernel() {
                     gst::warning!(
                         CAT,
                         obj = element,
-                        "batch-size {b} ignored: the model has a static batch of {n}"
+                        "letterbox kernel unavailable ({e}): frames in CUDA memory go through \
+                         the preprocessing graph"
                     );
                 }
-                n
+                Some(Arc::new(c))
             }
-            (None, 0) => DEFAULT_DYNAMIC_BATCH,
-            (None, b) => b,
-        };
-        let preprocess_threads = match (settings.preprocess_threads, engine.provider) {
-            (0, courtvision_infer::Provider::Cpu) => 1,
-            (0, _) => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 8)),
-            (n, _) => n as usize,
-        };
-        let device_preprocess = match settings.preprocess {
-            Preprocess::Host => false,
-            Preprocess::Device => true,
-            Preprocess::Auto => engine.provider != courtvision_infer::Provider::Cpu,
-        };
-        let cuda = if device_preprocess && engine.provider != courtvision_infer::Provider::Cpu {
-            match CudaInput::new(cfg.device_id) {
-                Ok(c) => {
-                    if let Err(e) = c.copier().letterbox_kernel() {
-                        gst::warning!(
-                            CAT,
-                            obj = element,
-                            "letterbox kernel unavailable ({e}): frames in CUDA memory go through \
-                             the preprocessing graph"
-                        );
-                    }
-                    Some(Arc::new(c))
-                }
-                Err(e) => {
-                    gst::info!(CAT, obj = element, "no CUDA memory input: {e}");
-                    None
-                }
+            Err(e) => {
+                gst::info!(CAT, obj = element, "no CUDA memory input: {e}");
+                None
             }
-        } else {
-            None
-        };
-        let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
-        resolve_classes(settings.classes.as_deref(), &labels)
-            .map_err(|e| format!("classes: {e}"))?;
-        gst::info!(
-            CAT,
-            obj = element,
-            "loaded {} (load_ms={load_ms:.0}): {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}, preprocessing on the {}",
-            cfg.model.display(),
-            info.task,
-            info.layout,
-            info.names.len(),
-            info.kpt_shape,
-            info.imgsz,
-            if info.dynamic_size { "dynamic, rectangular" } else { "static" },
-            info.input_precision,
-            info.output_precision,
-            engine.provider,
-            if device_preprocess { "device" } else { "host" }
-        );
-        let model = Model {
-            engine,
-            labels: labels.clone(),
-            source: Arc::from(name.as_str()),
-        };
-        let config = Config {
-            info: Arc::new(info),
-            labels,
-            batch_size,
-            preprocess_threads,
-            device_preprocess,
-            cuda,
-            video: None,
-        };
-        Ok((model, config))
-    }
+        }
+    } else {
+        None
+    };
+    let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
+    resolve_classes(settings.classes.as_deref(), &labels).map_err(|e| format!("classes: {e}"))?;
+    gst::info!(
+        CAT,
+        obj = element,
+        "loaded {} (load_ms={load_ms:.0}): {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}, preprocessing on the {}",
+        cfg.model.display(),
+        info.task,
+        info.layout,
+        info.names.len(),
+        info.kpt_shape,
+        info.imgsz,
+        if info.dynamic_size { "dynamic, rectangular" } else { "static" },
+        info.input_precision,
+        info.output_precision,
+        engine.provider,
+        if device_preprocess { "device" } else { "host" }
+    );
+    let model = Model {
+        engine,
+        labels: labels.clone(),
+        source: Arc::from(name.as_str()),
+    };
+    let config = Config {
+        info: Arc::new(info),
+        labels,
+        batch_size,
+        preprocess_threads,
+        device_preprocess,
+        cuda,
+        video: None,
+    };
+    Ok((model, config))
 }
 
 impl Detector {
