@@ -113,7 +113,7 @@ struct Queue {
     epoch: u64,
 }
 
-/// Stream configuration, from the model (READY) and the caps.
+/// Stream configuration, from the model (in place once its load is waited for) and the caps.
 struct Config {
     info: Arc<ModelInfo>,
     labels: Vec<Arc<str>>,
