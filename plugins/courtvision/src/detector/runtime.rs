@@ -294,29 +294,24 @@ impl Detector {
     /// error, if it failed (nothing to wait for before READY).
     fn wait_loaded(&self) -> Result<(), String> {
         let mut loading = lock(&self.loading);
-        match std::mem::replace(&mut *loading, Loading::Idle) {
-            Loading::Idle => Ok(()),
-            Loading::Failed(e) => {
+        let loaded = match std::mem::replace(&mut *loading, Loading::Idle) {
+            Loading::Idle => return Ok(()),
+            Loading::Failed(e) => Err(e),
+            Loading::Pending(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err("loading the model panicked".into())),
+        };
+        match loaded {
+            Ok((model, config)) => {
+                *lock(&self.shared.model) = Some(model);
+                let mut f = lock(&self.shared.filling);
+                f.config = Some(config);
+                f.batch = None;
+                Ok(())
+            }
+            Err(e) => {
                 *loading = Loading::Failed(e.clone());
                 Err(e)
-            }
-            Loading::Pending(handle) => {
-                let joined = handle
-                    .join()
-                    .unwrap_or_else(|_| Err("loading the model panicked".into()));
-                match joined {
-                    Ok((model, config)) => {
-                        *lock(&self.shared.model) = Some(model);
-                        let mut f = lock(&self.shared.filling);
-                        f.config = Some(config);
-                        f.batch = None;
-                        Ok(())
-                    }
-                    Err(e) => {
-                        *loading = Loading::Failed(e.clone());
-                        Err(e)
-                    }
-                }
             }
         }
     }
