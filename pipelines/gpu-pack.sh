@@ -54,6 +54,11 @@ gst-launch-1.0 -q videotestsrc num-buffers=3600 pattern=ball \
   ! video/x-raw,format=I420,width=1920,height=1080,framerate=60/1 \
   ! x264enc speed-preset=ultrafast bframes=0 key-int-max=60 ! video/x-h264,profile=high \
   ! h264parse ! mp4mux ! filesink location=.device/run/clip-1080p-long.mp4
+# The same at 720p (section dc: does decoding scale with the pixels of a frame?).
+gst-launch-1.0 -q videotestsrc num-buffers=3600 pattern=ball \
+  ! video/x-raw,format=I420,width=1280,height=720,framerate=60/1 \
+  ! x264enc speed-preset=ultrafast bframes=0 key-int-max=60 ! video/x-h264,profile=high \
+  ! h264parse ! mp4mux ! filesink location=.device/run/clip-720p-long.mp4
 # The same detections with frames in CUDA memory and in host memory (section u): a courtsrc
 # match (the default models find its players) as 1080p H.264.
 cargo build --release -q -p gst-plugin-courtvision

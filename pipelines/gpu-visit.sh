@@ -36,6 +36,14 @@
 #   dp      yolodetect -> posedetect with the letterbox kernel, one and several streams
 #   smoke   a short check of a build: kernel vs CPU, one and twelve streams, detections
 #   wv      (b) against (a) at b32 while every stream runs, with the elements' batch timings
+#   dc      what caps decoding: decoders alone, one process against one process each, 1080p / 720p
+#   wl      models loading side by side: 16 streams fp32 / fp16 b32 with load times, first batches
+#   dq      20 and 24 streams fp16 b32 (more decoder sessions than NVDEC engines)
+#   gi      nvh264dec's properties on this runtime
+#   dd      nvh264dec max-display-delay: one decoder, 16 alone, 16 streams fp16 b32
+#   su      where the start-up of 16 streams goes (each element's load and first batch)
+#   fr      a session's load and first run alone, and 4 / 16 processes starting at once
+#   dr      nvh264dec max-display-delay=16 against the default, alternating, 16 streams fp16 b32
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -118,14 +126,19 @@ procs() {
   local n=$1 name=$2; shift 2
   (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
   rm -f /tmp/$name-*.txt
+  local t0; t0=$(date +%s.%N)
   for i in $(seq $n); do timeout 200 $R/cvlaunch "$@" > /tmp/$name-$i.txt 2>&1 & done
   wait
+  local t1; t1=$(date +%s.%N)
   pkill -f "nvidia-smi dmon" || true
   cat /tmp/$name-*.txt >> "$LOG"; cat /tmp/dmon.txt >> "$LOG"
-  local total util
+  local total util frames
   total=$(grep -ho 'steady_fps=[0-9.]*' /tmp/$name-*.txt | cut -d= -f2 | awk '{s+=$1} END {printf "%.0f", s}')
+  frames=$(grep -ho '^frames=[0-9]*' /tmp/$name-*.txt | cut -d= -f2 | awk '{s+=$1} END {print s + 0}')
   util=$(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; d+=$5; n++} END {if (n) printf "SM %.0f%%, NVDEC %.0f%%", s/n, d/n}' /tmp/dmon.txt)
-  echo "$total fps in total (${util:-GPU ?} busy)"
+  # The sum of each process's steady rate counts processes that did not all run at once; the
+  # frames over the wall time from the first start to the last end include their start-ups.
+  echo "$total fps in total (${util:-GPU ?} busy; $frames frames in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s of wall time)"
 }
 
 # Batch-1 latency at the clip's real rate (60 fps: nothing queues): timingmeta ingress to egress
@@ -310,12 +323,12 @@ section_u() {
 # How far one process scales: more streams of the minute-long clip, CUDA memory. Each case is
 # "streams precision batch" (precision "" or -fp16).
 one_process() {
-  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ${DECPROPS:-}"
   for c in "$@"; do
     set -- $c
     local n=$1 p=${3:+$2} b=${3:-$2}
     desc=$(streams $n "$long ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$M/yolo11n-det$p.onnx execution-provider=cuda batch-size=$b ${PROPS:-} ! fakesink")
-    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${PROPS:+ $PROPS}${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(pipe "cuda one process x$n $p b$b" $desc)"
+    row "s) $n streams in one process, CUDA memory, yolo11n $(prec "$p") b$b${PROPS:+ $PROPS}${DECPROPS:+, nvh264dec $DECPROPS}${CUDA_DEVICE_MAX_CONNECTIONS:+, CUDA_DEVICE_MAX_CONNECTIONS=$CUDA_DEVICE_MAX_CONNECTIONS}${COURTVISION_CUDA_SYNC:+, COURTVISION_CUDA_SYNC=$COURTVISION_CUDA_SYNC}" "$(pipe "cuda one process x$n $p b$b" $desc)"
   done
 }
 section_s() { one_process "12 -fp16 32" "16 -fp16 32" "16 32" "16 -fp16 16"; }
@@ -698,6 +711,129 @@ section_cn() {
   done
 }
 
+# What caps decoding: is it the NVDEC engines (then more sessions, processes or fewer pixels
+# per frame change nothing / scale with pixels) or the per-frame path through nvh264dec in one
+# process? Decoders alone into CUDA memory: 16 in one process against 16 processes of one each
+# (1080p), 24 in one process, and 16 at 720p in one process (2.25x fewer pixels a frame).
+section_dc() {
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  local l720="filesrc location=$R/clip-720p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  desc=$(streams 16 "$long ! $CUDA ! queue max-size-buffers=64 ! fakesink")
+  row "dc) 16 x nvh264dec alone in one process, 1080p, CUDA memory" "$(pipe "dc x16 one process" $desc)"
+  row "dc) 16 x nvh264dec alone, one process each, 1080p, CUDA memory" "$(procs 16 dc $long ! "$CUDA" ! fakesink name=sink)"
+  desc=$(streams 24 "$long ! $CUDA ! queue max-size-buffers=64 ! fakesink")
+  row "dc) 24 x nvh264dec alone in one process, 1080p, CUDA memory" "$(pipe "dc x24 one process" $desc)"
+  desc=$(streams 16 "$l720 ! $CUDA ! queue max-size-buffers=64 ! fakesink")
+  row "dc) 16 x nvh264dec alone in one process, 720p, CUDA memory" "$(pipe "dc x16 720p" $desc)"
+  row "dc) 16 x nvh264dec alone, one process each, 720p, CUDA memory" "$(procs 16 dc7 $l720 ! "$CUDA" ! fakesink name=sink)"
+}
+
+# Models loading side by side, on the GPU: 16 streams fp32 and fp16 b32 once each, with the
+# elements' load times and first batches (stats) and the wall time against the all-streams span.
+section_wl() {
+  local c
+  for c in "16 32" "16 -fp16 32"; do
+    rm -f /tmp/st.txt
+    (export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "$c")
+    row "wl) ... where the time went" "$(stats)"
+  done
+}
+
+# More decoder sessions than NVDEC engines keep the engines fed while some sessions wait on
+# their frame's map and copy behind the models' kernels: 20 and 24 streams fp16 b32.
+section_dq() {
+  local c
+  for c in "20 -fp16 32" "24 -fp16 32"; do
+    rm -f /tmp/st.txt
+    (export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "$c")
+    row "dq) ... where the time went" "$(stats)"
+  done
+}
+
+# nvh264dec's max-display-delay (frames decoded ahead of the one handed on; auto is 0 when
+# live, a small number otherwise): one decoder alone, 16 alone in one process, and 16 / 24
+# streams fp16 b32 — do more frames in flight per session keep the NVDEC engines fed while a
+# session's map and copy wait behind the models?
+section_dd() {
+  local d long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
+  for d in -1 0 8; do
+    row "dd) one nvh264dec alone, CUDA memory, max-display-delay=$d" "$(pipe "dd one $d" $DEC max-display-delay=$d ! "$CUDA" ! fakesink name=sink)"
+  done
+  desc=$(streams 16 "$long max-display-delay=8 ! $CUDA ! queue max-size-buffers=64 ! fakesink")
+  row "dd) 16 x nvh264dec alone in one process, CUDA memory, max-display-delay=8" "$(pipe "dd x16 8" $desc)"
+  for d in 8 16; do
+    rm -f /tmp/st.txt
+    (export DECPROPS="max-display-delay=$d" GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "16 -fp16 32")
+    row "dd) ... where the time went" "$(stats)"
+  done
+}
+
+# Where the start-up of many streams goes: each element's model load and first batch on the
+# log's clock (seconds since GStreamer started), the first batch's engine time (with the wait
+# for the first-run lock, see engine.rs GPU_RUNS) and fill time (its frames arriving).
+timeline() {
+  python3 - /tmp/st.txt <<'PY'
+import re, sys
+t = lambda l: sum(float(x) * m for x, m in zip(l.split()[0].split(":"), (3600, 60, 1)))
+loaded, first = {}, {}
+for l in open(sys.argv[1], errors="replace"):
+    el = re.search(r"<([^>]+)>", l)
+    if not el or not re.match(r"\d+:\d+:[\d.]+ ", l):
+        continue
+    el = el.group(1)
+    if "load_ms=" in l:
+        loaded[el] = t(l)
+    if "batch timing:" in l and el not in first:
+        v = dict((k, float(x)) for k, x in re.findall(r"(\w+)=([0-9.]+)", l.split("batch timing:", 1)[1]))
+        first[el] = (t(l), v["engine_ms"] / 1e3, v["fill_ms"] / 1e3)
+f = sorted(first.values())
+print(f"loads done {min(loaded.values(), default=0):.1f}-{max(loaded.values(), default=0):.1f} s; first batches end at "
+      + " ".join(f"{e:.1f}" for e, _, _ in f) + " s; their engine " + " ".join(f"{g:.1f}" for _, g, _ in f)
+      + " s; fill " + " ".join(f"{x:.1f}" for _, _, x in f) + " s")
+PY
+}
+
+# Start-up of 16 streams fp16 b32 in one process: the timeline above.
+section_su() {
+  rm -f /tmp/st.txt
+  (export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "16 -fp16 32")
+  row "su) ... start-up" "$(timeline)"
+  row "su) ... where the time went" "$(stats)"
+}
+
+# A session's load and first run alone (model_only prints both), and with 4 / 16 processes
+# starting at once (separate CUDA contexts, no lock between them): is a first run's time the
+# GPU's or the host's, and would first runs side by side overlap?
+section_fr() {
+  local p n i
+  for p in "" -fp16; do
+    row "fr) yolo11n $(prec "$p") b32: load, first run alone" "$($R/model_only $M/yolo11n-det$p.onnx cuda 32 640x384 10 resident 2>&1 | grep -o 'load_s.*')"
+  done
+  for n in 4 16; do
+    t0=$SECONDS
+    for i in $(seq $n); do $R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 10 resident > /tmp/fr-$i.txt 2>&1 & done
+    wait
+    row "fr) $n model_only fp16 b32 processes at once: first runs (s), wall" "$(grep -ho 'first_run_s=[0-9.]*' /tmp/fr-*.txt | cut -d= -f2 | sort -n | tr '\n' ' ')in $((SECONDS - t0)) s"
+    rm -f /tmp/fr-*.txt
+  done
+}
+
+# max-display-delay=16 against the default, alternating, 16 streams fp16 b32 (runs of one case
+# vary by several percent), with (a) fp16 b32 in the same visit.
+section_dr() {
+  row "dr) model only, yolo11n fp16 b32 resident" "$(fps fps "$($R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 300 resident 2>&1 | tail -1)") fps"
+  local d
+  for d in "" 16 "" 16; do
+    (export DECPROPS="${d:+max-display-delay=$d}"; one_process "16 -fp16 32")
+  done
+}
+
+# The decoder's properties on this runtime (GStreamer 1.22's nvh264dec).
+section_gi() {
+  gst-inspect-1.0 nvh264dec > "$OUT/nvh264dec.txt" 2>&1
+  row "gi) nvh264dec properties" "$(grep -E '^  [a-z-]+ +:' "$OUT/nvh264dec.txt" | awk '{print $1}' | tr '\n' ' ')"
+}
+
 for s in "$@"; do
   case $s in
     setup) setup ;;
@@ -732,6 +868,14 @@ for s in "$@"; do
     smoke) section_smoke ;;
     dp) section_dp ;;
     wv) section_wv ;;
+    dc) section_dc ;;
+    wl) section_wl ;;
+    dq) section_dq ;;
+    gi) section_gi ;;
+    dd) section_dd ;;
+    su) section_su ;;
+    fr) section_fr ;;
+    dr) section_dr ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -39,6 +39,7 @@ fn main() {
         plain_output: mode.starts_with("resident"),
         ..Default::default()
     };
+    let t_load = Instant::now();
     let (mut engine, warnings) = match Engine::load(&cfg) {
         Ok(e) => e,
         Err(e) => {
@@ -49,6 +50,20 @@ fn main() {
     for w in warnings {
         eprintln!("warning: {w}");
     }
+    let load_s = t_load.elapsed().as_secs_f64();
+    // Start-up: the load, and the first run of a batch (ONNX Runtime's first run of a shape
+    // picks its kernels), host-fed so the timed runs below start warm.
+    let t_first = Instant::now();
+    let lb = Letterbox::new(w, h, (h, w), 32, false);
+    let first = engine.new_batch(batch, lb);
+    if let Err(e) = engine.run(&first, ClassRows::Best) {
+        eprintln!("model_only: {e}");
+        std::process::exit(1);
+    }
+    eprintln!(
+        "load_s={load_s:.2} first_run_s={:.2}",
+        t_first.elapsed().as_secs_f64()
+    );
     let dt = if mode.starts_with("resident") {
         match engine.time_resident(batch, (h, w), runs) {
             Ok(per_run) => per_run * runs as f64,
