@@ -151,7 +151,10 @@ fn run() -> Result<(), String> {
         }
         _ => {}
     });
-    let wall = start.elapsed().as_secs_f64();
+    // The end of the streams (EOS, or the error), before the pipeline is torn down: tearing it
+    // down (models unloaded, GPU memory freed) takes a few hundred ms that no rate below counts.
+    let end = Instant::now();
+    let wall = (end - start).as_secs_f64();
     pipeline.set_state(gst::State::Null).ok();
     let mut s = stats.lock().unwrap();
     if let Some(out) = s.json.as_mut() {
@@ -160,7 +163,7 @@ fn run() -> Result<(), String> {
     // Steady-state rate: from the moment every sink has had its first frame (model load and
     // warm-up excluded, also where several streams start one after another).
     let steady_fps = match s.first {
-        Some((t, n)) if s.frames > n => (s.frames - n) as f64 / t.elapsed().as_secs_f64(),
+        Some((t, n)) if s.frames > n && end > t => (s.frames - n) as f64 / (end - t).as_secs_f64(),
         _ => 0.0,
     };
     // Every stream at once: from the last sink's first frame to the first sink's EOS (0 when
