@@ -38,12 +38,12 @@
 #   wv      (b) against (a) at b32 while every stream runs, with the elements' batch timings
 #   dc      what caps decoding: decoders alone, one process against one process each, 1080p / 720p
 #   wl      models loading side by side: 16 streams fp32 / fp16 b32 with load times, first batches
-#   dq      20 and 24 streams fp16 b32 (more decoder sessions than NVDEC engines)
 #   gi      nvh264dec's properties on this runtime
 #   dd      nvh264dec max-display-delay: one decoder, 16 alone, 16 streams fp16 b32
 #   su      where the start-up of 16 streams goes (each element's load and first batch)
 #   fr      a session's load and first run alone, and 4 / 16 processes starting at once
 #   dr      nvh264dec max-display-delay=16 against the default, alternating, 16 streams fp16 b32
+#   en      streams sharing one engine (engine-name): start-up, rates, the same detections
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -739,21 +739,10 @@ section_wl() {
   done
 }
 
-# More decoder sessions than NVDEC engines keep the engines fed while some sessions wait on
-# their frame's map and copy behind the models' kernels: 20 and 24 streams fp16 b32.
-section_dq() {
-  local c
-  for c in "20 -fp16 32" "24 -fp16 32"; do
-    rm -f /tmp/st.txt
-    (export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "$c")
-    row "dq) ... where the time went" "$(stats)"
-  done
-}
-
 # nvh264dec's max-display-delay (frames decoded ahead of the one handed on; auto is 0 when
-# live, a small number otherwise): one decoder alone, 16 alone in one process, and 16 / 24
-# streams fp16 b32 — do more frames in flight per session keep the NVDEC engines fed while a
-# session's map and copy wait behind the models?
+# live, a small number otherwise): one decoder alone, 16 alone in one process, and 16 streams
+# fp16 b32 — do more frames in flight per session keep the NVDEC engines fed while a session's
+# map and copy wait behind the models?
 section_dd() {
   local d long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec"
   for d in -1 0 8; do
@@ -768,28 +757,33 @@ section_dd() {
   done
 }
 
-# Where the start-up of many streams goes: each element's model load and first batch on the
-# log's clock (seconds since GStreamer started), the first batch's engine time (with the wait
-# for the first-run lock, see engine.rs GPU_RUNS) and fill time (its frames arriving).
+# Where the start-up of many streams goes, on the log's clock (seconds since GStreamer started):
+# each element's model load; when its first and second batches began (the element's "batch of
+# N" line: the second begins once its streaming thread gets past the first run, as letterboxing
+# waits out other engines' first runs, see engine.rs GPU_RUNS); the first batch's engine time
+# (with the wait for the first-run lock). A batch's timing line comes after its frames are
+# pushed, and the first ones wait there for every sink to preroll.
 timeline() {
   python3 - /tmp/st.txt <<'PY'
 import re, sys
 t = lambda l: sum(float(x) * m for x, m in zip(l.split()[0].split(":"), (3600, 60, 1)))
-loaded, first = {}, {}
+loaded, begun, engine = {}, {}, {}
 for l in open(sys.argv[1], errors="replace"):
-    el = re.search(r"<([^>]+)>", l)
+    el = re.search(r"<([^>:]+)[>:]", l)
     if not el or not re.match(r"\d+:\d+:[\d.]+ ", l):
         continue
     el = el.group(1)
     if "load_ms=" in l:
         loaded[el] = t(l)
-    if "batch timing:" in l and el not in first:
-        v = dict((k, float(x)) for k, x in re.findall(r"(\w+)=([0-9.]+)", l.split("batch timing:", 1)[1]))
-        first[el] = (t(l), v["engine_ms"] / 1e3, v["fill_ms"] / 1e3)
-f = sorted(first.values())
-print(f"loads done {min(loaded.values(), default=0):.1f}-{max(loaded.values(), default=0):.1f} s; first batches end at "
-      + " ".join(f"{e:.1f}" for e, _, _ in f) + " s; their engine " + " ".join(f"{g:.1f}" for _, g, _ in f)
-      + " s; fill " + " ".join(f"{x:.1f}" for _, _, x in f) + " s")
+    if re.search(r"batch of \d+: ", l):
+        begun.setdefault(el, []).append(t(l))
+    if "batch timing:" in l and el not in engine:
+        engine[el] = float(re.search(r"engine_ms=([0-9.]+)", l).group(1)) / 1e3
+span = lambda v: f"{min(v, default=0):.1f}-{max(v, default=0):.1f} s"
+second = sorted(b[1] for b in begun.values() if len(b) > 1)
+print(f"loads done {span(loaded.values())}; first batches begun {span([b[0] for b in begun.values()])}; "
+      f"second batches begin at " + " ".join(f"{x:.1f}" for x in second) + " s; first batches' engine "
+      + " ".join(f"{g:.1f}" for g in sorted(engine.values())) + " s")
 PY
 }
 
@@ -826,6 +820,29 @@ section_dr() {
   for d in "" 16 "" 16; do
     (export DECPROPS="${d:+max-display-delay=$d}"; one_process "16 -fp16 32")
   done
+}
+
+# Streams sharing one engine (engine-name): start-up (timeline) and rate with every stream
+# running, 16 streams fp16 / fp32 b32 and 12 fp32 b8; then the default models on two copies of
+# the courtsrc match in CUDA memory, shared against a model each: the same detections.
+section_en() {
+  local c
+  for c in "16 -fp16 32" "16 32" "12 8"; do
+    rm -f /tmp/st.txt
+    (export PROPS="engine-name=shared" GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "$c")
+    row "en) ... start-up" "$(timeline)"
+    row "en) ... where the time went" "$(stats)"
+  done
+  local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
+  local det="yolodetect model=models/courtvision-det.onnx execution-provider=cuda batch-size=8"
+  local pose="posedetect model=models/courtvision-pose.onnx execution-provider=cuda batch-size=8"
+  local own shared
+  own=$(timeout 150 $R/cvlaunch $m ! $det ! $pose ! fakesink $m ! $det ! $pose ! fakesink 2>&1 | tail -1)
+  shared=$(timeout 150 $R/cvlaunch $m ! $det engine-name=d ! $pose engine-name=p ! fakesink \
+    $m ! $det engine-name=d ! $pose engine-name=p ! fakesink 2>&1 | tail -1)
+  log "en) own: $own"; log "en) shared: $shared"
+  row "en) default models, two match streams in CUDA memory: a model each / shared engines (detections per label)" \
+    "$(grep -o 'detections=.*' <<<"$own") / $(grep -o 'detections=.*' <<<"$shared")"
 }
 
 # The decoder's properties on this runtime (GStreamer 1.22's nvh264dec).
@@ -870,12 +887,12 @@ for s in "$@"; do
     wv) section_wv ;;
     dc) section_dc ;;
     wl) section_wl ;;
-    dq) section_dq ;;
     gi) section_gi ;;
     dd) section_dd ;;
     su) section_su ;;
     fr) section_fr ;;
     dr) section_dr ;;
+    en) section_en ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

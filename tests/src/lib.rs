@@ -172,7 +172,10 @@ pub fn run_with_warnings(
 
 /// Everything a run produced.
 pub struct Run {
+    /// What reached the sink named `sink`.
     pub frames: Vec<Frame>,
+    /// What reached each other sink whose name starts with `sink` (several streams).
+    pub sinks: std::collections::BTreeMap<String, Vec<Frame>>,
     pub warnings: Vec<String>,
     /// Element messages posted on the bus, in order.
     pub messages: Vec<gst::Structure>,
@@ -188,16 +191,24 @@ pub fn run_full(
         .map_err(|e| format!("parse: {e}"))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| "not a pipeline".to_string())?;
-    let frames = Arc::new(Mutex::new(Vec::new()));
-    let sink = pipeline.by_name("sink").expect("a sink named 'sink'");
-    let pad = sink.static_pad("sink").unwrap();
-    let f = frames.clone();
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(buffer) = info.buffer() {
-            f.lock().unwrap().push(read_frame(buffer));
+    assert!(pipeline.by_name("sink").is_some(), "a sink named 'sink'");
+    let frames = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
+    for sink in pipeline.iterate_sinks().into_iter().flatten() {
+        let name = sink.name().to_string();
+        if !name.starts_with("sink") {
+            continue;
         }
-        gst::PadProbeReturn::Ok
-    });
+        let f = frames.clone();
+        f.lock().unwrap().insert(name.clone(), Vec::new());
+        let pad = sink.static_pad("sink").unwrap();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(buffer) = info.buffer() {
+                let frame = read_frame(buffer);
+                f.lock().unwrap().get_mut(&name).unwrap().push(frame);
+            }
+            gst::PadProbeReturn::Ok
+        });
+    }
     let result = (|| {
         pipeline
             .set_state(gst::State::Playing)
@@ -233,9 +244,11 @@ pub fn run_full(
     })();
     pipeline.set_state(gst::State::Null).unwrap();
     let (warnings, messages) = result?;
-    let frames = frames.lock().unwrap().clone();
+    let mut sinks = std::mem::take(&mut *frames.lock().unwrap());
+    let frames = sinks.remove("sink").unwrap_or_default();
     Ok(Run {
         frames,
+        sinks,
         warnings,
         messages,
     })

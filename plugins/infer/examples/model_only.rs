@@ -51,12 +51,11 @@ fn main() {
         eprintln!("warning: {w}");
     }
     let load_s = t_load.elapsed().as_secs_f64();
-    // Start-up: the load, and the first run of a batch (ONNX Runtime's first run of a shape
-    // picks its kernels), host-fed so the timed runs below start warm.
+    // Start-up: the load, and the first run of the batch's shape (where ONNX Runtime picks its
+    // kernels), host-fed; the timed runs below have their own warm-up.
     let t_first = Instant::now();
-    let lb = Letterbox::new(w, h, (h, w), 32, false);
-    let first = engine.new_batch(batch, lb);
-    if let Err(e) = engine.run(&first, ClassRows::Best) {
+    let tensor = engine.new_batch(batch, Letterbox::new(w, h, (h, w), 32, false));
+    if let Err(e) = engine.run(&tensor, ClassRows::Best) {
         eprintln!("model_only: {e}");
         std::process::exit(1);
     }
@@ -73,8 +72,6 @@ fn main() {
             }
         }
     } else {
-        let lb = Letterbox::new(w, h, (h, w), 32, false);
-        let tensor = engine.new_batch(batch, lb);
         for _ in 0..5 {
             engine.run(&tensor, ClassRows::Best).expect("warm-up run");
         }

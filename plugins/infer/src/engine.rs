@@ -1,9 +1,9 @@
 //! ONNX Runtime: finding and loading the shared library, execution providers, sessions, and the
 //! reusable batch tensor that frames are letterboxed into.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use half::f16;
 use half::slice::HalfFloatSliceExt as _;
@@ -35,7 +35,7 @@ pub enum Provider {
 }
 
 /// Everything needed to open a model.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineConfig {
     pub model: PathBuf,
     /// Explicit path of libonnxruntime (the `ort-library` property).
@@ -196,8 +196,10 @@ pub struct Engine {
     pub provider: Provider,
     output: Vec<f32>,
     device_id: i32,
-    /// The preprocessing graph of the last frames batch run (see [`Engine::new_frames_batch`]).
-    pre: Option<GraphPreprocess>,
+    /// The preprocessing graphs of the latest frames layouts run (see
+    /// [`Engine::new_frames_batch`]), the latest last: a few, for engines shared by streams of
+    /// different layouts, at most [`PRE_GRAPHS`].
+    pre: Vec<GraphPreprocess>,
     cuda_graph: bool,
     /// The session has the best-class output appended (see [`crate::augment`]).
     best: bool,
@@ -272,6 +274,76 @@ fn anchors(h: usize, w: usize) -> usize {
 /// when stream is capturing", as four streams starting at once on the H100 did. First runs
 /// take this lock exclusively, every other GPU run shares it, so warm engines run side by side.
 static GPU_RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Preprocessing graphs an engine keeps (one per frames layout: size, format, batch).
+const PRE_GRAPHS: usize = 4;
+
+/// An engine several element instances share (see [`load_shared`]): one batch runs at a time.
+pub type SharedEngine = Arc<Mutex<Engine>>;
+
+/// What a name stands for: the settings its engine was loaded with, and the engine while
+/// anyone holds it.
+type NamedSlot = Arc<Mutex<Option<(EngineConfig, Weak<Mutex<Engine>>)>>>;
+
+/// Engines shared by name. A name's slot stays locked while its engine loads, so whoever asks
+/// for the name meanwhile waits for that load instead of starting another. Names stay (a slot
+/// each), engines go when their last holder drops them.
+static SHARED: Mutex<BTreeMap<String, NamedSlot>> = Mutex::new(BTreeMap::new());
+
+/// The engine named `name`: the one already loaded under that name if anyone still holds it
+/// (its settings must equal `cfg`), else a new one loaded with `cfg`. Sharing saves the load,
+/// the first runs (where a GPU session picks its kernels, seconds each and one at a time in a
+/// process, see [`GPU_RUNS`]) and the weights' memory; batches of the sharers run in turn.
+/// Warnings come with the load that made the engine.
+pub fn load_shared(
+    name: &str,
+    cfg: &EngineConfig,
+) -> Result<(SharedEngine, Vec<String>), InferError> {
+    let slot = SHARED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(name.to_string())
+        .or_default()
+        .clone();
+    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((loaded, engine)) = slot.as_ref() {
+        if let Some(engine) = engine.upgrade() {
+            if loaded != cfg {
+                return Err(InferError::SharedEngine(format!(
+                    "engine-name '{name}' is already loaded with other settings ({}); elements \
+                     sharing an engine must agree on model, ort-library, execution-provider, \
+                     device-id, intra-threads, trt-cache-dir and cuda-graph (asked for: {})",
+                    describe(loaded),
+                    describe(cfg)
+                )));
+            }
+            return Ok((engine, Vec::new()));
+        }
+    }
+    let (engine, warnings) = Engine::load(cfg)?;
+    let engine = Arc::new(Mutex::new(engine));
+    *slot = Some((cfg.clone(), Arc::downgrade(&engine)));
+    Ok((engine, warnings))
+}
+
+/// An engine's settings as the properties name them.
+fn describe(cfg: &EngineConfig) -> String {
+    let path = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map_or("unset".into(), |p| p.display().to_string())
+    };
+    format!(
+        "model {}, ort-library {}, provider {:?}, device-id {}, intra-threads {}, trt-cache-dir {}, \
+         cuda-graph {}",
+        cfg.model.display(),
+        path(&cfg.ort_library),
+        cfg.provider,
+        cfg.device_id,
+        cfg.intra_threads,
+        path(&cfg.trt_cache_dir),
+        cfg.cuda_graph
+    )
+}
 
 /// Output of one batch run, copied once into host memory as f32.
 pub struct BatchOutput<'a> {
@@ -404,7 +476,7 @@ impl Engine {
                 provider,
                 output: Vec::new(),
                 device_id: cfg.device_id,
-                pre: None,
+                pre: Vec::new(),
                 cuda_graph,
                 best,
                 warm: HashMap::new(),
@@ -631,7 +703,7 @@ impl Engine {
                 // preprocessing run hang there; the cause was not found.
                 let pre = self.take_pre(spec)?;
                 let alloc = ort::memory::Allocator::new(pre.session(), on_device);
-                self.pre = Some(pre);
+                self.put_pre(pre);
                 let alloc = alloc.map_err(err)?;
                 if letterbox_kernel_wanted() && copier.letterbox_kernel().is_ok() {
                     let lb = spec.letterbox;
@@ -672,13 +744,21 @@ impl Engine {
         })
     }
 
-    /// The cached preprocessing graph when it is for `spec`, else a new one (the stream
-    /// changed); the caller puts it back in `self.pre`.
+    /// The cached preprocessing graph for `spec`, else a new one (a new stream layout); the
+    /// caller puts it back with [`Engine::put_pre`].
     fn take_pre(&mut self, spec: GraphSpec) -> Result<GraphPreprocess, InferError> {
-        match self.pre.take() {
-            Some(p) if *p.spec() == spec => Ok(p),
-            _ => self.preprocess_graph(spec, false),
+        match self.pre.iter().position(|p| *p.spec() == spec) {
+            Some(i) => Ok(self.pre.remove(i)),
+            None => self.preprocess_graph(spec, false),
         }
+    }
+
+    /// Caches `pre` as the latest, dropping the oldest beyond [`PRE_GRAPHS`].
+    fn put_pre(&mut self, pre: GraphPreprocess) {
+        if self.pre.len() >= PRE_GRAPHS {
+            self.pre.remove(0);
+        }
+        self.pre.push(pre);
     }
 
     /// Runs a frames batch: letterboxed already (the model runs on it), or through the cached
@@ -702,7 +782,7 @@ impl Engine {
             ReplayInput::Frames(frames) => {
                 let mut pre = self.take_pre(spec)?;
                 let images = self.preprocess(&mut pre, frames);
-                self.pre = Some(pre);
+                self.put_pre(pre);
                 self.run_images(&images?, spec.batch, rows)
             }
         }
@@ -1327,5 +1407,53 @@ impl FrameBatch {
             ));
         }
         Ok(tight_len(format, width, height))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planted(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/models")
+            .join(name)
+    }
+
+    /// One engine per name while anyone holds it; other settings under a held name are an
+    /// error naming both; a name whose engine is gone loads anew.
+    #[test]
+    fn engines_are_shared_by_name_while_held() {
+        let cfg = EngineConfig {
+            model: planted("planted-det-raw-dyn.onnx"),
+            ..Default::default()
+        };
+        let (a, _) = load_shared("unit-a", &cfg).unwrap();
+        let (b, warnings) = load_shared("unit-a", &cfg).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "the same name gives the same engine");
+        assert!(warnings.is_empty());
+        let (c, _) = load_shared("unit-c", &cfg).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c), "another name, another engine");
+        let fp16 = EngineConfig {
+            model: planted("planted-det-raw-dyn-fp16.onnx"),
+            ..cfg.clone()
+        };
+        match load_shared("unit-a", &fp16) {
+            Err(InferError::SharedEngine(m)) => {
+                assert!(
+                    m.contains("'unit-a'") && m.contains("other settings"),
+                    "{m}"
+                );
+                assert!(m.contains("planted-det-raw-dyn.onnx"), "{m}");
+                assert!(m.contains("planted-det-raw-dyn-fp16.onnx"), "{m}");
+            }
+            other => panic!(
+                "expected a shared-engine error, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+        drop((a, b));
+        let (d, _) = load_shared("unit-a", &fp16).unwrap();
+        assert_eq!(d.lock().unwrap().info.input_precision, Precision::F16);
     }
 }

@@ -36,4 +36,7 @@ pub enum InferError {
     Provider(String),
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
+    /// An engine shared by name (see [`engine::load_shared`]) asked for with other settings.
+    #[error("{0}")]
+    SharedEngine(String),
 }

@@ -103,6 +103,7 @@ pub struct Settings {
     pub preprocess_threads: u32,
     pub preprocess: Preprocess,
     pub cuda_graph: bool,
+    pub engine_name: Option<String>,
 }
 
 impl Default for Settings {
@@ -127,6 +128,7 @@ impl Default for Settings {
             preprocess_threads: 0,
             preprocess: Preprocess::Auto,
             cuda_graph: false,
+            engine_name: None,
         }
     }
 }
@@ -137,6 +139,17 @@ pub fn properties() -> Vec<glib::ParamSpec> {
         glib::ParamSpecString::builder("model")
             .nick("Model")
             .blurb("Path of the ONNX model (an ultralytics YOLO export)")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("engine-name")
+            .nick("Engine name")
+            .blurb(
+                "Elements of one process with the same engine name share one loaded model: one \
+                 ONNX Runtime session, loaded and warmed up once, its weights in memory once; \
+                 their batches run one at a time. They must agree on model, ort-library, \
+                 execution-provider, device-id, intra-threads, trt-cache-dir and cuda-graph. \
+                 Unset: the element has a model of its own",
+            )
             .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("labels")
@@ -327,6 +340,12 @@ impl Settings {
             }
             "preprocess" => self.preprocess = value.get().expect("type checked upstream"),
             "cuda-graph" => self.cuda_graph = value.get().expect("type checked upstream"),
+            "engine-name" => {
+                self.engine_name = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .filter(|s| !s.trim().is_empty())
+            }
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -352,6 +371,7 @@ impl Settings {
             "preprocess-threads" => self.preprocess_threads.to_value(),
             "preprocess" => self.preprocess.to_value(),
             "cuda-graph" => self.cuda_graph.to_value(),
+            "engine-name" => self.engine_name.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }

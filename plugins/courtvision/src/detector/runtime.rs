@@ -20,8 +20,9 @@ use gst_video::prelude::*;
 use courtvision_infer::decode::ClassRows;
 use courtvision_infer::graph::GraphSpec;
 use courtvision_infer::{
-    engine::BatchTensor, DecodeParams, Engine, EngineConfig, FrameObjects, FrameView, Letterbox,
-    ModelInfo, PixelFormat, Task, YuvMatrix,
+    engine::{BatchTensor, SharedEngine},
+    DecodeParams, Engine, EngineConfig, FrameObjects, FrameView, Letterbox, ModelInfo, PixelFormat,
+    Task, YuvMatrix,
 };
 use courtvision_meta::{
     add_detection, record_stage, wall_clock_ns, BBox, Detection, Keypoint, MotionMeta,
@@ -78,7 +79,8 @@ enum Item {
 
 /// What the worker needs from the loaded model.
 struct Model {
-    engine: Engine,
+    /// The element's own, or one shared by name with others (`engine-name`).
+    engine: SharedEngine,
     labels: Vec<Arc<str>>,
     source: Arc<str>,
 }
@@ -344,13 +346,20 @@ fn load_model(
         );
     }
     let loading = Instant::now();
-    let (engine, warnings) = Engine::load(&cfg).map_err(|e| e.to_string())?;
+    let (engine, warnings) = match &settings.engine_name {
+        Some(name) => courtvision_infer::engine::load_shared(name, &cfg),
+        None => Engine::load(&cfg).map(|(e, w)| (Arc::new(Mutex::new(e)), w)),
+    }
+    .map_err(|e| e.to_string())?;
     let load_ms = loading.elapsed().as_secs_f64() * 1e3;
     for w in warnings {
         gst::warning!(CAT, obj = element, "{w}");
         gst::element_warning!(element, gst::LibraryError::Settings, ("{}", w));
     }
-    let mut info = engine.info.clone();
+    let (mut info, provider) = {
+        let e = lock(&engine);
+        (e.info.clone(), e.provider)
+    };
     if kind == Kind::Pose && info.task != Task::Pose {
         return Err(format!(
             "{} is not a pose model (no kpt_shape); use yolodetect for detection models",
@@ -400,7 +409,7 @@ fn load_model(
         (None, 0) => DEFAULT_DYNAMIC_BATCH,
         (None, b) => b,
     };
-    let preprocess_threads = match (settings.preprocess_threads, engine.provider) {
+    let preprocess_threads = match (settings.preprocess_threads, provider) {
         (0, courtvision_infer::Provider::Cpu) => 1,
         (0, _) => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 8)),
         (n, _) => n as usize,
@@ -408,9 +417,9 @@ fn load_model(
     let device_preprocess = match settings.preprocess {
         Preprocess::Host => false,
         Preprocess::Device => true,
-        Preprocess::Auto => engine.provider != courtvision_infer::Provider::Cpu,
+        Preprocess::Auto => provider != courtvision_infer::Provider::Cpu,
     };
-    let cuda = if device_preprocess && engine.provider != courtvision_infer::Provider::Cpu {
+    let cuda = if device_preprocess && provider != courtvision_infer::Provider::Cpu {
         match CudaInput::new(cfg.device_id) {
             Ok(c) => {
                 if let Err(e) = c.copier().letterbox_kernel() {
@@ -436,8 +445,12 @@ fn load_model(
     gst::info!(
         CAT,
         obj = element,
-        "loaded {} (load_ms={load_ms:.0}): {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}, preprocessing on the {}",
+        "loaded {}{} (load_ms={load_ms:.0}): {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}, preprocessing on the {}",
         cfg.model.display(),
+        settings
+            .engine_name
+            .as_ref()
+            .map_or(String::new(), |n| format!(" as engine '{n}'")),
         info.task,
         info.layout,
         info.names.len(),
@@ -446,7 +459,7 @@ fn load_model(
         if info.dynamic_size { "dynamic, rectangular" } else { "static" },
         info.input_precision,
         info.output_precision,
-        engine.provider,
+        provider,
         if device_preprocess { "device" } else { "host" }
     );
     let model = Model {
@@ -711,9 +724,8 @@ impl Detector {
             // Pinned host memory comes from the model's session, device memory from its
             // preprocessing session (waits for a running batch).
             (None, Some(spec)) => {
-                let made = match lock(&self.shared.model).as_mut() {
-                    Some(m) => m
-                        .engine
+                let made = match lock(&self.shared.model).as_ref() {
+                    Some(m) => lock(&m.engine)
                         .new_frames_batch(spec, device)
                         .map_err(|e| e.to_string()),
                     None => Err("no model loaded".into()),
@@ -1355,12 +1367,15 @@ fn run_batch(
     let mut results: Vec<Inferred> = Vec::with_capacity(batch.frames);
     let mut source: Arc<str> = Arc::from("");
     {
-        let mut model = lock(&shared.model);
-        match model.as_mut() {
+        let model = lock(&shared.model);
+        match model.as_ref() {
             None => failure = Some("no model loaded".to_string()),
             Some(m) => {
                 source = m.source.clone();
-                let info = m.engine.info.clone();
+                // Shared by name, the engine runs one batch at a time (its output is read
+                // before the next runs).
+                let mut engine = lock(&m.engine);
+                let info = engine.info.clone();
                 let lb = *batch.tensor.letterbox();
                 // Each anchor's best class is all the decoder needs, unless a class filter
                 // may pass over it for another class.
@@ -1368,7 +1383,7 @@ fn run_batch(
                     None => ClassRows::Best,
                     Some(_) => ClassRows::All,
                 };
-                let ran = m.engine.run(&batch.tensor, rows);
+                let ran = engine.run(&batch.tensor, rows);
                 engine_time = started.elapsed();
                 match ran {
                     Err(e) => failure = Some(e.to_string()),

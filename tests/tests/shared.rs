@@ -1,0 +1,89 @@
+//! Engines shared by name (`engine-name`): several streams, one loaded model, each frame its
+//! own result.
+
+use courtvision_tests::*;
+
+/// One stream of `n` uniform grey frames (`level`) of `w`x`h` through yolodetect with `props`
+/// into the sink named `sink`.
+fn branch(sink: &str, level: u32, n: usize, (w, h): (u32, u32), props: &str) -> String {
+    format!(
+        "videotestsrc num-buffers={n} pattern=solid-color foreground-color={argb} \
+         ! video/x-raw,format=RGB,width={w},height={h},framerate=25/1 \
+         ! yolodetect model={model} {props} ! fakesink name={sink} ",
+        argb = 0xff00_0000u32 | level << 16 | level << 8 | level,
+        model = planted("planted-det-raw-dyn.onnx"),
+    )
+}
+
+/// Two streams of different greys, sizes and lengths (partial batches, EOS at different
+/// times), each through its own yolodetect with `props`: the frames of each sink.
+fn two_streams(props: &str) -> (Vec<Frame>, Vec<Frame>) {
+    let desc =
+        branch("sink", 80, 9, (640, 480), props) + &branch("sink_b", 150, 6, (320, 240), props);
+    let mut run = run_full(&desc, no_feed).unwrap();
+    (run.frames, run.sinks.remove("sink_b").unwrap())
+}
+
+/// Frames in = frames out, in order, and each frame's player confidence is its own grey (the
+/// planted model's score is the mean of its input): no result of the other stream's frames.
+#[track_caller]
+fn assert_own_results(frames: &[Frame], n: usize, level: u32) {
+    assert_eq!(frames.len(), n, "frames in = frames out");
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!(f.pts, Some(gst::ClockTime::from_mseconds(40 * i as u64)));
+        let player = f.roi("player");
+        assert_eq!(player.len(), 1, "frame {i}: {:?}", f.rois);
+        close(player[0].confidence, level as f64 / 255.0, 2e-3);
+    }
+}
+
+/// Each frame's ROIs, less the element that found them.
+fn found(frames: &[Frame]) -> Vec<Vec<Roi>> {
+    let anonymous = |r: &Roi| Roi {
+        source: String::new(),
+        ..r.clone()
+    };
+    frames
+        .iter()
+        .map(|f| f.rois.iter().map(anonymous).collect())
+        .collect()
+}
+
+#[test]
+fn streams_sharing_an_engine_get_their_own_results() {
+    for preprocess in ["host", "device"] {
+        let props = format!("batch-size=4 preprocess={preprocess}");
+        let (a, b) = two_streams(&format!("{props} engine-name=shared-{preprocess}"));
+        assert_own_results(&a, 9, 80);
+        assert_own_results(&b, 6, 150);
+        // The same detections as with a model each.
+        let (own_a, own_b) = two_streams(&props);
+        assert_eq!(found(&a), found(&own_a));
+        assert_eq!(found(&b), found(&own_b));
+    }
+}
+
+#[test]
+fn elements_sharing_an_engine_must_agree_on_its_model() {
+    let other = planted("planted-det-raw-dyn-fp16.onnx");
+    let desc = branch("sink", 80, 3, (64, 48), "engine-name=disagree")
+        + &branch("sink_b", 80, 3, (64, 48), "engine-name=disagree")
+            .replace(&planted("planted-det-raw-dyn.onnx"), &other);
+    let err = run_full(&desc, no_feed)
+        .err()
+        .expect("the pipeline must fail");
+    let message = err.split(" | debug: ").next().unwrap();
+    for w in [
+        "engine-name 'disagree'",
+        "other settings",
+        "planted-det-raw-dyn.onnx",
+        &other,
+    ] {
+        assert!(message.contains(w), "error does not mention '{w}': {err}");
+    }
+    // The name is free again once no element holds its engine: the other model loads under it.
+    let desc = branch("sink", 80, 3, (64, 48), "engine-name=disagree")
+        .replace(&planted("planted-det-raw-dyn.onnx"), &other);
+    let run = run_full(&desc, no_feed).unwrap();
+    assert_own_results(&run.frames, 3, 80);
+}
