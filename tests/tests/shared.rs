@@ -3,23 +3,27 @@
 
 use courtvision_tests::*;
 
-/// One stream of `n` uniform grey frames (`level`) of `w`x`h` through yolodetect with `props`
-/// into the sink named `sink`.
-fn branch(sink: &str, level: u32, n: usize, (w, h): (u32, u32), props: &str) -> String {
+/// One stream of `n` uniform grey frames (`level`) of `w`x`h` through `elements` into the
+/// sink named `sink`.
+fn branch(sink: &str, level: u32, n: usize, (w, h): (u32, u32), elements: &str) -> String {
     format!(
         "videotestsrc num-buffers={n} pattern=solid-color foreground-color={argb} \
          ! video/x-raw,format=RGB,width={w},height={h},framerate=25/1 \
-         ! yolodetect model={model} {props} ! fakesink name={sink} ",
+         ! {elements} ! fakesink name={sink} ",
         argb = 0xff00_0000u32 | level << 16 | level << 8 | level,
-        model = planted("planted-det-raw-dyn.onnx"),
     )
+}
+
+fn yolodetect(model: &str, props: &str) -> String {
+    format!("yolodetect model={} {props}", planted(model))
 }
 
 /// Two streams of different greys, sizes and lengths (partial batches, EOS at different
 /// times), each through its own yolodetect with `props`: the frames of each sink.
 fn two_streams(props: &str) -> (Vec<Frame>, Vec<Frame>) {
+    let det = yolodetect("planted-det-raw-dyn.onnx", props);
     let desc =
-        branch("sink", 80, 9, (640, 480), props) + &branch("sink_b", 150, 6, (320, 240), props);
+        branch("sink", 80, 9, (640, 480), &det) + &branch("sink_b", 150, 6, (320, 240), &det);
     let mut run = run_full(&desc, no_feed).unwrap();
     (run.frames, run.sinks.remove("sink_b").unwrap())
 }
@@ -65,25 +69,74 @@ fn streams_sharing_an_engine_get_their_own_results() {
 
 #[test]
 fn elements_sharing_an_engine_must_agree_on_its_model() {
-    let other = planted("planted-det-raw-dyn-fp16.onnx");
-    let desc = branch("sink", 80, 3, (64, 48), "engine-name=disagree")
-        + &branch("sink_b", 80, 3, (64, 48), "engine-name=disagree")
-            .replace(&planted("planted-det-raw-dyn.onnx"), &other);
+    let (fp32, fp16) = ("planted-det-raw-dyn.onnx", "planted-det-raw-dyn-fp16.onnx");
+    let desc = branch(
+        "sink",
+        80,
+        3,
+        (64, 48),
+        &yolodetect(fp32, "engine-name=disagree"),
+    ) + &branch(
+        "sink_b",
+        80,
+        3,
+        (64, 48),
+        &yolodetect(fp16, "engine-name=disagree"),
+    );
     let err = run_full(&desc, no_feed)
         .err()
         .expect("the pipeline must fail");
     let message = err.split(" | debug: ").next().unwrap();
-    for w in [
-        "engine-name 'disagree'",
-        "other settings",
-        "planted-det-raw-dyn.onnx",
-        &other,
-    ] {
+    for w in ["engine-name 'disagree'", "other settings", fp32, fp16] {
         assert!(message.contains(w), "error does not mention '{w}': {err}");
     }
     // The name is free again once no element holds its engine: the other model loads under it.
-    let desc = branch("sink", 80, 3, (64, 48), "engine-name=disagree")
-        .replace(&planted("planted-det-raw-dyn.onnx"), &other);
+    let desc = branch(
+        "sink",
+        80,
+        3,
+        (64, 48),
+        &yolodetect(fp16, "engine-name=disagree"),
+    );
     let run = run_full(&desc, no_feed).unwrap();
     assert_own_results(&run.frames, 3, 80);
+}
+
+/// yolodetect → posedetect on two streams, each kind sharing an engine across the streams:
+/// what a model each finds, keypoints included.
+#[test]
+fn detect_and_pose_chains_share_an_engine_per_model() {
+    let chains = |shared: bool| {
+        let name = |n: &str| {
+            if shared {
+                format!("engine-name={n}")
+            } else {
+                String::new()
+            }
+        };
+        let chain = format!(
+            "{} ! posedetect model={} batch-size=2 {}",
+            yolodetect(
+                "planted-det-raw-dyn.onnx",
+                &format!("batch-size=3 {}", name("det"))
+            ),
+            planted("planted-pose-raw-dyn.onnx"),
+            name("pose")
+        );
+        let desc = branch("sink", 90, 7, (640, 480), &chain)
+            + &branch("sink_b", 140, 5, (640, 360), &chain);
+        let mut run = run_full(&desc, no_feed).unwrap();
+        (run.frames, run.sinks.remove("sink_b").unwrap())
+    };
+    let (a, b) = chains(true);
+    let (own_a, own_b) = chains(false);
+    assert_eq!((a.len(), b.len()), (7, 5), "frames in = frames out");
+    assert!(
+        a.iter()
+            .chain(&b)
+            .all(|f| f.rois.iter().any(|r| !r.keypoints.is_empty())),
+        "every frame has a skeleton"
+    );
+    assert_eq!(found(&a), found(&own_a));
+    assert_eq!(found(&b), found(&own_b));
 }
