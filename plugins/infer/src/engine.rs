@@ -308,7 +308,7 @@ pub fn load_shared(
     let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((loaded, engine)) = slot.as_ref() {
         if let Some(engine) = engine.upgrade() {
-            if loaded != cfg {
+            if canonical(loaded) != canonical(cfg) {
                 return Err(InferError::SharedEngine(format!(
                     "engine-name '{name}' is already loaded with other settings ({}); elements \
                      sharing an engine must agree on model, ort-library, execution-provider, \
@@ -324,6 +324,18 @@ pub fn load_shared(
     let engine = Arc::new(Mutex::new(engine));
     *slot = Some((cfg.clone(), Arc::downgrade(&engine)));
     Ok((engine, warnings))
+}
+
+/// `cfg` with its paths resolved (`models/a.onnx` and `./models/a.onnx` are one model), for
+/// comparing the settings of engines shared by name.
+fn canonical(cfg: &EngineConfig) -> EngineConfig {
+    let resolve = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    EngineConfig {
+        model: resolve(&cfg.model),
+        ort_library: cfg.ort_library.as_deref().map(resolve),
+        trt_cache_dir: cfg.trt_cache_dir.as_deref().map(resolve),
+        ..cfg.clone()
+    }
 }
 
 /// An engine's settings as the properties name them.
@@ -1429,8 +1441,15 @@ mod tests {
             ..Default::default()
         };
         let (a, _) = load_shared("unit-a", &cfg).unwrap();
-        let (b, warnings) = load_shared("unit-a", &cfg).unwrap();
-        assert!(Arc::ptr_eq(&a, &b), "the same name gives the same engine");
+        let respelled = EngineConfig {
+            model: planted("../models/./planted-det-raw-dyn.onnx"),
+            ..cfg.clone()
+        };
+        let (b, warnings) = load_shared("unit-a", &respelled).unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the same name (and model) gives the same engine"
+        );
         assert!(warnings.is_empty());
         let (c, _) = load_shared("unit-c", &cfg).unwrap();
         assert!(!Arc::ptr_eq(&a, &c), "another name, another engine");
