@@ -191,13 +191,14 @@ pub fn run_full(
         .map_err(|e| format!("parse: {e}"))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| "not a pipeline".to_string())?;
-    assert!(pipeline.by_name("sink").is_some(), "a sink named 'sink'");
+    let mut sinks = vec![pipeline.by_name("sink").expect("a sink named 'sink'")];
+    sinks.extend(pipeline.iterate_sinks().into_iter().flatten().filter(|s| {
+        let name = s.name();
+        name.starts_with("sink") && name != "sink"
+    }));
     let frames = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
-    for sink in pipeline.iterate_sinks().into_iter().flatten() {
+    for sink in sinks {
         let name = sink.name().to_string();
-        if !name.starts_with("sink") {
-            continue;
-        }
         let f = frames.clone();
         f.lock().unwrap().insert(name.clone(), Vec::new());
         let pad = sink.static_pad("sink").unwrap();
