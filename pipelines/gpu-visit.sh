@@ -651,6 +651,16 @@ print(f"{els} elements, {f / s:.0f} fps in {s:.1f} s; per batch (median): fill {
 PY
 }
 
+# one_process CASE with each element's batch timings logged (GST_DEBUG=cvdetector:5 into
+# /tmp/st.txt), then where their time went (stats) and, with a third argument, the start-up
+# (timeline). Usage: timed TAG CASE [timeline]; DECPROPS / PROPS as for one_process.
+timed() {
+  rm -f /tmp/st.txt
+  (export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "$2")
+  [ -z "${3:-}" ] || row "$1) ... start-up" "$(timeline)"
+  row "$1) ... where the time went" "$(stats)"
+}
+
 # (b) against (a) at b32 while every stream runs (cvlaunch's all-streams rate: from the last
 # stream's first frame to the first one's end; the steady rate also counts the start-up of the
 # late streams and the tail where the early ones have finished), each run's batch timings.
@@ -660,9 +670,7 @@ section_wv() {
     row "wv) model only, yolo11n $(prec "$p") b32 resident" "$(fps fps "$($R/model_only $M/yolo11n-det$p.onnx cuda 32 640x384 300 resident 2>&1 | tail -1)") fps"
   done
   for c in "16 32" "16 -fp16 32" "12 32" "12 -fp16 32" "16 32" "16 -fp16 32"; do
-    rm -f /tmp/st.txt
-    (export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "$c")
-    row "wv) ... where the time went" "$(stats)"
+    timed wv "$c"
   done
 }
 
@@ -733,9 +741,7 @@ section_dc() {
 section_wl() {
   local c
   for c in "16 32" "16 -fp16 32"; do
-    rm -f /tmp/st.txt
-    (export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "$c")
-    row "wl) ... where the time went" "$(stats)"
+    timed wl "$c"
   done
 }
 
@@ -751,9 +757,7 @@ section_dd() {
   desc=$(streams 16 "$long max-display-delay=8 ! $CUDA ! queue max-size-buffers=64 ! fakesink")
   row "dd) 16 x nvh264dec alone in one process, CUDA memory, max-display-delay=8" "$(pipe "dd x16 8" $desc)"
   for d in 8 16; do
-    rm -f /tmp/st.txt
-    (export DECPROPS="max-display-delay=$d" GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "16 -fp16 32")
-    row "dd) ... where the time went" "$(stats)"
+    DECPROPS="max-display-delay=$d" timed dd "16 -fp16 32"
   done
 }
 
@@ -789,10 +793,7 @@ PY
 
 # Start-up of 16 streams fp16 b32 in one process: the timeline above.
 section_su() {
-  rm -f /tmp/st.txt
-  (export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "16 -fp16 32")
-  row "su) ... start-up" "$(timeline)"
-  row "su) ... where the time went" "$(stats)"
+  timed su "16 -fp16 32" timeline
 }
 
 # A session's load and first run alone (model_only prints both), and with 4 / 16 processes
@@ -828,10 +829,7 @@ section_dr() {
 section_en() {
   local c
   for c in "16 -fp16 32" "16 32" "12 8"; do
-    rm -f /tmp/st.txt
-    (export PROPS="engine-name=shared" GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; one_process "$c")
-    row "en) ... start-up" "$(timeline)"
-    row "en) ... where the time went" "$(stats)"
+    PROPS="engine-name=shared" timed en "$c" timeline
   done
   local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
   local det="yolodetect model=models/courtvision-det.onnx execution-provider=cuda batch-size=8"
