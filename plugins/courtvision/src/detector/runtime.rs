@@ -1454,8 +1454,8 @@ fn run_batch(
     shared.cond.notify_all();
     // Where the batch's time went (`GST_DEBUG=cvdetector:5`), stamped on the wall clock to
     // line up with other logs: the streaming thread putting its frames in, the worker waiting
-    // for it, the engine (device work, model, output copy), and the whole run with decoding
-    // and pushing.
+    // for it, the engine (device work, model, output copy; with a shared engine also the wait
+    // for the other sharers' runs), and the whole run with decoding and pushing.
     gst::debug!(
         CAT,
         obj = element,
