@@ -140,3 +140,56 @@ fn detect_and_pose_chains_share_an_engine_per_model() {
     assert_eq!(found(&a), found(&own_a));
     assert_eq!(found(&b), found(&own_b));
 }
+
+/// Four streams' batches of two through one session: batches that queue up while it runs go
+/// through the model together (the timing stage says how many frames ran together, never more
+/// than engine-batch-size), and each frame still gets its own result — what a model each finds.
+#[test]
+fn queued_batches_of_several_streams_run_together() {
+    let streams = [
+        ("sink", 80),
+        ("sink_b", 120),
+        ("sink_c", 160),
+        ("sink_d", 200),
+    ];
+    let run = |props: &str| {
+        let det = yolodetect("planted-det-raw-dyn.onnx", &format!("batch-size=2 {props}"));
+        let desc: String = streams
+            .iter()
+            .map(|&(sink, level)| branch(sink, level, 12, (640, 480), &det))
+            .collect();
+        let mut run = run_full(&desc, no_feed).unwrap();
+        run.sinks.insert("sink".into(), run.frames);
+        run.sinks
+    };
+    // The session waits up to 2 s for 8 frames: the streams' first batches run together.
+    let shared =
+        run("engine-name=combine engine-instances=1 engine-batch-size=8 engine-batch-latency=2000");
+    let own = run("");
+    let mut together = Vec::new();
+    for (sink, level) in streams {
+        let frames = &shared[sink];
+        assert_own_results(frames, 12, level);
+        assert_eq!(
+            found(frames),
+            found(&own[sink]),
+            "{sink}: as with a model each"
+        );
+        for f in frames {
+            let timing = f.timing.as_ref().expect("timing meta");
+            let stage = timing
+                .stages
+                .iter()
+                .find(|s| s.element.starts_with("yolodetect"));
+            together.push(stage.expect("a yolodetect stage").batch_size);
+        }
+    }
+    assert!(
+        together.iter().all(|&n| (1..=8).contains(&n)),
+        "{together:?}"
+    );
+    assert!(
+        together.iter().any(|&n| n > 2),
+        "no two streams' batches ran together: {together:?}"
+    );
+}

@@ -1,9 +1,9 @@
 //! ONNX Runtime: finding and loading the shared library, execution providers, sessions, and the
 //! reusable batch tensor that frames are letterboxed into.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use half::f16;
 use half::slice::HalfFloatSliceExt as _;
@@ -209,8 +209,14 @@ pub struct Engine {
     replay: Option<Replay>,
     /// The preprocessing graph captured as a CUDA graph too, for one stream layout.
     pre_replay: Option<PreReplay>,
-    /// The CUDA driver's copies into and out of the replay buffers (set with `replay`).
+    /// The CUDA driver's copies into and out of the replay buffers (set with `replay`) and
+    /// into combined batches.
     copier: Option<FrameCopier>,
+    /// The input tensors of combined runs ([`Engine::run_combined`]) on the model's device,
+    /// one per shape run.
+    combined: HashMap<[usize; 4], ort::value::DynTensor>,
+    /// The host batch of combined runs of batches letterboxed on the host.
+    combined_host: Option<BatchTensor>,
 }
 
 /// The buffers a captured CUDA graph reads and writes, for one input size: the letterboxed
@@ -275,87 +281,14 @@ fn anchors(h: usize, w: usize) -> usize {
 /// take this lock exclusively, every other GPU run shares it, so warm engines run side by side.
 static GPU_RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
+/// The process-wide GPU lock an engine's run holds (see [`GPU_RUNS`]): exclusive or shared.
+type RunGuard = (
+    Option<std::sync::RwLockWriteGuard<'static, ()>>,
+    Option<std::sync::RwLockReadGuard<'static, ()>>,
+);
+
 /// Preprocessing graphs an engine keeps (one per frames layout: size, format, batch).
 const PRE_GRAPHS: usize = 4;
-
-/// An engine several element instances share (see [`load_shared`]): one batch runs at a time.
-pub type SharedEngine = Arc<Mutex<Engine>>;
-
-/// What a name stands for: the settings its engine was loaded with, and the engine while
-/// anyone holds it.
-type NamedSlot = Arc<Mutex<Option<(EngineConfig, Weak<Mutex<Engine>>)>>>;
-
-/// Engines shared by name. A name's slot stays locked while its engine loads, so whoever asks
-/// for the name meanwhile waits for that load instead of starting another. Names stay (a slot
-/// each), engines go when their last holder drops them.
-static SHARED: Mutex<BTreeMap<String, NamedSlot>> = Mutex::new(BTreeMap::new());
-
-/// The engine named `name`: the one already loaded under that name if anyone still holds it
-/// (its settings must equal `cfg`), else a new one loaded with `cfg`. Sharing saves the load,
-/// the first runs (where a GPU session picks its kernels, seconds each and one at a time in a
-/// process, see [`GPU_RUNS`]) and the weights' memory; batches of the sharers run in turn.
-/// Warnings come with the load that made the engine.
-pub fn load_shared(
-    name: &str,
-    cfg: &EngineConfig,
-) -> Result<(SharedEngine, Vec<String>), InferError> {
-    let slot = SHARED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry(name.to_string())
-        .or_default()
-        .clone();
-    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((loaded, engine)) = slot.as_ref() {
-        if let Some(engine) = engine.upgrade() {
-            if canonical(loaded) != canonical(cfg) {
-                return Err(InferError::SharedEngine(format!(
-                    "engine-name '{name}' is already loaded with other settings ({}); elements \
-                     sharing an engine must agree on model, ort-library, execution-provider, \
-                     device-id, intra-threads, trt-cache-dir and cuda-graph (asked for: {})",
-                    describe(loaded),
-                    describe(cfg)
-                )));
-            }
-            return Ok((engine, Vec::new()));
-        }
-    }
-    let (engine, warnings) = Engine::load(cfg)?;
-    let engine = Arc::new(Mutex::new(engine));
-    *slot = Some((cfg.clone(), Arc::downgrade(&engine)));
-    Ok((engine, warnings))
-}
-
-/// `cfg` with its paths resolved (`models/a.onnx` and `./models/a.onnx` are one model), for
-/// comparing the settings of engines shared by name.
-fn canonical(cfg: &EngineConfig) -> EngineConfig {
-    let resolve = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    EngineConfig {
-        model: resolve(&cfg.model),
-        ort_library: cfg.ort_library.as_deref().map(resolve),
-        trt_cache_dir: cfg.trt_cache_dir.as_deref().map(resolve),
-        ..cfg.clone()
-    }
-}
-
-/// An engine's settings as the properties name them.
-fn describe(cfg: &EngineConfig) -> String {
-    let path = |p: &Option<PathBuf>| {
-        p.as_ref()
-            .map_or("unset".into(), |p| p.display().to_string())
-    };
-    format!(
-        "model {}, ort-library {}, provider {:?}, device-id {}, intra-threads {}, trt-cache-dir {}, \
-         cuda-graph {}",
-        cfg.model.display(),
-        path(&cfg.ort_library),
-        cfg.provider,
-        cfg.device_id,
-        cfg.intra_threads,
-        path(&cfg.trt_cache_dir),
-        cfg.cuda_graph
-    )
-}
 
 /// Output of one batch run, copied once into host memory as f32.
 pub struct BatchOutput<'a> {
@@ -495,6 +428,8 @@ impl Engine {
                 replay: None,
                 pre_replay: None,
                 copier: None,
+                combined: HashMap::new(),
+                combined_host: None,
             },
             warnings,
         ))
@@ -554,19 +489,12 @@ impl Engine {
         batch: &BatchTensor,
         rows: ClassRows,
     ) -> Result<BatchOutput<'_>, InferError> {
-        // See GPU_RUNS: a GPU session's first run of a batch layout runs alone in the process.
-        let (_exclusive, _shared);
-        if self.provider != Provider::Cpu {
-            let key = format!("{:?} {:?} {}", batch.lb, batch.graph_spec(), batch.slots);
-            let runs = self.warm.entry(key).or_insert(0);
-            *runs += 1;
-            // ONNX Runtime captures a CUDA graph on one of the first runs, also globally.
-            if *runs <= if self.cuda_graph { 4 } else { 1 } {
-                _exclusive = GPU_RUNS.write().unwrap_or_else(|e| e.into_inner());
-            } else {
-                _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
-            }
-        }
+        let _guard = self.run_guard(format!(
+            "{:?} {:?} {}",
+            batch.lb,
+            batch.graph_spec(),
+            batch.slots
+        ));
         let shape = [
             batch.slots as i64,
             3,
@@ -600,6 +528,168 @@ impl Engine {
         let dims = Self::copy_output(&mut self.output, precision, &outputs[out.as_str()])?;
         drop(outputs);
         self.checked_output(dims, batch.slots, rows)
+    }
+
+    /// See [`GPU_RUNS`]: a GPU session's first run of a batch layout (`key`) runs alone in the
+    /// process, later ones side by side with other engines' runs.
+    fn run_guard(&mut self, key: String) -> RunGuard {
+        if self.provider == Provider::Cpu {
+            return (None, None);
+        }
+        let runs = self.warm.entry(key).or_insert(0);
+        *runs += 1;
+        // ONNX Runtime captures a CUDA graph on one of the first runs, also globally.
+        if *runs <= if self.cuda_graph { 4 } else { 1 } {
+            (
+                Some(GPU_RUNS.write().unwrap_or_else(|e| e.into_inner())),
+                None,
+            )
+        } else {
+            (
+                None,
+                Some(GPU_RUNS.read().unwrap_or_else(|e| e.into_inner())),
+            )
+        }
+    }
+
+    /// Runs the first `n` frames of each batch of `parts` as one batch of `slots` (at least
+    /// their sum; slots after them run on whatever they hold): each part's letterboxed images,
+    /// copied one after another into an input batch of the engine's own on the model's device
+    /// (batches letterboxed on the host: into a host batch). For engines several streams share
+    /// (see [`crate::pool`]): one run of many frames instead of one run per stream. The parts
+    /// must agree on [`BatchTensor::combine_key`]; not with `cuda_graph` (a captured graph
+    /// replays one input size). The output, frame after frame in the parts' order, is read
+    /// with [`Engine::output`]; returns its shape and what its class rows hold.
+    pub fn run_combined(
+        &mut self,
+        parts: &[(&BatchTensor, usize)],
+        slots: usize,
+        rows: ClassRows,
+    ) -> Result<([usize; 3], ClassRows), InferError> {
+        let refuse = |why: String| Err(InferError::Runtime(format!("combined batch: {why}")));
+        let Some(&(first, _)) = parts.first() else {
+            return refuse("nothing to run".into());
+        };
+        let key = first.combine_key();
+        if parts.iter().any(|(t, _)| t.combine_key() != key) {
+            return refuse("the batches differ in input size, precision or preprocessing".into());
+        }
+        if self.cuda_graph {
+            return refuse("not with cuda-graph (a captured graph replays one input size)".into());
+        }
+        let total: usize = parts.iter().map(|&(_, n)| n).sum();
+        if total > slots || parts.iter().any(|&(t, n)| n > t.slots) {
+            return refuse(format!("{total} frames for {slots} slots"));
+        }
+        let lb = first.lb;
+        let per = lb.slot_len();
+        if matches!(first.data, BatchData::F32(_) | BatchData::F16(_)) {
+            let mut combined = match self.combined_host.take() {
+                Some(t) if t.slots == slots && t.lb == lb => t,
+                _ => BatchTensor::new(self.info.input_precision, slots, lb),
+            };
+            let mut at = 0;
+            for &(t, n) in parts {
+                let (from, to) = (..n * per, at * per..(at + n) * per);
+                match (&t.data, &mut combined.data) {
+                    (BatchData::F32(s), BatchData::F32(d)) => d[to].copy_from_slice(&s[from]),
+                    (BatchData::F16(s), BatchData::F16(d)) => d[to].copy_from_slice(&s[from]),
+                    _ => return refuse("a batch of another precision than the model's".into()),
+                }
+                at += n;
+            }
+            let ran = self.run(&combined, rows).map(|o| (o.shape, o.rows));
+            self.combined_host = Some(combined);
+            return ran;
+        }
+        let _guard = self.run_guard(format!("combined {slots} {}x{}", lb.dst_h, lb.dst_w));
+        let err = |e: ort::Error| InferError::Runtime(format!("combined batch: {e}"));
+        let dims = [slots, 3, lb.dst_h, lb.dst_w];
+        let gpu = self.provider != Provider::Cpu;
+        if gpu && self.copier.is_none() {
+            let copier = FrameCopier::new(self.device_id).map_err(|e| {
+                InferError::Runtime(format!("combining batches needs the CUDA driver: {e}"))
+            })?;
+            self.copier = Some(copier);
+        }
+        let mut images = match self.combined.remove(&dims) {
+            Some(t) => t,
+            None => {
+                let (device, _) = self.memory(MemoryType::Default).map_err(err)?;
+                let alloc = if gpu {
+                    ort::memory::Allocator::new(&self.session, device).map_err(err)?
+                } else {
+                    ort::memory::Allocator::default()
+                };
+                typed_tensor(&alloc, self.info.input_precision, &dims).map_err(err)?
+            }
+        };
+        let filled =
+            self.fill_combined(parts, &mut images, per * self.info.input_precision.bytes());
+        let ran = filled.and_then(|()| {
+            self.run_images(&images, slots, rows)
+                .map(|o| (o.shape, o.rows))
+        });
+        self.combined.insert(dims, images);
+        ran
+    }
+
+    /// Copies the letterboxed images of `parts` (frames batches) one after another into
+    /// `images`, `bytes` a frame: the letterbox kernel's output as it is, uint8 frames through
+    /// the preprocessing graph first.
+    fn fill_combined(
+        &mut self,
+        parts: &[(&BatchTensor, usize)],
+        images: &mut ort::value::DynTensor,
+        bytes: usize,
+    ) -> Result<(), InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("combined batch: {e}"));
+        let mut at = 0;
+        for &(t, n) in parts {
+            let BatchData::Frames(f) = &t.data else {
+                return Err(InferError::Runtime(
+                    "combined batch: a host batch among frames batches".into(),
+                ));
+            };
+            let preprocessed;
+            let src = match &f.store {
+                FrameStore::Letterboxed { images, .. } => images.data_ptr() as u64,
+                FrameStore::Host(frames) | FrameStore::Device { tensor: frames, .. } => {
+                    let mut pre = self.take_pre(f.spec)?;
+                    let out = self.preprocess(&mut pre, frames);
+                    self.put_pre(pre);
+                    preprocessed = out?
+                        .downcast::<ort::value::DynTensorValueType>()
+                        .map_err(err)?;
+                    preprocessed.data_ptr() as u64
+                }
+            };
+            let dst = images.data_ptr_mut() as u64 + (at * bytes) as u64;
+            match &self.copier {
+                // SAFETY: `src` holds `n` (at most its batch's slots) frames of `bytes` on the
+                // model's device, `dst` is frame `at` of `images` with room for `n` more (the
+                // caller checked the sum against its slots); done when copy returns.
+                Some(c) => unsafe { c.copy(dst, src, n * bytes) }
+                    .map_err(|e| InferError::Runtime(format!("combined batch copy: {e}")))?,
+                // SAFETY: as above, both in host memory (the CPU provider's device).
+                None => unsafe {
+                    std::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, n * bytes)
+                },
+            }
+            at += n;
+        }
+        Ok(())
+    }
+
+    /// The output of the latest run, as [`Engine::run_combined`] returned its shape.
+    pub fn output(&self) -> &[f32] {
+        &self.output
+    }
+
+    /// Swaps the latest run's output with `other` (an engine's caller keeping it without a
+    /// copy; the engine's next run refills what it gets back).
+    pub fn swap_output(&mut self, other: &mut Vec<f32>) {
+        std::mem::swap(&mut self.output, other);
     }
 
     /// The output to read for `rows`: its name, precision and what its class rows hold.
@@ -1017,6 +1107,12 @@ impl Engine {
         self.checked_output(dims, slots, rows)
     }
 
+    /// Whether the model's runs replay a captured CUDA graph (`cuda_graph` on the CUDA
+    /// provider).
+    pub fn cuda_graph(&self) -> bool {
+        self.cuda_graph
+    }
+
     /// Model-only time per batch with the input already on the provider's device (the limit
     /// of this stack, what preprocessing and transfers are measured against): `runs` runs
     /// after warm-up, output left on the device. Returns seconds per run.
@@ -1285,6 +1381,18 @@ impl BatchTensor {
             if matches!(f.store, FrameStore::Device { .. } | FrameStore::Letterboxed { .. }))
     }
 
+    /// What batches must share to run combined ([`Engine::run_combined`]): the model input
+    /// size and precision, and whether they are letterboxed on the host or hold frames for the
+    /// device.
+    pub fn combine_key(&self) -> (usize, usize, Precision, bool) {
+        let (precision, frames) = match &self.data {
+            BatchData::F32(_) => (Precision::F32, false),
+            BatchData::F16(_) => (Precision::F16, false),
+            BatchData::Frames(f) => (f.spec.output, true),
+        };
+        (self.lb.dst_h, self.lb.dst_w, precision, frames)
+    }
+
     /// Whether frames are letterboxed into this batch as they come, by the letterbox kernel.
     pub fn letterboxed_on_device(&self) -> bool {
         matches!(&self.data, BatchData::Frames(f) if matches!(f.store, FrameStore::Letterboxed { .. }))
@@ -1419,60 +1527,5 @@ impl FrameBatch {
             ));
         }
         Ok(tight_len(format, width, height))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn planted(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/models")
-            .join(name)
-    }
-
-    /// One engine per name while anyone holds it; other settings under a held name are an
-    /// error naming both; a name whose engine is gone loads anew.
-    #[test]
-    fn engines_are_shared_by_name_while_held() {
-        let cfg = EngineConfig {
-            model: planted("planted-det-raw-dyn.onnx"),
-            ..Default::default()
-        };
-        let (a, _) = load_shared("unit-a", &cfg).unwrap();
-        let respelled = EngineConfig {
-            model: planted("../models/./planted-det-raw-dyn.onnx"),
-            ..cfg.clone()
-        };
-        let (b, warnings) = load_shared("unit-a", &respelled).unwrap();
-        assert!(
-            Arc::ptr_eq(&a, &b),
-            "the same name (and model) gives the same engine"
-        );
-        assert!(warnings.is_empty());
-        let (c, _) = load_shared("unit-c", &cfg).unwrap();
-        assert!(!Arc::ptr_eq(&a, &c), "another name, another engine");
-        let fp16 = EngineConfig {
-            model: planted("planted-det-raw-dyn-fp16.onnx"),
-            ..cfg.clone()
-        };
-        match load_shared("unit-a", &fp16) {
-            Err(InferError::SharedEngine(m)) => {
-                assert!(
-                    m.contains("'unit-a'") && m.contains("other settings"),
-                    "{m}"
-                );
-                assert!(m.contains("planted-det-raw-dyn.onnx"), "{m}");
-                assert!(m.contains("planted-det-raw-dyn-fp16.onnx"), "{m}");
-            }
-            other => panic!(
-                "expected a shared-engine error, got {:?}",
-                other.map(|_| ())
-            ),
-        }
-        drop((a, b));
-        let (d, _) = load_shared("unit-a", &fp16).unwrap();
-        assert_eq!(d.lock().unwrap().info.input_precision, Precision::F16);
     }
 }

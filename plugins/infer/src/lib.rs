@@ -2,6 +2,7 @@
 //!
 //! - [`cuda`]: the CUDA driver calls for frames already in device memory (loaded at run time);
 //! - [`engine`]: finding libonnxruntime, execution providers, sessions, the batch tensor;
+//! - [`pool`]: engines several elements share by name, their batches combined into one run;
 //! - [`model`]: what an ultralytics export says about itself (task, names, layout, sizes);
 //! - [`preprocess`]: letterbox straight from a video frame into a batch slot;
 //! - [`decode`]: output tensors to objects in frame pixels, NMS;
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod eval;
 pub mod graph;
 pub mod model;
+pub mod pool;
 pub mod preprocess;
 
 pub use decode::{DecodeParams, FrameObjects, Object, Point};

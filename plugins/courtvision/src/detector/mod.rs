@@ -81,6 +81,9 @@ pub const DEFAULT_IOU: f64 = 0.7;
 pub const DEFAULT_MAX_DET: u32 = 300;
 /// Batch size when the property is 0 (auto) and the model's batch is dynamic.
 pub const DEFAULT_DYNAMIC_BATCH: usize = 4;
+/// Default `engine-batch-size`: the largest batch the GPU benchmarks run (yolo11n's best rate
+/// on the H100 of batches 1, 8 and 32).
+pub const DEFAULT_ENGINE_BATCH: u32 = 32;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -104,6 +107,9 @@ pub struct Settings {
     pub preprocess: Preprocess,
     pub cuda_graph: bool,
     pub engine_name: Option<String>,
+    pub engine_instances: u32,
+    pub engine_batch_size: u32,
+    pub engine_batch_latency_ms: u32,
 }
 
 impl Default for Settings {
@@ -129,6 +135,9 @@ impl Default for Settings {
             preprocess: Preprocess::Auto,
             cuda_graph: false,
             engine_name: None,
+            engine_instances: 1,
+            engine_batch_size: DEFAULT_ENGINE_BATCH,
+            engine_batch_latency_ms: 0,
         }
     }
 }
@@ -144,12 +153,47 @@ pub fn properties() -> Vec<glib::ParamSpec> {
         glib::ParamSpecString::builder("engine-name")
             .nick("Engine name")
             .blurb(
-                "Elements of one process with the same engine name share one loaded model: one \
-                 ONNX Runtime session, loaded and warmed up once, its weights in memory once; \
-                 their batches run one at a time. They must agree on model, ort-library, \
-                 execution-provider, device-id, intra-threads, trt-cache-dir and cuda-graph. \
-                 Unset: the element has a model of its own",
+                "Elements of one process with the same engine name share one loaded model \
+                 (engine-instances sessions of it, loaded and warmed up once, the weights in \
+                 memory once); batches that queue up while every session is busy run together, \
+                 up to engine-batch-size frames. They must agree on model, ort-library, \
+                 execution-provider, device-id, intra-threads, trt-cache-dir, cuda-graph and \
+                 the engine-* properties. Unset: the element has a model of its own",
             )
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("engine-instances")
+            .nick("Engine instances")
+            .blurb(
+                "With engine-name: sessions of the shared model, each running one batch at a \
+                 time (more overlap runs on the GPU, each costs a first run and the weights' \
+                 memory)",
+            )
+            .minimum(1)
+            .maximum(16)
+            .default_value(1)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("engine-batch-size")
+            .nick("Engine batch size")
+            .blurb(
+                "With engine-name: the most frames one run takes from the sharers' batches that \
+                 queued up together (dynamic-batch models; a static-batch model's runs take its \
+                 batch; no run with cuda-graph); 0 or 1: every batch runs alone",
+            )
+            .maximum(1024)
+            .default_value(DEFAULT_ENGINE_BATCH)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("engine-batch-latency")
+            .nick("Engine batch latency")
+            .blurb(
+                "With engine-name: how long (ms) a free session may wait for more of the \
+                 sharers' batches to run together with the oldest queued one, until \
+                 engine-batch-size frames are there; 0: it runs what queued at once",
+            )
+            .maximum(10_000)
+            .default_value(0)
             .mutable_ready()
             .build(),
         glib::ParamSpecString::builder("labels")
@@ -340,6 +384,15 @@ impl Settings {
             }
             "preprocess" => self.preprocess = value.get().expect("type checked upstream"),
             "cuda-graph" => self.cuda_graph = value.get().expect("type checked upstream"),
+            "engine-instances" => {
+                self.engine_instances = value.get().expect("type checked upstream")
+            }
+            "engine-batch-size" => {
+                self.engine_batch_size = value.get().expect("type checked upstream")
+            }
+            "engine-batch-latency" => {
+                self.engine_batch_latency_ms = value.get().expect("type checked upstream")
+            }
             "engine-name" => {
                 self.engine_name = value
                     .get::<Option<String>>()
@@ -372,6 +425,9 @@ impl Settings {
             "preprocess" => self.preprocess.to_value(),
             "cuda-graph" => self.cuda_graph.to_value(),
             "engine-name" => self.engine_name.to_value(),
+            "engine-instances" => self.engine_instances.to_value(),
+            "engine-batch-size" => self.engine_batch_size.to_value(),
+            "engine-batch-latency" => self.engine_batch_latency_ms.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }

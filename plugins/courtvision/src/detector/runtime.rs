@@ -19,10 +19,10 @@ use gst_video::prelude::*;
 
 use courtvision_infer::decode::ClassRows;
 use courtvision_infer::graph::GraphSpec;
+use courtvision_infer::pool::{EnginePool, PoolConfig, Request};
 use courtvision_infer::{
-    engine::{BatchTensor, SharedEngine},
-    DecodeParams, Engine, EngineConfig, FrameObjects, FrameView, Letterbox, ModelInfo, PixelFormat,
-    Task, YuvMatrix,
+    engine::BatchTensor, DecodeParams, EngineConfig, FrameObjects, FrameView, Letterbox, ModelInfo,
+    PixelFormat, Task, YuvMatrix,
 };
 use courtvision_meta::{
     add_detection, record_stage, wall_clock_ns, BBox, Detection, Keypoint, MotionMeta,
@@ -80,7 +80,7 @@ enum Item {
 /// What the worker needs from the loaded model.
 struct Model {
     /// The element's own, or one shared by name with others (`engine-name`).
-    engine: SharedEngine,
+    engine: Arc<EnginePool>,
     labels: Vec<Arc<str>>,
     source: Arc<str>,
 }
@@ -95,6 +95,8 @@ struct WorkerState {
     fill: Fill,
     last: Option<Inferred>,
     held: Vec<Entry>,
+    /// The engine's output of the latest batch (kept for its allocation).
+    output: Vec<f32>,
 }
 
 /// Queue between the streaming thread and the worker task.
@@ -347,8 +349,15 @@ fn load_model(
     }
     let loading = Instant::now();
     let (engine, warnings) = match &settings.engine_name {
-        Some(name) => courtvision_infer::engine::load_shared(name, &cfg),
-        None => Engine::load(&cfg).map(|(e, w)| (Arc::new(Mutex::new(e)), w)),
+        Some(name) => {
+            let pool = PoolConfig {
+                instances: settings.engine_instances as usize,
+                max_batch: settings.engine_batch_size as usize,
+                max_wait: Duration::from_millis(settings.engine_batch_latency_ms as u64),
+            };
+            courtvision_infer::pool::load_shared(name, &cfg, pool)
+        }
+        None => EnginePool::load(&cfg, PoolConfig::default()).map(|(e, w)| (Arc::new(e), w)),
     }
     .map_err(|e| e.to_string())?;
     let load_ms = loading.elapsed().as_secs_f64() * 1e3;
@@ -356,10 +365,7 @@ fn load_model(
         gst::warning!(CAT, obj = element, "{w}");
         gst::element_warning!(element, gst::LibraryError::Settings, ("{}", w));
     }
-    let (mut info, provider) = {
-        let e = lock(&engine);
-        (e.info.clone(), e.provider)
-    };
+    let (mut info, provider) = (engine.info().clone(), engine.provider());
     if kind == Kind::Pose && info.task != Task::Pose {
         return Err(format!(
             "{} is not a pose model (no kpt_shape); use yolodetect for detection models",
@@ -560,6 +566,7 @@ impl Detector {
             fill: lock(&self.settings).fill,
             last: None,
             held: Vec::new(),
+            output: Vec::new(),
         };
         let element = element.downgrade();
         pad.start_task(move || {
@@ -725,7 +732,8 @@ impl Detector {
             // preprocessing session (waits for a running batch).
             (None, Some(spec)) => {
                 let made = match lock(&self.shared.model).as_ref() {
-                    Some(m) => lock(&m.engine)
+                    Some(m) => m
+                        .engine
                         .new_frames_batch(spec, device)
                         .map_err(|e| e.to_string()),
                     None => Err("no model loaded".into()),
@@ -1009,7 +1017,12 @@ impl Detector {
     /// max-batch-latency) plus the measured time of one batch run.
     pub fn added_latency(&self) -> gst::ClockTime {
         let _ = self.wait_loaded();
-        let max_wait = lock(&self.settings).max_batch_latency_ms;
+        let (max_wait, engine_wait) = {
+            let s = lock(&self.settings);
+            let shared = s.engine_name.is_some() && s.engine_batch_size > 1;
+            let engine_wait = if shared { s.engine_batch_latency_ms } else { 0 };
+            (s.max_batch_latency_ms, engine_wait)
+        };
         let f = lock(&self.shared.filling);
         let Some(config) = f.config.as_ref() else {
             return gst::ClockTime::ZERO;
@@ -1042,7 +1055,8 @@ impl Detector {
             .map_or(gst::ClockTime::ZERO, |d| {
                 gst::ClockTime::from_nseconds(d.as_nanos() as u64)
             });
-        wait + held + run
+        // A shared engine's session may wait for other streams' batches before the run.
+        wait + held + gst::ClockTime::from_mseconds(engine_wait as u64) + run
     }
 }
 
@@ -1357,57 +1371,74 @@ fn run_batch(
     pads: &Pads,
     element: &gst::Element,
     state: &mut WorkerState,
-    mut batch: Batch,
+    batch: Batch,
     idle: Duration,
 ) -> Result<gst::FlowSuccess, gst::FlowError> {
     let started = Instant::now();
+    let Batch {
+        tensor,
+        mut entries,
+        frames,
+        params,
+        fill,
+    } = batch;
     // The engine's part (preprocessing, model, output copy) of the batch's time.
     let mut engine_time = Duration::ZERO;
+    // Frames of the engine's run (more than the batch's where it ran with other streams').
+    let mut run_frames = frames;
     let mut failure = None;
-    let mut results: Vec<Inferred> = Vec::with_capacity(batch.frames);
+    let mut results: Vec<Inferred> = Vec::with_capacity(frames);
     let mut source: Arc<str> = Arc::from("");
-    {
-        let model = lock(&shared.model);
-        match model.as_ref() {
-            None => failure = Some("no model loaded".to_string()),
-            Some(m) => {
-                source = m.source.clone();
-                // Shared by name, the engine runs one batch at a time (its output is read
-                // before the next runs).
-                let mut engine = lock(&m.engine);
-                let info = engine.info.clone();
-                let lb = *batch.tensor.letterbox();
-                // Each anchor's best class is all the decoder needs, unless a class filter
-                // may pass over it for another class.
-                let rows = match batch.params.classes {
-                    None => ClassRows::Best,
-                    Some(_) => ClassRows::All,
-                };
-                let ran = engine.run(&batch.tensor, rows);
-                engine_time = started.elapsed();
-                match ran {
-                    Err(e) => failure = Some(e.to_string()),
-                    Ok(out) => {
-                        let mut objects = FrameObjects::default();
-                        let frames = batch.entries.iter().filter_map(|e| match e {
-                            Entry::Frame { buffer, .. } => Some(buffer),
-                            _ => None,
-                        });
-                        for (i, buffer) in frames.enumerate() {
-                            let (data, dims) = out.frame(i);
-                            courtvision_infer::decode::decode_frame(
-                                &info,
-                                &batch.params,
-                                data,
-                                dims,
-                                &lb,
-                                &mut objects,
-                            );
-                            results.push(to_inferred(&objects, buffer.pts(), &m.labels, &source));
-                        }
+    let model = lock(&shared.model)
+        .as_ref()
+        .map(|m| (m.engine.clone(), m.labels.clone(), m.source.clone()));
+    let mut tensor = Some(tensor);
+    match model {
+        None => failure = Some("no model loaded".to_string()),
+        Some((engine, labels, src)) => {
+            source = src;
+            let info = engine.info();
+            let lb = *tensor.as_ref().expect("not taken yet").letterbox();
+            // Each anchor's best class is all the decoder needs, unless a class filter may
+            // pass over it for another class.
+            let rows = match params.classes {
+                None => ClassRows::Best,
+                Some(_) => ClassRows::All,
+            };
+            // Shared by name, the engine may run this batch with other elements' queued
+            // batches, or another element's thread may run it.
+            let mut reply = engine.run(Request {
+                tensor: tensor.take().expect("not taken yet"),
+                frames,
+                rows,
+                output: std::mem::take(&mut state.output),
+            });
+            engine_time = started.elapsed();
+            tensor = reply.tensor.take();
+            match reply.batch() {
+                Err(e) => failure = Some(e.to_string()),
+                Ok(out) => {
+                    run_frames = reply.result.as_ref().map_or(frames, |r| r.run_frames);
+                    let mut objects = FrameObjects::default();
+                    let buffers = entries.iter().filter_map(|e| match e {
+                        Entry::Frame { buffer, .. } => Some(buffer),
+                        _ => None,
+                    });
+                    for (i, buffer) in buffers.enumerate() {
+                        let (data, dims) = out.frame(i);
+                        courtvision_infer::decode::decode_frame(
+                            info,
+                            &params,
+                            data,
+                            dims,
+                            &lb,
+                            &mut objects,
+                        );
+                        results.push(to_inferred(&objects, buffer.pts(), &labels, &source));
                     }
                 }
             }
+            state.output = reply.output;
         }
     }
     let elapsed = started.elapsed();
@@ -1422,7 +1453,7 @@ fn run_batch(
         CAT,
         obj = element,
         "batch of {} ran in {:?} (engine {:?})",
-        batch.frames,
+        frames,
         elapsed,
         engine_time
     );
@@ -1438,11 +1469,13 @@ fn run_batch(
     // Push the frames (annotated, or as they came if inference failed) and events, in order.
     let mut flow: Result<gst::FlowSuccess, gst::FlowError> = Ok(gst::FlowSuccess::Ok);
     let mut results = results.into_iter();
-    let n = batch.frames as u32;
-    for entry in batch.entries.drain(..) {
+    let n = frames as u32;
+    // The timing stage's batch size: the frames the model ran on together.
+    let ran = run_frames as u32;
+    for entry in entries.drain(..) {
         let result = match (&entry, failure.is_none()) {
-            (Entry::Frame { .. }, true) => results.next().map(|r| (r, n)),
-            (Entry::Frame { .. }, false) => Some((Inferred::default(), n)),
+            (Entry::Frame { .. }, true) => results.next().map(|r| (r, ran)),
+            (Entry::Frame { .. }, false) => Some((Inferred::default(), ran)),
             _ => None,
         };
         let f = emit(state, &pads.src, entry, result);
@@ -1450,21 +1483,27 @@ fn run_batch(
             flow = f;
         }
     }
-    lock(&shared.queue).free.push(batch.tensor);
+    if let Some(tensor) = tensor {
+        lock(&shared.queue).free.push(tensor);
+    }
     shared.cond.notify_all();
     // Where the batch's time went (`GST_DEBUG=cvdetector:5`), stamped on the wall clock to
     // line up with other logs: the streaming thread putting its frames in, the worker waiting
     // for it, the engine (device work, model, output copy; with a shared engine also the wait
-    // for the other sharers' runs), and the whole run with decoding and pushing.
+    // for a free session), the frames of the engine's run (with a shared engine, other
+    // elements' batches may have run with this one), and the whole run with decoding and
+    // pushing.
     gst::debug!(
         CAT,
         obj = element,
-        "batch timing: end_ns={} frames={} fill_ms={:.3} idle_ms={:.3} engine_ms={:.3} run_ms={:.3}",
+        "batch timing: end_ns={} frames={} fill_ms={:.3} idle_ms={:.3} engine_ms={:.3} \
+         engine_frames={} run_ms={:.3}",
         wall_clock_ns(),
         n,
-        batch.fill.as_secs_f64() * 1e3,
+        fill.as_secs_f64() * 1e3,
         idle.as_secs_f64() * 1e3,
         engine_time.as_secs_f64() * 1e3,
+        run_frames,
         started.elapsed().as_secs_f64() * 1e3
     );
     if failure.is_some() {

@@ -1,0 +1,725 @@
+//! Engines that several element instances share by name (`engine-name`): a pool of sessions of
+//! one model, each batch run on whichever session is free, and the batches that queue up while
+//! every session is busy run together as one (frames of several streams filling one batch).
+//!
+//! ONNX Runtime's `Run` is not safe to call from several threads on one session (the `ort`
+//! crate takes `&mut` for it after crashes in providers' allocators), so a session runs one
+//! batch at a time, and one session for sixteen streams kept the H100 63% busy. A pool holds
+//! `instances` sessions instead, loaded side by side: their runs overlap on the GPU as separate
+//! engines' do, and they still share one load and a few first runs instead of one per element.
+//!
+//! Combining is group commit, the dynamic batching inference servers do: a batch submitted
+//! while a session is free runs at once, alone, as it would without a pool; batches submitted
+//! while every session is busy wait, and the next free session takes them together, up to
+//! `max_batch` frames, in the order they came. Nothing waits for a batch to fill, so a lone
+//! stream's latency is unchanged; under load, sixteen cameras' batches of two run as one of
+//! thirty-two instead of sixteen runs of two. The thread that submits a batch runs the
+//! combined batch it is part of (or others' while it waits): no thread of the pool's own.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use crate::cuda::FrameCopier;
+use crate::decode::ClassRows;
+use crate::engine::{BatchOutput, BatchTensor, Engine, EngineConfig};
+use crate::graph::GraphSpec;
+use crate::model::ModelInfo;
+use crate::{InferError, Provider};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How a shared engine runs its sharers' batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Sessions of the model, each running one batch at a time (at least one).
+    pub instances: usize,
+    /// The most frames one run takes from batches that queued up together (dynamic-batch
+    /// models; a static-batch model's runs take at most its batch); 0 or 1: every batch runs
+    /// alone.
+    pub max_batch: usize,
+    /// How long a free session may wait for more batches to run with the oldest queued one,
+    /// until `max_batch` frames are there (zero: it runs what queued at once). Live streams:
+    /// several cameras' batches in one run when the GPU is idle too.
+    pub max_wait: Duration,
+}
+
+impl Default for PoolConfig {
+    /// One session, batches run alone: an element's own engine.
+    fn default() -> Self {
+        PoolConfig {
+            instances: 1,
+            max_batch: 0,
+            max_wait: Duration::ZERO,
+        }
+    }
+}
+
+/// A batch to run: its tensor with `frames` frames filled in (the first ones), which class
+/// rows the caller reads, and a vector for the output (reused across batches).
+pub struct Request {
+    pub tensor: BatchTensor,
+    pub frames: usize,
+    pub rows: ClassRows,
+    pub output: Vec<f32>,
+}
+
+/// A run's answer to a [`Request`].
+pub struct Reply {
+    /// The request's tensor, back for reuse (`None` only where the run panicked).
+    pub tensor: Option<BatchTensor>,
+    /// The request's frames' output, frame after frame (as `result`'s shape says).
+    pub output: Vec<f32>,
+    pub result: Result<Ran, InferError>,
+}
+
+/// What a run gave a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ran {
+    /// The shape of [`Reply::output`]: `[frames or more, d1, d2]`.
+    pub shape: [usize; 3],
+    pub rows: ClassRows,
+    /// Frames of the run the request was part of (its own, or several requests' together).
+    pub run_frames: usize,
+}
+
+impl Reply {
+    /// The output to decode, or the run's error.
+    pub fn batch(&self) -> Result<BatchOutput<'_>, InferError> {
+        let ran = self.result.as_ref().map_err(Clone::clone)?;
+        Ok(BatchOutput {
+            data: &self.output,
+            shape: ran.shape,
+            rows: ran.rows,
+        })
+    }
+}
+
+/// A model loaded `instances` times, running batches of any number of callers.
+pub struct EnginePool {
+    info: ModelInfo,
+    provider: Provider,
+    engines: Vec<Mutex<Engine>>,
+    /// The most frames of a combined run (1: none).
+    max_batch: usize,
+    max_wait: Duration,
+    state: Mutex<State>,
+    cond: Condvar,
+}
+
+/// A request in the queue: its id (its reply's key) and when it came.
+struct Queued {
+    id: u64,
+    came: Instant,
+    request: Request,
+}
+
+struct State {
+    /// Requests not yet taken by a session, in the order they came.
+    queue: VecDeque<Queued>,
+    /// Sessions not running.
+    idle: Vec<usize>,
+    /// Replies not yet picked up.
+    done: HashMap<u64, Reply>,
+    next: u64,
+}
+
+impl EnginePool {
+    /// Loads `pool.instances` sessions of `cfg` side by side. Warnings (fallbacks) come once.
+    pub fn load(
+        cfg: &EngineConfig,
+        pool: PoolConfig,
+    ) -> Result<(EnginePool, Vec<String>), InferError> {
+        let n = pool.instances.max(1);
+        let loaded: Vec<_> = std::thread::scope(|s| {
+            let loads: Vec<_> = (0..n).map(|_| s.spawn(|| Engine::load(cfg))).collect();
+            loads
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(InferError::Runtime("loading the model panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let mut engines = Vec::with_capacity(n);
+        let mut warnings = Vec::new();
+        for (i, l) in loaded.into_iter().enumerate() {
+            let (engine, w) = l?;
+            if i == 0 {
+                warnings = w;
+            }
+            engines.push(engine);
+        }
+        let first = &engines[0];
+        let (info, provider) = (first.info.clone(), first.provider);
+        // A captured CUDA graph replays one input size: no combined runs.
+        let max_batch = if first.cuda_graph() {
+            1
+        } else {
+            match info.static_batch {
+                Some(b) if pool.max_batch > 1 => b,
+                _ => pool.max_batch.max(1),
+            }
+        };
+        Ok((
+            EnginePool {
+                info,
+                provider,
+                engines: engines.into_iter().map(Mutex::new).collect(),
+                max_batch,
+                max_wait: if max_batch > 1 {
+                    pool.max_wait
+                } else {
+                    Duration::ZERO
+                },
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    idle: (0..n).rev().collect(),
+                    done: HashMap::new(),
+                    next: 0,
+                }),
+                cond: Condvar::new(),
+            },
+            warnings,
+        ))
+    }
+
+    /// What the model says about itself.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// The provider in use (`Auto` resolved).
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    /// Sessions in the pool.
+    pub fn instances(&self) -> usize {
+        self.engines.len()
+    }
+
+    /// A frames batch (see [`Engine::new_frames_batch`]) for any of the pool's sessions: its
+    /// memory comes from the first one's (waits for a batch it runs).
+    pub fn new_frames_batch(
+        &self,
+        spec: GraphSpec,
+        device: Option<Arc<FrameCopier>>,
+    ) -> Result<BatchTensor, InferError> {
+        lock(&self.engines[0]).new_frames_batch(spec, device)
+    }
+
+    /// Runs `request` (alone on a free session, or with others that queued up meanwhile) and
+    /// returns its reply. The calling thread may run other callers' batches while it waits.
+    pub fn run(&self, request: Request) -> Reply {
+        let mut state = lock(&self.state);
+        let id = state.next;
+        state.next += 1;
+        state.queue.push_back(Queued {
+            id,
+            came: Instant::now(),
+            request,
+        });
+        // A session waiting for more frames counts them again.
+        self.cond.notify_all();
+        loop {
+            if let Some(reply) = state.done.remove(&id) {
+                return reply;
+            }
+            if !state.queue.is_empty() && !state.idle.is_empty() {
+                let deadline = state.queue[0].came + self.max_wait;
+                let now = Instant::now();
+                if now < deadline && self.groupable(&state.queue) < self.max_batch {
+                    state = self
+                        .cond
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    continue;
+                }
+                if let Some(e) = state.idle.pop() {
+                    let group = self.take_group(&mut state.queue);
+                    drop(state);
+                    let replies = self.run_group(e, group);
+                    state = lock(&self.state);
+                    state.idle.push(e);
+                    state.done.extend(replies);
+                    self.cond.notify_all();
+                    continue;
+                }
+            }
+            state = self.cond.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Frames the first queued request's run would take from the queue, as [`Self::take_group`]
+    /// would count them.
+    fn groupable(&self, queue: &VecDeque<Queued>) -> usize {
+        let Some(first) = queue.front().map(|q| &q.request) else {
+            return 0;
+        };
+        let key = (first.tensor.combine_key(), first.rows);
+        queue
+            .iter()
+            .skip(1)
+            .map(|q| &q.request)
+            .filter(|r| (r.tensor.combine_key(), r.rows) == key)
+            .fold(first.frames, |total, r| {
+                if total + r.frames <= self.max_batch {
+                    total + r.frames
+                } else {
+                    total
+                }
+            })
+    }
+
+    /// The first queued request and the later ones that can run with it, up to `max_batch`
+    /// frames in all.
+    fn take_group(&self, queue: &mut VecDeque<Queued>) -> Vec<(u64, Request)> {
+        let first = queue.pop_front().expect("a request is queued");
+        let key = (first.request.tensor.combine_key(), first.request.rows);
+        let mut total = first.request.frames;
+        let mut group = vec![(first.id, first.request)];
+        let mut i = 0;
+        while i < queue.len() && total < self.max_batch {
+            let r = &queue[i].request;
+            if (r.tensor.combine_key(), r.rows) == key && total + r.frames <= self.max_batch {
+                total += r.frames;
+                group.extend(queue.remove(i).map(|q| (q.id, q.request)));
+            } else {
+                i += 1;
+            }
+        }
+        group
+    }
+
+    /// Runs `group` on session `e`: one request as it is (its output handed over without a
+    /// copy), several as one combined batch (each gets its frames' rows).
+    fn run_group(&self, e: usize, group: Vec<(u64, Request)>) -> Vec<(u64, Reply)> {
+        let ids: Vec<u64> = group.iter().map(|(id, _)| *id).collect();
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut engine = lock(&self.engines[e]);
+            self.run_on(&mut engine, group)
+        }));
+        ran.unwrap_or_else(|_| {
+            // The tensors went with the unwinding; every caller hears of it.
+            ids.into_iter()
+                .map(|id| {
+                    let result = Err(InferError::Runtime("the engine's run panicked".into()));
+                    (
+                        id,
+                        Reply {
+                            tensor: None,
+                            output: Vec::new(),
+                            result,
+                        },
+                    )
+                })
+                .collect()
+        })
+    }
+
+    fn run_on(&self, engine: &mut Engine, mut group: Vec<(u64, Request)>) -> Vec<(u64, Reply)> {
+        if group.len() == 1 {
+            let (id, mut r) = group.pop().expect("one request");
+            let result = engine.run(&r.tensor, r.rows).map(|o| Ran {
+                shape: o.shape,
+                rows: o.rows,
+                run_frames: r.frames,
+            });
+            if result.is_ok() {
+                engine.swap_output(&mut r.output);
+            }
+            let reply = Reply {
+                tensor: Some(r.tensor),
+                output: r.output,
+                result,
+            };
+            return vec![(id, reply)];
+        }
+        let total: usize = group.iter().map(|(_, r)| r.frames).sum();
+        let slots = match self.info.static_batch {
+            Some(b) => b,
+            // Few input shapes on a GPU, whose first run of each takes seconds (see
+            // engine::GPU_RUNS): powers of two, the slots past the frames run on stale data.
+            None if self.provider != Provider::Cpu => {
+                total.next_power_of_two().min(self.max_batch).max(total)
+            }
+            None => total,
+        };
+        let rows = group[0].1.rows;
+        let parts: Vec<(&BatchTensor, usize)> =
+            group.iter().map(|(_, r)| (&r.tensor, r.frames)).collect();
+        let ran = engine.run_combined(&parts, slots, rows);
+        drop(parts);
+        let out = engine.output();
+        let mut at = 0;
+        group
+            .into_iter()
+            .map(|(id, mut r)| {
+                let result = match &ran {
+                    Ok(([_, d1, d2], rows)) => {
+                        let per = d1 * d2;
+                        r.output.clear();
+                        r.output
+                            .extend_from_slice(&out[at * per..(at + r.frames) * per]);
+                        Ok(Ran {
+                            shape: [r.frames, *d1, *d2],
+                            rows: *rows,
+                            run_frames: total,
+                        })
+                    }
+                    Err(e) => Err(e.clone()),
+                };
+                at += r.frames;
+                let reply = Reply {
+                    tensor: Some(r.tensor),
+                    output: r.output,
+                    result,
+                };
+                (id, reply)
+            })
+            .collect()
+    }
+}
+
+/// What a name stands for: the settings its pool was loaded with, and the pool while anyone
+/// holds it.
+type NamedSlot = Arc<Mutex<Option<(EngineConfig, PoolConfig, Weak<EnginePool>)>>>;
+
+/// Pools shared by name. A name's slot stays locked while its pool loads, so whoever asks for
+/// the name meanwhile waits for that load instead of starting another. Names stay (a slot
+/// each), pools go when their last holder drops them.
+static SHARED: Mutex<BTreeMap<String, NamedSlot>> = Mutex::new(BTreeMap::new());
+
+/// The pool named `name`: the one already loaded under that name if anyone still holds it
+/// (its settings must equal `cfg` and `pool`), else a new one loaded with them. Sharing saves
+/// the loads, the first runs (where a GPU session picks its kernels, seconds each and one at a
+/// time in a process, see `engine::GPU_RUNS`) and the weights' memory. Warnings come with the
+/// load that made the pool.
+pub fn load_shared(
+    name: &str,
+    cfg: &EngineConfig,
+    pool: PoolConfig,
+) -> Result<(Arc<EnginePool>, Vec<String>), InferError> {
+    let slot = lock(&SHARED).entry(name.to_string()).or_default().clone();
+    let mut slot = lock(&slot);
+    if let Some((loaded, loaded_pool, engine)) = slot.as_ref() {
+        if let Some(engine) = engine.upgrade() {
+            if canonical(loaded) != canonical(cfg) || *loaded_pool != pool {
+                return Err(InferError::SharedEngine(format!(
+                    "engine-name '{name}' is already loaded with other settings ({}); elements \
+                     sharing an engine must agree on model, ort-library, execution-provider, \
+                     device-id, intra-threads, trt-cache-dir, cuda-graph, engine-instances, \
+                     engine-batch-size and engine-batch-latency (asked for: {})",
+                    describe(loaded, loaded_pool),
+                    describe(cfg, &pool)
+                )));
+            }
+            return Ok((engine, Vec::new()));
+        }
+    }
+    let (engine, warnings) = EnginePool::load(cfg, pool)?;
+    let engine = Arc::new(engine);
+    *slot = Some((cfg.clone(), pool, Arc::downgrade(&engine)));
+    Ok((engine, warnings))
+}
+
+/// `cfg` with its paths resolved (`models/a.onnx` and `./models/a.onnx` are one model), for
+/// comparing the settings of engines shared by name.
+fn canonical(cfg: &EngineConfig) -> EngineConfig {
+    let resolve = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    EngineConfig {
+        model: resolve(&cfg.model),
+        ort_library: cfg.ort_library.as_deref().map(resolve),
+        trt_cache_dir: cfg.trt_cache_dir.as_deref().map(resolve),
+        ..cfg.clone()
+    }
+}
+
+/// An engine's settings as the properties name them.
+fn describe(cfg: &EngineConfig, pool: &PoolConfig) -> String {
+    let path = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map_or("unset".into(), |p| p.display().to_string())
+    };
+    format!(
+        "model {}, ort-library {}, provider {:?}, device-id {}, intra-threads {}, trt-cache-dir {}, \
+         cuda-graph {}, engine-instances {}, engine-batch-size {}, engine-batch-latency {} ms",
+        cfg.model.display(),
+        path(&cfg.ort_library),
+        cfg.provider,
+        cfg.device_id,
+        cfg.intra_threads,
+        path(&cfg.trt_cache_dir),
+        cfg.cuda_graph,
+        pool.instances,
+        pool.max_batch,
+        pool.max_wait.as_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preprocess::{max_abs_diff, Letterbox, PixelFormat, TestFrame, YuvMatrix};
+    use crate::Precision;
+    use std::path::PathBuf;
+
+    fn planted(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/models")
+            .join(name)
+    }
+
+    fn det_cfg() -> EngineConfig {
+        EngineConfig {
+            model: planted("planted-det-raw-dyn.onnx"),
+            ..Default::default()
+        }
+    }
+
+    /// A batch of `slots` with `frames` random frames of `w` x `h` letterboxed for a `size`
+    /// square input.
+    fn batch(
+        pool: &EnginePool,
+        slots: usize,
+        frames: usize,
+        (w, h): (usize, usize),
+        size: usize,
+        seed: u32,
+    ) -> BatchTensor {
+        let lb = Letterbox::new(w, h, (size, size), 32, false);
+        let mut t = BatchTensor::new(pool.info().input_precision, slots, lb);
+        for i in 0..frames {
+            let frame = TestFrame::random(PixelFormat::Rgb, w, h, seed + i as u32);
+            t.fill_slot(i, &frame.view(YuvMatrix::Bt709)).unwrap();
+        }
+        t
+    }
+
+    fn request(tensor: BatchTensor, frames: usize) -> Request {
+        Request {
+            tensor,
+            frames,
+            rows: ClassRows::Best,
+            output: Vec::new(),
+        }
+    }
+
+    /// Frame `i`'s output rows in a reply.
+    fn frame_rows(reply: &Reply, i: usize) -> Vec<f32> {
+        reply.batch().unwrap().frame(i).0.to_vec()
+    }
+
+    /// One engine per name while anyone holds it; other settings under a held name (the model,
+    /// or how the pool runs) are an error naming both; a name whose engine is gone loads anew.
+    #[test]
+    fn engines_are_shared_by_name_while_held() {
+        let cfg = det_cfg();
+        let pool = PoolConfig::default();
+        let (a, _) = load_shared("unit-a", &cfg, pool).unwrap();
+        let respelled = EngineConfig {
+            model: planted("../models/./planted-det-raw-dyn.onnx"),
+            ..cfg.clone()
+        };
+        let (b, warnings) = load_shared("unit-a", &respelled, pool).unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the same name (and model) gives the same engine"
+        );
+        assert!(warnings.is_empty());
+        let (c, _) = load_shared("unit-c", &cfg, pool).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c), "another name, another engine");
+        let fp16 = EngineConfig {
+            model: planted("planted-det-raw-dyn-fp16.onnx"),
+            ..cfg.clone()
+        };
+        let two = PoolConfig {
+            instances: 2,
+            ..pool
+        };
+        for (other, other_pool, names) in [
+            (
+                &fp16,
+                pool,
+                ["planted-det-raw-dyn.onnx", "planted-det-raw-dyn-fp16.onnx"],
+            ),
+            (&cfg, two, ["engine-instances 1", "engine-instances 2"]),
+        ] {
+            match load_shared("unit-a", other, other_pool) {
+                Err(InferError::SharedEngine(m)) => {
+                    assert!(
+                        m.contains("'unit-a'") && m.contains("other settings"),
+                        "{m}"
+                    );
+                    assert!(m.contains(names[0]) && m.contains(names[1]), "{m}");
+                }
+                other => panic!(
+                    "expected a shared-engine error, got {:?}",
+                    other.map(|_| ())
+                ),
+            }
+        }
+        drop((a, b));
+        let (d, _) = load_shared("unit-a", &fp16, two).unwrap();
+        assert_eq!(d.info().input_precision, Precision::F16);
+        assert_eq!(d.instances(), 2);
+    }
+
+    /// Batches of several callers run as one give each caller the rows its frames give alone
+    /// (the first `frames` of each batch, whatever its other slots hold); a batch of another
+    /// input size or one past `max_batch` frames is left for a run of its own.
+    #[test]
+    fn combined_runs_give_each_batch_its_own_rows() {
+        let (pool, _) = EnginePool::load(
+            &det_cfg(),
+            PoolConfig {
+                instances: 1,
+                max_batch: 8,
+                max_wait: Duration::ZERO,
+            },
+        )
+        .unwrap();
+        // (slots, frames, source size, seed)
+        let parts = [
+            (4, 3, (320, 180), 1),
+            (2, 2, (200, 300), 10),
+            (4, 1, (320, 180), 20),
+        ];
+        let alone: Vec<Vec<Vec<f32>>> = parts
+            .iter()
+            .map(|&(slots, frames, size, seed)| {
+                let t = batch(&pool, slots, frames, size, 160, seed);
+                let reply = pool.run(request(t, frames));
+                let ran = reply.result.as_ref().unwrap();
+                assert_eq!(ran.run_frames, frames, "a lone batch runs alone");
+                (0..frames).map(|i| frame_rows(&reply, i)).collect()
+            })
+            .collect();
+        let queued = |id, request| Queued {
+            id,
+            came: Instant::now(),
+            request,
+        };
+        let mut queue: VecDeque<Queued> = parts
+            .iter()
+            .enumerate()
+            .map(|(n, &(slots, frames, size, seed))| {
+                let t = batch(&pool, slots, frames, size, 160, seed);
+                queued(n as u64, request(t, frames))
+            })
+            .collect();
+        // Another input size waits; so does a batch that would take the run past 8 frames.
+        queue.push_back(queued(
+            7,
+            request(batch(&pool, 4, 4, (320, 180), 224, 30), 4),
+        ));
+        queue.push_back(queued(
+            8,
+            request(batch(&pool, 4, 4, (320, 180), 160, 40), 4),
+        ));
+        assert_eq!(pool.groupable(&queue), 6);
+        let group = pool.take_group(&mut queue);
+        assert_eq!(
+            group.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        assert_eq!(queue.iter().map(|q| q.id).collect::<Vec<_>>(), [7, 8]);
+        let replies = pool.run_group(0, group);
+        for (id, reply) in &replies {
+            let (_, frames, _, _) = parts[*id as usize];
+            let ran = reply.result.as_ref().unwrap();
+            assert_eq!(ran.run_frames, 6, "three batches, six frames, one run");
+            assert_eq!(ran.shape[0], frames);
+            for (i, expected) in alone[*id as usize].iter().enumerate() {
+                let got = frame_rows(reply, i);
+                assert!(
+                    max_abs_diff(&got, expected) < 1e-3,
+                    "batch {id} frame {i}: combined differs from alone"
+                );
+            }
+            assert!(reply.tensor.is_some(), "each tensor comes back");
+        }
+    }
+
+    /// Callers on several threads at once, two sessions: every reply is the caller's own.
+    #[test]
+    fn concurrent_callers_get_their_own_rows() {
+        let (pool, _) = EnginePool::load(
+            &det_cfg(),
+            PoolConfig {
+                instances: 2,
+                max_batch: 16,
+                max_wait: Duration::ZERO,
+            },
+        )
+        .unwrap();
+        let expected: Vec<Vec<f32>> = (0..6)
+            .map(|k| {
+                let reply = pool.run(request(batch(&pool, 2, 2, (320, 180), 160, 100 * k), 2));
+                frame_rows(&reply, 1)
+            })
+            .collect();
+        std::thread::scope(|s| {
+            for k in 0..6u32 {
+                let (pool, expected) = (&pool, &expected);
+                s.spawn(move || {
+                    let mut t = Some(batch(pool, 2, 2, (320, 180), 160, 100 * k));
+                    let mut output = Vec::new();
+                    for _ in 0..4 {
+                        let reply = pool.run(Request {
+                            tensor: t.take().unwrap(),
+                            frames: 2,
+                            rows: ClassRows::Best,
+                            output,
+                        });
+                        let got = frame_rows(&reply, 1);
+                        assert!(
+                            max_abs_diff(&got, &expected[k as usize]) < 1e-3,
+                            "caller {k}"
+                        );
+                        (t, output) = (reply.tensor, reply.output);
+                    }
+                });
+            }
+        });
+    }
+
+    /// A free session waits (up to `max_wait`) for more batches to fill its run: three callers
+    /// at once, one run of all their frames.
+    #[test]
+    fn a_free_session_waits_for_batches_to_run_together() {
+        let (pool, _) = EnginePool::load(
+            &det_cfg(),
+            PoolConfig {
+                instances: 1,
+                max_batch: 6,
+                max_wait: Duration::from_secs(10),
+            },
+        )
+        .unwrap();
+        let waited = Instant::now();
+        let runs: Vec<usize> = std::thread::scope(|s| {
+            let callers: Vec<_> = (0..3u32)
+                .map(|k| {
+                    let pool = &pool;
+                    s.spawn(move || {
+                        let t = batch(pool, 2, 2, (320, 180), 160, 7 * k);
+                        pool.run(request(t, 2)).result.unwrap().run_frames
+                    })
+                })
+                .collect();
+            callers.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        assert_eq!(runs, [6, 6, 6], "one run of the three batches");
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "a full run does not wait out max_wait"
+        );
+    }
+}
