@@ -44,6 +44,7 @@
 #   fr      a session's load and first run alone, and 4 / 16 processes starting at once
 #   dr      nvh264dec max-display-delay=16 against the default, alternating, 16 streams fp16 b32
 #   en      streams sharing one engine (engine-name): start-up, rates, the same detections
+#   ep      engine pools: 2 / 4 sessions for 16 streams, batches of 4 combined, same detections
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -644,8 +645,10 @@ f = sum(r["frames"] for r in rows)
 med = lambda k: sorted(r[k] for r in rows)[len(rows) // 2]
 # Each run's overlap with the span.
 busy = sum(max(0, min(r["end_ns"], t1) - max(r["end_ns"] - r["run_ms"] * 1e6, t0)) for r in rows) / 1e9 / (s * els)
+# Shared engines run queued batches of several elements together (engine_frames).
+ef = f" (runs of {med('engine_frames'):.0f} frames)" if all("engine_frames" in r for r in rows) else ""
 print(f"{els} elements, {f / s:.0f} fps in {s:.1f} s; per batch (median): fill {med('fill_ms'):.1f} ms, "
-      f"worker idle {med('idle_ms'):.1f} ms, engine {med('engine_ms'):.1f} ms, run {med('run_ms'):.1f} ms; "
+      f"worker idle {med('idle_ms'):.1f} ms, engine {med('engine_ms'):.1f} ms{ef}, run {med('run_ms'):.1f} ms; "
       f"workers busy {busy:.0%}; start-up: model loads {sum(loads) / 1e3:.1f} s in all (longest {max(loads or [0]) / 1e3:.1f} s), "
       f"first batches' engine {sum(first.values()) / 1e3:.1f} s in all")
 PY
@@ -831,16 +834,36 @@ section_en() {
   for c in "16 -fp16 32" "16 32" "12 8"; do
     PROPS="engine-name=shared" timed en "$c" timeline
   done
+  same_detections en ""
+}
+
+# The default models on two copies of the courtsrc match in CUDA memory, a model each against
+# engines shared with SHARED (more properties): the same detections. Usage: same_detections TAG SHARED
+same_detections() {
   local m="filesrc location=$R/match-1080p.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
   local det="yolodetect model=models/courtvision-det.onnx execution-provider=cuda batch-size=8"
   local pose="posedetect model=models/courtvision-pose.onnx execution-provider=cuda batch-size=8"
   local own shared
   own=$(timeout 150 $R/cvlaunch $m ! $det ! $pose ! fakesink $m ! $det ! $pose ! fakesink 2>&1 | tail -1)
-  shared=$(timeout 150 $R/cvlaunch $m ! $det engine-name=d ! $pose engine-name=p ! fakesink \
-    $m ! $det engine-name=d ! $pose engine-name=p ! fakesink 2>&1 | tail -1)
-  log "en) own: $own"; log "en) shared: $shared"
-  row "en) default models, two match streams in CUDA memory: a model each / shared engines (detections per label)" \
+  shared=$(timeout 150 $R/cvlaunch $m ! $det engine-name=d $2 ! $pose engine-name=p $2 ! fakesink \
+    $m ! $det engine-name=d $2 ! $pose engine-name=p $2 ! fakesink 2>&1 | tail -1)
+  log "$1) own: $own"; log "$1) shared $2: $shared"
+  row "$1) default models, two match streams in CUDA memory: a model each / shared engines $2 (detections per label)" \
     "$(grep -o 'detections=.*' <<<"$own") / $(grep -o 'detections=.*' <<<"$shared")"
+}
+
+# Engine pools: 16 streams sharing 2 / 4 sessions of yolo11n fp16 b32 (one session ran them
+# at 3609 fps, its runs one at a time); 16 streams of batches of 4 combined into runs of up to
+# 32 frames by 2 sessions, against a model each at b4; the same detections with 2 sessions
+# and combined runs.
+section_ep() {
+  local i
+  for i in 2 4; do
+    PROPS="engine-name=shared engine-instances=$i" timed ep "16 -fp16 32" timeline
+  done
+  PROPS="engine-name=shared engine-instances=2" timed ep "16 -fp16 4"
+  timed ep "16 -fp16 4"
+  same_detections ep "engine-instances=2 engine-batch-latency=5"
 }
 
 # The decoder's properties on this runtime (GStreamer 1.22's nvh264dec).
@@ -891,6 +914,7 @@ for s in "$@"; do
     fr) section_fr ;;
     dr) section_dr ;;
     en) section_en ;;
+    ep) section_ep ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done
