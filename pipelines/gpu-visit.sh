@@ -866,6 +866,16 @@ section_ep() {
   same_detections ep "engine-instances=2 engine-batch-latency=5"
 }
 
+# 16 streams of batches of 4 on two sessions, combined: the timing log kept (xz) in $OUT
+# (runs of 4 and of 8-32 frames alternating on a session stalled it 4 s each switch, the
+# first visit); 12 streams fp32 b8 on two sessions, combined, and with a model each.
+section_eq() {
+  PROPS="engine-name=shared engine-instances=2" timed eq "16 -fp16 4" timeline
+  xz -c /tmp/st.txt > "$OUT/eq-st.txt.xz"
+  PROPS="engine-name=shared engine-instances=2" timed eq "12 8" timeline
+  timed eq "12 8"
+}
+
 # The decoder's properties on this runtime (GStreamer 1.22's nvh264dec).
 section_gi() {
   gst-inspect-1.0 nvh264dec > "$OUT/nvh264dec.txt" 2>&1
@@ -915,6 +925,7 @@ for s in "$@"; do
     dr) section_dr ;;
     en) section_en ;;
     ep) section_ep ;;
+    eq) section_eq ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

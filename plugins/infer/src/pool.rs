@@ -15,6 +15,13 @@
 //! stream's latency is unchanged; under load, sixteen cameras' batches of two run as one of
 //! thirty-two instead of sixteen runs of two. The thread that submits a batch runs the
 //! combined batch it is part of (or others' while it waits): no thread of the pool's own.
+//!
+//! On a GPU, a session runs one input size: with combining on, every run is `max_batch`
+//! frames (a lone batch of fewer frames is copied into a batch of that size), because a
+//! session whose input size changes picks its convolution kernels anew (seconds on the H100,
+//! every time runs of two sizes alternate). Sharers of different model input sizes (dynamic
+//! models, `input-size`, frames of other aspect ratios) cost that on every switch: share an
+//! engine among streams of one size.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -324,7 +331,15 @@ impl EnginePool {
     }
 
     fn run_on(&self, engine: &mut Engine, mut group: Vec<(u64, Request)>) -> Vec<(u64, Reply)> {
-        if group.len() == 1 {
+        // On a GPU every run of a session has one input size, `max_batch` frames (the slots
+        // past the frames run on stale data): a session whose input size changes picks its
+        // convolution kernels anew, seconds each time (seen on the H100 as 4 s stalls whenever
+        // runs of 4 and 32 frames alternated). On the CPU a run takes the frames there are.
+        let fixed = self.provider != Provider::Cpu && self.max_batch > 1;
+        let total: usize = group.iter().map(|(_, r)| r.frames).sum();
+        let alone = group.len() == 1
+            && (!fixed || group[0].1.tensor.slots() == self.max_batch || total > self.max_batch);
+        if alone {
             let (id, mut r) = group.pop().expect("one request");
             let result = engine.run(&r.tensor, r.rows).map(|o| Ran {
                 shape: o.shape,
@@ -341,14 +356,9 @@ impl EnginePool {
             };
             return vec![(id, reply)];
         }
-        let total: usize = group.iter().map(|(_, r)| r.frames).sum();
         let slots = match self.info.static_batch {
             Some(b) => b,
-            // Few input shapes on a GPU, whose first run of each takes seconds (see
-            // engine::GPU_RUNS): powers of two, the slots past the frames run on stale data.
-            None if self.provider != Provider::Cpu => {
-                total.next_power_of_two().min(self.max_batch).max(total)
-            }
+            None if fixed => self.max_batch,
             None => total,
         };
         let rows = group[0].1.rows;
