@@ -44,6 +44,7 @@
 #   fr      a session's load and first run alone, and 4 / 16 processes starting at once
 #   dr      nvh264dec max-display-delay=16 against the default, alternating, 16 streams fp16 b32
 #   en      streams sharing one engine (engine-name): start-up, rates, the same detections
+#   ea      16 streams fp16 b32 on two shared sessions, three runs, between two (a) runs
 #   ep      engine pools: 2 / 4 sessions for 16 streams, batches of 4 combined, same detections
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
@@ -876,6 +877,18 @@ section_eq() {
   timed eq "12 8"
 }
 
+# 16 streams fp16 b32 on two shared sessions, three runs, between two (a) fp16 b32 runs of
+# the same visit: 0.9x of (a)?
+section_ea() {
+  local a='$R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 300 resident'
+  row "ea) model only, yolo11n fp16 b32 resident (a)" "$(fps fps "$(eval "$a" 2>&1 | tail -1)") fps"
+  local i
+  for i in 1 2 3; do
+    PROPS="engine-name=shared engine-instances=2" one_process "16 -fp16 32"
+  done
+  row "ea) model only, yolo11n fp16 b32 resident (a), again" "$(fps fps "$(eval "$a" 2>&1 | tail -1)") fps"
+}
+
 # The decoder's properties on this runtime (GStreamer 1.22's nvh264dec).
 section_gi() {
   gst-inspect-1.0 nvh264dec > "$OUT/nvh264dec.txt" 2>&1
@@ -926,6 +939,7 @@ for s in "$@"; do
     en) section_en ;;
     ep) section_ep ;;
     eq) section_eq ;;
+    ea) section_ea ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done
