@@ -42,7 +42,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// How a shared engine runs its sharers' batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {
-    /// Sessions of the model, each running one batch at a time (at least one).
+    /// Sessions of the model, each running one batch at a time; 0: two on a GPU provider
+    /// (where `auto` finds one), one on the CPU (where sessions contend for the cores).
     pub instances: usize,
     /// The most frames one run takes from batches that queued up together (dynamic-batch
     /// models; a static-batch model's runs take at most its batch); 0 or 1: every batch runs
@@ -134,32 +135,52 @@ struct State {
     next: u64,
 }
 
+/// Sessions of a pool whose `instances` is 0 on a GPU: two gave sixteen 1080p streams on the
+/// H100 what a session each gives (one: two thirds of it; four: no more than two).
+const AUTO_GPU_INSTANCES: usize = 2;
+
+/// `n` sessions of `cfg` loaded side by side, and the first one's warnings.
+fn load_engines(cfg: &EngineConfig, n: usize) -> Result<(Vec<Engine>, Vec<String>), InferError> {
+    let loaded: Vec<_> = std::thread::scope(|s| {
+        let loads: Vec<_> = (0..n).map(|_| s.spawn(|| Engine::load(cfg))).collect();
+        loads
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(InferError::Runtime("loading the model panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut engines = Vec::with_capacity(n);
+    let mut warnings = Vec::new();
+    for (i, l) in loaded.into_iter().enumerate() {
+        let (engine, w) = l?;
+        if i == 0 {
+            warnings = w;
+        }
+        engines.push(engine);
+    }
+    Ok((engines, warnings))
+}
+
 impl EnginePool {
-    /// Loads `pool.instances` sessions of `cfg` side by side. Warnings (fallbacks) come once.
+    /// Loads the sessions of `cfg` (`pool.instances`) side by side. Warnings (fallbacks) come
+    /// once.
     pub fn load(
         cfg: &EngineConfig,
         pool: PoolConfig,
     ) -> Result<(EnginePool, Vec<String>), InferError> {
-        let n = pool.instances.max(1);
-        let loaded: Vec<_> = std::thread::scope(|s| {
-            let loads: Vec<_> = (0..n).map(|_| s.spawn(|| Engine::load(cfg))).collect();
-            loads
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(InferError::Runtime("loading the model panicked".into()))
-                    })
-                })
-                .collect()
-        });
-        let mut engines = Vec::with_capacity(n);
-        let mut warnings = Vec::new();
-        for (i, l) in loaded.into_iter().enumerate() {
-            let (engine, w) = l?;
-            if i == 0 {
-                warnings = w;
-            }
-            engines.push(engine);
+        let gpu = |p: Provider| matches!(p, Provider::Cuda | Provider::TensorRt);
+        let n = match pool.instances {
+            0 if gpu(cfg.provider) => AUTO_GPU_INSTANCES,
+            0 => 1,
+            n => n,
+        };
+        let (mut engines, warnings) = load_engines(cfg, n)?;
+        if pool.instances == 0 && cfg.provider == Provider::Auto && gpu(engines[0].provider) {
+            // `auto` resolved to a GPU: the rest of the default sessions.
+            engines.extend(load_engines(cfg, AUTO_GPU_INSTANCES - 1)?.0);
         }
         let first = &engines[0];
         let (info, provider) = (first.info.clone(), first.provider);

@@ -135,7 +135,7 @@ impl Default for Settings {
             preprocess: Preprocess::Auto,
             cuda_graph: false,
             engine_name: None,
-            engine_instances: 1,
+            engine_instances: 0,
             engine_batch_size: DEFAULT_ENGINE_BATCH,
             engine_batch_latency_ms: 0,
         }
@@ -167,11 +167,10 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .blurb(
                 "With engine-name: sessions of the shared model, each running one batch at a \
                  time (more overlap runs on the GPU, each costs a first run and the weights' \
-                 memory)",
+                 memory); 0: two on a GPU provider, one on the CPU",
             )
-            .minimum(1)
             .maximum(16)
-            .default_value(1)
+            .default_value(0)
             .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("engine-batch-size")
