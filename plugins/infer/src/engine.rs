@@ -584,10 +584,13 @@ impl Engine {
         let lb = first.lb;
         let per = lb.slot_len();
         if matches!(first.data, BatchData::F32(_) | BatchData::F16(_)) {
+            // Any source size: the parts are letterboxed already, only the input size counts.
+            let same = |t: &BatchTensor| (t.lb.dst_w, t.lb.dst_h) == (lb.dst_w, lb.dst_h);
             let mut combined = match self.combined_host.take() {
-                Some(t) if t.slots == slots && t.lb == lb => t,
+                Some(t) if t.slots == slots && same(&t) => t,
                 _ => BatchTensor::new(self.info.input_precision, slots, lb),
             };
+            combined.lb = lb;
             let mut at = 0;
             for &(t, n) in parts {
                 let (from, to) = (..n * per, at * per..(at + n) * per);

@@ -11,9 +11,9 @@
 //! Combining is group commit, the dynamic batching inference servers do: a batch submitted
 //! while a session is free runs at once, alone, as it would without a pool; batches submitted
 //! while every session is busy wait, and the next free session takes them together, up to
-//! `max_batch` frames, in the order they came. Nothing waits for a batch to fill, so a lone
-//! stream's latency is unchanged; under load, sixteen cameras' batches of two run as one of
-//! thirty-two instead of sixteen runs of two. The thread that submits a batch runs the
+//! `max_batch` frames, in the order they came. Nothing waits for more batches unless
+//! `max_wait` says so (live cameras, whose batches rarely meet on an idle GPU); under load,
+//! sixteen cameras' batches of two run as one of thirty-two instead of sixteen runs of two. The thread that submits a batch runs the
 //! combined batch it is part of (or others' while it waits): no thread of the pool's own.
 //!
 //! On a GPU, a session runs one input size: with combining on, every run is `max_batch`
@@ -515,22 +515,46 @@ mod tests {
     }
 
     /// A batch of `slots` with `frames` random frames of `w` x `h` letterboxed for a `size`
-    /// square input.
-    fn batch(
+    /// square input: on the host, or (`graph`) as uint8 frames for the preprocessing graph.
+    fn batch_of(
         pool: &EnginePool,
-        slots: usize,
-        frames: usize,
+        graph: bool,
+        (slots, frames): (usize, usize),
         (w, h): (usize, usize),
         size: usize,
         seed: u32,
     ) -> BatchTensor {
         let lb = Letterbox::new(w, h, (size, size), 32, false);
-        let mut t = BatchTensor::new(pool.info().input_precision, slots, lb);
+        let mut t = if graph {
+            let spec = GraphSpec {
+                format: PixelFormat::Rgb,
+                matrix: YuvMatrix::Bt709,
+                full_range: false,
+                batch: slots,
+                letterbox: lb,
+                output: pool.info().input_precision,
+            };
+            pool.new_frames_batch(spec, None).unwrap()
+        } else {
+            BatchTensor::new(pool.info().input_precision, slots, lb)
+        };
         for i in 0..frames {
             let frame = TestFrame::random(PixelFormat::Rgb, w, h, seed + i as u32);
             t.fill_slot(i, &frame.view(YuvMatrix::Bt709)).unwrap();
         }
         t
+    }
+
+    /// [`batch_of`] letterboxed on the host.
+    fn batch(
+        pool: &EnginePool,
+        slots: usize,
+        frames: usize,
+        size_wh: (usize, usize),
+        size: usize,
+        seed: u32,
+    ) -> BatchTensor {
+        batch_of(pool, false, (slots, frames), size_wh, size, seed)
     }
 
     fn request(tensor: BatchTensor, frames: usize) -> Request {
@@ -603,10 +627,17 @@ mod tests {
     }
 
     /// Batches of several callers run as one give each caller the rows its frames give alone
-    /// (the first `frames` of each batch, whatever its other slots hold); a batch of another
-    /// input size or one past `max_batch` frames is left for a run of its own.
+    /// (the first `frames` of each batch, whatever its other slots hold), letterboxed on the
+    /// host or through the preprocessing graph; a batch of another input size or one past
+    /// `max_batch` frames is left for a run of its own.
     #[test]
     fn combined_runs_give_each_batch_its_own_rows() {
+        for graph in [false, true] {
+            combined_runs_of(graph);
+        }
+    }
+
+    fn combined_runs_of(graph: bool) {
         let (pool, _) = EnginePool::load(
             &det_cfg(),
             PoolConfig {
@@ -625,7 +656,7 @@ mod tests {
         let alone: Vec<Vec<Vec<f32>>> = parts
             .iter()
             .map(|&(slots, frames, size, seed)| {
-                let t = batch(&pool, slots, frames, size, 160, seed);
+                let t = batch_of(&pool, graph, (slots, frames), size, 160, seed);
                 let reply = pool.run(request(t, frames));
                 let ran = reply.result.as_ref().unwrap();
                 assert_eq!(ran.run_frames, frames, "a lone batch runs alone");
@@ -641,18 +672,18 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(n, &(slots, frames, size, seed))| {
-                let t = batch(&pool, slots, frames, size, 160, seed);
+                let t = batch_of(&pool, graph, (slots, frames), size, 160, seed);
                 queued(n as u64, request(t, frames))
             })
             .collect();
         // Another input size waits; so does a batch that would take the run past 8 frames.
         queue.push_back(queued(
             7,
-            request(batch(&pool, 4, 4, (320, 180), 224, 30), 4),
+            request(batch_of(&pool, graph, (4, 4), (320, 180), 224, 30), 4),
         ));
         queue.push_back(queued(
             8,
-            request(batch(&pool, 4, 4, (320, 180), 160, 40), 4),
+            request(batch_of(&pool, graph, (4, 4), (320, 180), 160, 40), 4),
         ));
         assert_eq!(pool.groupable(&queue), 6);
         let group = pool.take_group(&mut queue);
