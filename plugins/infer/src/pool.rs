@@ -284,44 +284,40 @@ impl EnginePool {
         }
     }
 
-    /// Frames the first queued request's run would take from the queue, as [`Self::take_group`]
-    /// would count them.
-    fn groupable(&self, queue: &VecDeque<Queued>) -> usize {
+    /// Where in the queue the first request and the later ones that can run with it are (the
+    /// same input and rows, up to `max_batch` frames in all), and their frames.
+    fn grouped(&self, queue: &VecDeque<Queued>) -> (Vec<usize>, usize) {
         let Some(first) = queue.front().map(|q| &q.request) else {
-            return 0;
+            return (Vec::new(), 0);
         };
         let key = (first.tensor.combine_key(), first.rows);
-        queue
-            .iter()
-            .skip(1)
-            .map(|q| &q.request)
-            .filter(|r| (r.tensor.combine_key(), r.rows) == key)
-            .fold(first.frames, |total, r| {
-                if total + r.frames <= self.max_batch {
-                    total + r.frames
-                } else {
-                    total
-                }
-            })
-    }
-
-    /// The first queued request and the later ones that can run with it, up to `max_batch`
-    /// frames in all.
-    fn take_group(&self, queue: &mut VecDeque<Queued>) -> Vec<(u64, Request)> {
-        let first = queue.pop_front().expect("a request is queued");
-        let key = (first.request.tensor.combine_key(), first.request.rows);
-        let mut total = first.request.frames;
-        let mut group = vec![(first.id, first.request)];
-        let mut i = 0;
-        while i < queue.len() && total < self.max_batch {
-            let r = &queue[i].request;
+        let (mut at, mut total) = (vec![0], first.frames);
+        for (i, q) in queue.iter().enumerate().skip(1) {
+            let r = &q.request;
             if (r.tensor.combine_key(), r.rows) == key && total + r.frames <= self.max_batch {
                 total += r.frames;
-                group.extend(queue.remove(i).map(|q| (q.id, q.request)));
-            } else {
-                i += 1;
+                at.push(i);
             }
         }
+        (at, total)
+    }
+
+    /// The frames the first queued request's run would take from the queue now.
+    fn groupable(&self, queue: &VecDeque<Queued>) -> usize {
+        self.grouped(queue).1
+    }
+
+    /// Takes the first queued request and the later ones that can run with it, in order.
+    fn take_group(&self, queue: &mut VecDeque<Queued>) -> Vec<(u64, Request)> {
+        let (at, _) = self.grouped(queue);
+        // From the back, so the positions before stay where they are.
+        let mut group: Vec<_> = at
+            .iter()
+            .rev()
+            .filter_map(|&i| queue.remove(i))
+            .map(|q| (q.id, q.request))
+            .collect();
+        group.reverse();
         group
     }
 
