@@ -20,8 +20,8 @@
 //! frames (a lone batch of fewer frames is copied into a batch of that size), because a
 //! session whose input size changes picks its convolution kernels anew (seconds on the H100,
 //! every time runs of two sizes alternate). Sharers of different model input sizes (dynamic
-//! models, `input-size`, frames of other aspect ratios) cost that on every switch: share an
-//! engine among streams of one size.
+//! models, `input-size`, frames of other aspect ratios) are run by sessions that ran their size
+//! last where one is free: with as many sessions as sizes, no session switches.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -130,9 +130,34 @@ struct State {
     queue: VecDeque<Queued>,
     /// Sessions not running.
     idle: Vec<usize>,
+    /// The model input size (height, width) of each session's latest run.
+    sizes: Vec<Option<(usize, usize)>>,
     /// Replies not yet picked up.
     done: HashMap<u64, Reply>,
     next: u64,
+}
+
+/// A request's model input size (height, width).
+fn input_size(r: &Request) -> (usize, usize) {
+    let (h, w, _, _) = r.tensor.combine_key();
+    (h, w)
+}
+
+impl State {
+    /// An idle session for the first queued request, taken off the idle list: one whose latest
+    /// run had its input size, else one that has not run yet, else the latest freed. (A GPU
+    /// session changing input size picks its kernels anew, seconds each time: sharers of two
+    /// sizes on two sessions keep a size each.)
+    fn session_for_front(&mut self) -> Option<usize> {
+        let size = self.queue.front().map(|q| input_size(&q.request));
+        let at =
+            |want: Option<(usize, usize)>| self.idle.iter().position(|&e| self.sizes[e] == want);
+        let pick = size
+            .and_then(|_| at(size))
+            .or_else(|| at(None))
+            .or_else(|| self.idle.len().checked_sub(1))?;
+        Some(self.idle.remove(pick))
+    }
 }
 
 /// Sessions of a pool whose `instances` is 0 on a GPU: two gave sixteen 1080p streams on the
@@ -207,6 +232,7 @@ impl EnginePool {
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
                     idle: (0..n).rev().collect(),
+                    sizes: vec![None; n],
                     done: HashMap::new(),
                     next: 0,
                 }),
@@ -269,8 +295,9 @@ impl EnginePool {
                         .0;
                     continue;
                 }
-                if let Some(e) = state.idle.pop() {
+                if let Some(e) = state.session_for_front() {
                     let group = self.take_group(&mut state.queue);
+                    state.sizes[e] = Some(input_size(&group[0].1));
                     drop(state);
                     let replies = self.run_group(e, group);
                     state = lock(&self.state);
@@ -779,5 +806,34 @@ mod tests {
             waited.elapsed() < Duration::from_secs(10),
             "a full run does not wait out max_wait"
         );
+    }
+
+    /// Sharers of two input sizes on two sessions: each session keeps to one size.
+    #[test]
+    fn sessions_keep_to_one_input_size() {
+        let (pool, _) = EnginePool::load(
+            &det_cfg(),
+            PoolConfig {
+                instances: 2,
+                max_batch: 8,
+                max_wait: Duration::ZERO,
+            },
+        )
+        .unwrap();
+        let mut seen: Vec<Vec<(usize, usize)>> = vec![Vec::new(); 2];
+        for k in 0..6u32 {
+            let size = if k % 2 == 0 { 160 } else { 224 };
+            let reply = pool.run(request(batch(&pool, 2, 2, (320, 180), size, k), 2));
+            assert!(reply.result.is_ok());
+            let state = lock(&pool.state);
+            for (e, s) in state.sizes.iter().enumerate() {
+                seen[e].extend(*s);
+            }
+        }
+        for (e, sizes) in seen.iter_mut().enumerate() {
+            sizes.dedup();
+            assert_eq!(sizes.len(), 1, "session {e} ran {sizes:?}");
+        }
+        assert_ne!(seen[0], seen[1], "one size each");
     }
 }
