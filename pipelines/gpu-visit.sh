@@ -45,6 +45,7 @@
 #   dr      nvh264dec max-display-delay=16 against the default, alternating, 16 streams fp16 b32
 #   en      streams sharing one engine (engine-name): start-up, rates, the same detections
 #   ea      16 streams fp16 b32 on two shared sessions, three runs, between two (a) runs
+#   ez      sharers of two model input sizes on two sessions (16 streams fp16 b4)
 #   ep      engine pools: 2 / 4 sessions for 16 streams, batches of 4 combined, same detections
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
@@ -889,6 +890,20 @@ section_ea() {
   row "ea) model only, yolo11n fp16 b32 resident (a), again" "$(fps fps "$(eval "$a" 2>&1 | tail -1)") fps"
 }
 
+# Sharers of two model input sizes on two sessions (a session keeps to one size): 16 streams
+# fp16 b4 combined, 8 at 640x384 and 8 with input-size=480 (480x288); the timing log in $OUT.
+section_ez() {
+  local long="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA ! queue max-size-buffers=64"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=4 engine-name=mixed"
+  local desc
+  desc="$(streams 8 "$long ! $det ! fakesink") $(streams 8 "$long ! $det input-size=480 ! fakesink")"
+  rm -f /tmp/st.txt
+  row "ez) 16 streams fp16 b4 sharing two sessions, 8 at 640x384 and 8 at 480x288 (input-size=480)" \
+    "$(export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; pipe ez $desc)"
+  row "ez) ... where the time went" "$(stats)"
+  xz -c /tmp/st.txt > "$OUT/ez-st.txt.xz"
+}
+
 # The decoder's properties on this runtime (GStreamer 1.22's nvh264dec).
 section_gi() {
   gst-inspect-1.0 nvh264dec > "$OUT/nvh264dec.txt" 2>&1
@@ -940,6 +955,7 @@ for s in "$@"; do
     ep) section_ep ;;
     eq) section_eq ;;
     ea) section_ea ;;
+    ez) section_ez ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done
