@@ -132,6 +132,8 @@ struct State {
     idle: Vec<usize>,
     /// The model input size (height, width) of each session's latest run.
     sizes: Vec<Option<(usize, usize)>>,
+    /// Runs whose session had run another input size last.
+    switches: usize,
     /// Replies not yet picked up.
     done: HashMap<u64, Reply>,
     next: u64,
@@ -144,19 +146,25 @@ fn input_size(r: &Request) -> (usize, usize) {
 }
 
 impl State {
-    /// An idle session for the first queued request, taken off the idle list: one whose latest
-    /// run had its input size, else one that has not run yet, else the latest freed. (A GPU
-    /// session changing input size picks its kernels anew, seconds each time: sharers of two
-    /// sizes on two sessions keep a size each.)
-    fn session_for_front(&mut self) -> Option<usize> {
-        let size = self.queue.front().map(|q| input_size(&q.request));
-        let at =
-            |want: Option<(usize, usize)>| self.idle.iter().position(|&e| self.sizes[e] == want);
-        let pick = size
-            .and_then(|_| at(size))
-            .or_else(|| at(None))
-            .or_else(|| self.idle.len().checked_sub(1))?;
-        Some(self.idle.remove(pick))
+    /// The first queued request an idle session can run without changing its input size, and
+    /// that session (its place in `idle`). A size runs on the sessions that ran it last; a size
+    /// none ran last takes a session that has not run yet, else any idle one (more sizes than
+    /// sessions). A GPU session changing input size picks its kernels anew, seconds each time:
+    /// sharers of two sizes on two sessions keep a session each, and a request whose sessions
+    /// are busy lets later ones of other sizes run.
+    fn runnable(&self) -> Option<(usize, usize)> {
+        self.queue.iter().enumerate().find_map(|(at, q)| {
+            let size = Some(input_size(&q.request));
+            let idle = |want| self.idle.iter().position(|&e| self.sizes[e] == want);
+            idle(size).map(|i| (at, i)).or_else(|| {
+                if self.sizes.contains(&size) {
+                    return None;
+                }
+                idle(None)
+                    .or_else(|| self.idle.len().checked_sub(1))
+                    .map(|i| (at, i))
+            })
+        })
     }
 }
 
@@ -233,6 +241,7 @@ impl EnginePool {
                     queue: VecDeque::new(),
                     idle: (0..n).rev().collect(),
                     sizes: vec![None; n],
+                    switches: 0,
                     done: HashMap::new(),
                     next: 0,
                 }),
@@ -295,9 +304,14 @@ impl EnginePool {
                         .0;
                     continue;
                 }
-                if let Some(e) = state.session_for_front() {
-                    let group = self.take_group(&mut state.queue);
-                    state.sizes[e] = Some(input_size(&group[0].1));
+                if let Some((at, i)) = state.runnable() {
+                    let e = state.idle.remove(i);
+                    let group = self.take_group(&mut state.queue, at);
+                    let size = Some(input_size(&group[0].1));
+                    if state.sizes[e].is_some_and(|s| Some(s) != size) {
+                        state.switches += 1;
+                    }
+                    state.sizes[e] = size;
                     drop(state);
                     let replies = self.run_group(e, group);
                     state = lock(&self.state);
@@ -311,15 +325,15 @@ impl EnginePool {
         }
     }
 
-    /// Where in the queue the first request and the later ones that can run with it are (the
-    /// same input and rows, up to `max_batch` frames in all), and their frames.
-    fn grouped(&self, queue: &VecDeque<Queued>) -> (Vec<usize>, usize) {
-        let Some(first) = queue.front().map(|q| &q.request) else {
+    /// Where in the queue the request at `start` and the later ones that can run with it are
+    /// (the same input and rows, up to `max_batch` frames in all), and their frames.
+    fn grouped(&self, queue: &VecDeque<Queued>, start: usize) -> (Vec<usize>, usize) {
+        let Some(first) = queue.get(start).map(|q| &q.request) else {
             return (Vec::new(), 0);
         };
         let key = (first.tensor.combine_key(), first.rows);
-        let (mut at, mut total) = (vec![0], first.frames);
-        for (i, q) in queue.iter().enumerate().skip(1) {
+        let (mut at, mut total) = (vec![start], first.frames);
+        for (i, q) in queue.iter().enumerate().skip(start + 1) {
             let r = &q.request;
             if (r.tensor.combine_key(), r.rows) == key && total + r.frames <= self.max_batch {
                 total += r.frames;
@@ -331,12 +345,12 @@ impl EnginePool {
 
     /// The frames the first queued request's run would take from the queue now.
     fn groupable(&self, queue: &VecDeque<Queued>) -> usize {
-        self.grouped(queue).1
+        self.grouped(queue, 0).1
     }
 
-    /// Takes the first queued request and the later ones that can run with it, in order.
-    fn take_group(&self, queue: &mut VecDeque<Queued>) -> Vec<(u64, Request)> {
-        let (at, _) = self.grouped(queue);
+    /// Takes the request at `start` and the later ones that can run with it, in order.
+    fn take_group(&self, queue: &mut VecDeque<Queued>, start: usize) -> Vec<(u64, Request)> {
+        let (at, _) = self.grouped(queue, start);
         // From the back, so the positions before stay where they are.
         let mut group: Vec<_> = at
             .iter()
@@ -709,7 +723,7 @@ mod tests {
             request(batch_of(&pool, graph, (4, 4), (320, 180), 160, 40), 4),
         ));
         assert_eq!(pool.groupable(&queue), 6);
-        let group = pool.take_group(&mut queue);
+        let group = pool.take_group(&mut queue, 0);
         assert_eq!(
             group.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
             [0, 1, 2]
@@ -835,5 +849,23 @@ mod tests {
             assert_eq!(sizes.len(), 1, "session {e} ran {sizes:?}");
         }
         assert_ne!(seen[0], seen[1], "one size each");
+        // Callers of both sizes at once, four threads: still no session changes size.
+        std::thread::scope(|s| {
+            for k in 0..4u32 {
+                let pool = &pool;
+                s.spawn(move || {
+                    let size = if k % 2 == 0 { 160 } else { 224 };
+                    for n in 0..5 {
+                        let t = batch(pool, 2, 2, (320, 180), size, 10 * k + n);
+                        assert!(pool.run(request(t, 2)).result.is_ok());
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            lock(&pool.state).switches,
+            0,
+            "no session changed its input size"
+        );
     }
 }
