@@ -20,8 +20,9 @@
 //! frames (a lone batch of fewer frames is copied into a batch of that size), because a
 //! session whose input size changes picks its convolution kernels anew (seconds on the H100,
 //! every time runs of two sizes alternate). Sharers of different model input sizes (dynamic
-//! models, `input-size`, frames of other aspect ratios) are run by sessions that ran their size
-//! last where one is free: with as many sessions as sizes, no session switches.
+//! models, `input-size`, frames of other aspect ratios) each run on the sessions that ran
+//! their size last: with as many sessions as sizes, no session switches (see
+//! [`State::runnable`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
