@@ -38,7 +38,7 @@ pub enum InferError {
     Provider(String),
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
-    /// An engine shared by name (see [`engine::load_shared`]) asked for with other settings.
+    /// An engine shared by name (see [`pool::load_shared`]) asked for with other settings.
     #[error("{0}")]
     SharedEngine(String),
 }

@@ -22,7 +22,7 @@
 //! every time runs of two sizes alternate). Sharers of different model input sizes (dynamic
 //! models, `input-size`, frames of other aspect ratios) each run on the sessions that ran
 //! their size last: with as many sessions as sizes, no session switches (see
-//! [`State::runnable`]).
+//! `State::runnable`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
