@@ -178,7 +178,8 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .blurb(
                 "With engine-name: the most frames one run takes from the sharers' batches that \
                  queued up together (dynamic-batch models; a static-batch model's runs take its \
-                 batch; no run with cuda-graph); 0 or 1: every batch runs alone",
+                 batch; no run with cuda-graph; on a GPU every run has this many frames, so \
+                 at least the sharers' batch-size); 0 or 1: every batch runs alone",
             )
             .maximum(1024)
             .default_value(DEFAULT_ENGINE_BATCH)
