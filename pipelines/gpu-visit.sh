@@ -43,7 +43,7 @@
 #   su      where the start-up of 16 streams goes (each element's load and first batch)
 #   fr      a session's load and first run alone, and 4 / 16 processes starting at once
 #   dr      nvh264dec max-display-delay=16 against the default, alternating, 16 streams fp16 b32
-#   en      streams sharing one engine (engine-name): start-up, rates, the same detections
+#   en      streams sharing one session (engine-name): start-up, rates, the same detections
 #   ea      16 streams fp16 b32 on two shared sessions, three runs, between two (a) runs
 #   ez      sharers of two model input sizes on two sessions (16 streams fp16 b4)
 #   ep      engine pools: 2 / 4 sessions for 16 streams, batches of 4 combined, same detections
@@ -828,13 +828,14 @@ section_dr() {
   done
 }
 
-# Streams sharing one engine (engine-name): start-up (timeline) and rate with every stream
-# running, 16 streams fp16 / fp32 b32 and 12 fp32 b8; then the default models on two copies of
-# the courtsrc match in CUDA memory, shared against a model each: the same detections.
+# Streams sharing one session (engine-name, engine-instances=1): start-up (timeline) and rate
+# with every stream running, 16 streams fp16 / fp32 b32 and 12 fp32 b8; then the default models
+# on two copies of the courtsrc match in CUDA memory, shared against a model each: the same
+# detections.
 section_en() {
   local c
   for c in "16 -fp16 32" "16 32" "12 8"; do
-    PROPS="engine-name=shared" timed en "$c" timeline
+    PROPS="engine-name=shared engine-instances=1" timed en "$c" timeline
   done
   same_detections en ""
 }
