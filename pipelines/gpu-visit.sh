@@ -837,7 +837,7 @@ section_en() {
   for c in "16 -fp16 32" "16 32" "12 8"; do
     PROPS="engine-name=shared engine-instances=1" timed en "$c" timeline
   done
-  same_detections en ""
+  same_detections en "engine-instances=1"
 }
 
 # The default models on two copies of the courtsrc match in CUDA memory, a model each against
