@@ -47,8 +47,9 @@ pub struct PoolConfig {
     /// (where `auto` finds one), one on the CPU (where sessions contend for the cores).
     pub instances: usize,
     /// The most frames one run takes from batches that queued up together (dynamic-batch
-    /// models; a static-batch model's runs take at most its batch); 0 or 1: every batch runs
-    /// alone.
+    /// models; a static-batch model's runs take at most its batch); 1: every batch runs alone;
+    /// 0: 32 on a GPU provider, 1 on the CPU (where combined runs were no faster a frame and
+    /// took more memory).
     pub max_batch: usize,
     /// How long a free session may wait for more batches to run with the oldest queued one,
     /// until `max_batch` frames are there (zero: it runs what queued at once). Live streams:
@@ -61,7 +62,7 @@ impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig {
             instances: 1,
-            max_batch: 0,
+            max_batch: 1,
             max_wait: Duration::ZERO,
         }
     }
@@ -173,6 +174,10 @@ impl State {
 /// H100 what a session each gives (one: two thirds of it; four: no more than two).
 const AUTO_GPU_INSTANCES: usize = 2;
 
+/// Most frames of a combined run where `max_batch` is 0 on a GPU: the largest batch the GPU
+/// benchmarks run (yolo11n's best rate on the H100 of batches 1, 8 and 32).
+const AUTO_GPU_BATCH: usize = 32;
+
 /// `n` sessions of `cfg` loaded side by side, and the first one's warnings.
 fn load_engines(cfg: &EngineConfig, n: usize) -> Result<(Vec<Engine>, Vec<String>), InferError> {
     let loaded: Vec<_> = std::thread::scope(|s| {
@@ -219,12 +224,18 @@ impl EnginePool {
         let first = &engines[0];
         let (info, provider) = (first.info.clone(), first.provider);
         // A captured CUDA graph replays one input size: no combined runs.
+        let wanted = match pool.max_batch {
+            0 if gpu(provider) => AUTO_GPU_BATCH,
+            // On the CPU a run of more frames is no faster a frame, and takes more memory.
+            0 => 1,
+            n => n,
+        };
         let max_batch = if first.cuda_graph() {
             1
         } else {
             match info.static_batch {
-                Some(b) if pool.max_batch > 1 => b,
-                _ => pool.max_batch.max(1),
+                Some(b) if wanted > 1 => b,
+                _ => wanted,
             }
         };
         Ok((

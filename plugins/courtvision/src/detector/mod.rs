@@ -81,9 +81,6 @@ pub const DEFAULT_IOU: f64 = 0.7;
 pub const DEFAULT_MAX_DET: u32 = 300;
 /// Batch size when the property is 0 (auto) and the model's batch is dynamic.
 pub const DEFAULT_DYNAMIC_BATCH: usize = 4;
-/// Default `engine-batch-size`: the largest batch the GPU benchmarks run (yolo11n's best rate
-/// on the H100 of batches 1, 8 and 32).
-pub const DEFAULT_ENGINE_BATCH: u32 = 32;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -136,7 +133,7 @@ impl Default for Settings {
             cuda_graph: false,
             engine_name: None,
             engine_instances: 0,
-            engine_batch_size: DEFAULT_ENGINE_BATCH,
+            engine_batch_size: 0,
             engine_batch_latency_ms: 0,
         }
     }
@@ -179,10 +176,11 @@ pub fn properties() -> Vec<glib::ParamSpec> {
                 "With engine-name: the most frames one run takes from the sharers' batches that \
                  queued up together (dynamic-batch models; a static-batch model's runs take its \
                  batch; no run with cuda-graph; on a GPU every run has this many frames, so \
-                 at least the sharers' batch-size); 0 or 1: every batch runs alone",
+                 at least the sharers' batch-size); 1: every batch runs alone; 0: 32 on a GPU \
+                 provider, 1 on the CPU",
             )
             .maximum(1024)
-            .default_value(DEFAULT_ENGINE_BATCH)
+            .default_value(0)
             .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("engine-batch-latency")

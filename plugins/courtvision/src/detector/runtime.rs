@@ -1019,7 +1019,7 @@ impl Detector {
         let _ = self.wait_loaded();
         let (max_wait, engine_wait) = {
             let s = lock(&self.settings);
-            let shared = s.engine_name.is_some() && s.engine_batch_size > 1;
+            let shared = s.engine_name.is_some() && s.engine_batch_size != 1;
             let engine_wait = if shared { s.engine_batch_latency_ms } else { 0 };
             (s.max_batch_latency_ms, engine_wait)
         };
