@@ -403,9 +403,10 @@ impl EnginePool {
     fn run_on(&self, engine: &mut Engine, mut group: Vec<(u64, Request)>) -> Vec<(u64, Reply)> {
         // On a GPU every run of a session has one input size, `max_batch` frames (the slots
         // past the frames run on stale data; a sharer's batch of more slots runs as it is,
-        // hence engine-batch-size at least the sharers' batch-size): a session whose input size changes picks its
-        // convolution kernels anew, seconds each time (seen on the H100 as 4 s stalls whenever
-        // runs of 4 and 32 frames alternated). On the CPU a run takes the frames there are.
+        // hence engine-batch-size at least the sharers' batch-size): a session whose input
+        // size changes picks its convolution kernels anew, seconds each time (seen on the H100
+        // as 4 s stalls whenever runs of 4 and 32 frames alternated). On the CPU a run takes
+        // the frames there are.
         let fixed = self.provider != Provider::Cpu && self.max_batch > 1;
         let total: usize = group.iter().map(|(_, r)| r.frames).sum();
         let alone = group.len() == 1 && (!fixed || group[0].1.tensor.slots() >= self.max_batch);
