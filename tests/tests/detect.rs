@@ -333,6 +333,42 @@ fn latency_query_reports_the_batch_wait() {
     assert!(min < gst::ClockTime::from_seconds(2), "min latency {min}");
 }
 
+/// A shared engine whose session may wait for other streams' batches (engine-batch-latency)
+/// adds that wait to the latency; where its runs are not combined (engine-batch-size=1) the
+/// wait never happens and is not reported.
+#[test]
+fn latency_query_reports_the_engine_wait() {
+    init();
+    let min_latency = |name: &str, engine: &str| {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=20/1 \
+             ! yolodetect name=det model={} batch-size=1 engine-name={name} \
+             engine-batch-latency=300 {engine} ! fakesink name=sink",
+            planted("planted-det-raw-dyn.onnx")
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let src = pipeline.by_name("det").unwrap().static_pad("src").unwrap();
+        let mut q = gst::query::Latency::new();
+        assert!(wait_for(|| src.query(&mut q)));
+        pipeline.set_state(gst::State::Null).unwrap();
+        q.result().1
+    };
+    // videotestsrc's frame (50 ms) and the session's wait (300 ms), plus run time.
+    let waits = min_latency("latency-waits", "engine-batch-size=8");
+    assert!(
+        waits >= gst::ClockTime::from_mseconds(350),
+        "min latency {waits}"
+    );
+    let alone = min_latency("latency-alone", "engine-batch-size=1");
+    assert!(
+        alone < gst::ClockTime::from_mseconds(300),
+        "min latency {alone}"
+    );
+}
+
 #[test]
 fn json_serialization_of_a_frame() {
     let frames = run(

@@ -280,6 +280,11 @@ impl EnginePool {
         self.engines.len()
     }
 
+    /// How long a free session may wait for more batches (zero where runs are not combined).
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
+    }
+
     /// A frames batch (see [`Engine::new_frames_batch`]) for any of the pool's sessions: its
     /// memory comes from the first one's (waits for a batch it runs).
     pub fn new_frames_batch(

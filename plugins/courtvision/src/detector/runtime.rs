@@ -1017,12 +1017,11 @@ impl Detector {
     /// max-batch-latency) plus the measured time of one batch run.
     pub fn added_latency(&self) -> gst::ClockTime {
         let _ = self.wait_loaded();
-        let (max_wait, engine_wait) = {
-            let s = lock(&self.settings);
-            let shared = s.engine_name.is_some() && s.engine_batch_size != 1;
-            let engine_wait = if shared { s.engine_batch_latency_ms } else { 0 };
-            (s.max_batch_latency_ms, engine_wait)
-        };
+        let max_wait = lock(&self.settings).max_batch_latency_ms;
+        // A shared engine's session may wait for other streams' batches before the run.
+        let engine_wait = lock(&self.shared.model)
+            .as_ref()
+            .map_or(Duration::ZERO, |m| m.engine.max_wait());
         let f = lock(&self.shared.filling);
         let Some(config) = f.config.as_ref() else {
             return gst::ClockTime::ZERO;
@@ -1055,8 +1054,7 @@ impl Detector {
             .map_or(gst::ClockTime::ZERO, |d| {
                 gst::ClockTime::from_nseconds(d.as_nanos() as u64)
             });
-        // A shared engine's session may wait for other streams' batches before the run.
-        wait + held + gst::ClockTime::from_mseconds(engine_wait as u64) + run
+        wait + held + gst::ClockTime::from_nseconds(engine_wait.as_nanos() as u64) + run
     }
 }
 
