@@ -312,6 +312,23 @@ pub fn close(a: f64, b: f64, tol: f64) {
     assert!((a - b).abs() <= tol, "{a} is not within {tol} of {b}");
 }
 
+/// A live videotestsrc (64x48, 20 frames/s: one frame of latency is 50 ms) through `elements`,
+/// one of them named `det`, into a fakesink, playing: the pipeline (set it to NULL when done)
+/// and `det`'s source pad, for LATENCY queries.
+pub fn play_live(elements: &str) -> (gst::Pipeline, gst::Pad) {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=20/1 \
+         ! {elements} ! fakesink name=sink"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let src = pipeline.by_name("det").unwrap().static_pad("src").unwrap();
+    (pipeline, src)
+}
+
 /// Waits for a condition with a generous bound (not a timing assertion: a hang guard).
 pub fn wait_for(mut f: impl FnMut() -> bool) -> bool {
     for _ in 0..600 {

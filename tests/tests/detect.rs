@@ -308,18 +308,10 @@ fn max_batch_latency_releases_a_partial_batch_without_eos() {
 
 #[test]
 fn latency_query_reports_the_batch_wait() {
-    init();
-    let pipeline = gst::parse::launch(&format!(
-        "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=20/1 \
-         ! yolodetect name=det model={} batch-size=5 ! fakesink name=sink",
+    let (pipeline, src) = play_live(&format!(
+        "yolodetect name=det model={} batch-size=5",
         planted("planted-det-raw-dyn.onnx")
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let det = pipeline.by_name("det").unwrap();
-    let src = det.static_pad("src").unwrap();
+    ));
     let mut q = gst::query::Latency::new();
     assert!(wait_for(|| src.query(&mut q)));
     let (live, min, _max) = q.result();
@@ -338,19 +330,12 @@ fn latency_query_reports_the_batch_wait() {
 /// CPU provider's default) the wait never happens and is not reported.
 #[test]
 fn latency_query_reports_the_engine_wait() {
-    init();
     let min_latency = |name: &str, engine: &str| {
-        let pipeline = gst::parse::launch(&format!(
-            "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=20/1 \
-             ! yolodetect name=det model={} batch-size=1 engine-name={name} \
-             engine-batch-latency=300 {engine} ! fakesink name=sink",
+        let (pipeline, src) = play_live(&format!(
+            "yolodetect name=det model={} batch-size=1 engine-name={name} \
+             engine-batch-latency=300 {engine}",
             planted("planted-det-raw-dyn.onnx")
-        ))
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-        pipeline.set_state(gst::State::Playing).unwrap();
-        let src = pipeline.by_name("det").unwrap().static_pad("src").unwrap();
+        ));
         let mut q = gst::query::Latency::new();
         assert!(wait_for(|| src.query(&mut q)));
         pipeline.set_state(gst::State::Null).unwrap();

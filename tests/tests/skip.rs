@@ -191,17 +191,11 @@ fn feedback_from_detectors_changes_decisions() {
 
 #[test]
 fn interpolation_latency_is_reported() {
-    init();
-    let pipeline = gst::parse::launch(&format!(
-        "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=20/1 ! motionskip mode=fixed interval=4 \
-         ! yolodetect name=det model={} batch-size=1 fill=interpolate ! fakesink name=sink",
+    let (pipeline, src) = play_live(&format!(
+        "motionskip mode=fixed interval=4 \
+         ! yolodetect name=det model={} batch-size=1 fill=interpolate",
         planted("planted-det-raw-dyn.onnx")
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let src = pipeline.by_name("det").unwrap().static_pad("src").unwrap();
+    ));
     // Once motionskip announced its skip run (with the first frame), the answer includes
     // 3 held frames (150 ms) on top of videotestsrc's 50 ms.
     let mut min = gst::ClockTime::ZERO;
