@@ -37,7 +37,9 @@ cargo build --release -q --example cvlaunch -p gst-plugin-courtvision
 cargo build --release -q --example model_only --example graph_bench --example letterbox_check -p courtvision-infer
 cp target/release/examples/cvlaunch target/release/examples/model_only target/release/examples/graph_bench \
   target/release/examples/letterbox_check .device/run/
-bash "$SHARED"/gpu/make-gst-runtime.sh .device/run/gst-runtime.tar.xz >/dev/null
+# openh264dec: H.264 decoded on the CPU beside NVDEC (section hx).
+bash "$SHARED"/gpu/make-gst-runtime.sh .device/run/gst-runtime.tar.xz \
+  /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstopenh264.so >/dev/null
 # GStreamer's core tracers (not in that runtime) for section dt's latency tracer.
 mkdir -p .device/run/tracers
 cp /usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstcoretracers.so .device/run/tracers/
@@ -54,6 +56,11 @@ gst-launch-1.0 -q videotestsrc num-buffers=3600 pattern=ball \
   ! video/x-raw,format=I420,width=1920,height=1080,framerate=60/1 \
   ! x264enc speed-preset=ultrafast bframes=0 key-int-max=60 ! video/x-h264,profile=high \
   ! h264parse ! mp4mux ! filesink location=.device/run/clip-1080p-long.mp4
+# The same as HEVC (section hx: NVDEC's rate for H.265 against H.264).
+gst-launch-1.0 -q videotestsrc num-buffers=3600 pattern=ball \
+  ! video/x-raw,format=I420,width=1920,height=1080,framerate=60/1 \
+  ! x265enc speed-preset=ultrafast key-int-max=60 option-string=bframes=0 ! video/x-h265,profile=main \
+  ! h265parse ! mp4mux ! filesink location=.device/run/clip-1080p-long-hevc.mp4
 # The same at 720p (section dc: does decoding scale with the pixels of a frame?).
 gst-launch-1.0 -q videotestsrc num-buffers=3600 pattern=ball \
   ! video/x-raw,format=I420,width=1280,height=720,framerate=60/1 \

@@ -47,6 +47,10 @@
 #   ea      16 streams fp16 b32 on two shared sessions, three runs, between two (a) runs
 #   ez      sharers of two model input sizes on two sessions (16 streams fp16 b4)
 #   ep      engine pools: 2 / 4 sessions for 16 streams, batches of 4 combined, same detections
+#   hu      frames from system memory uploaded one at a time for the letterbox kernel, against
+#           the uint8 batch and preprocessing graph of before (COURTVISION_LETTERBOX_KERNEL=0)
+#   hx      past NVDEC's H.264 rate: 16 streams from HEVC (nvh265dec), and 16 nvh264dec streams
+#           beside N streams decoded on the CPU (openh264dec), fp16 b32, between two (a) runs
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -905,6 +909,55 @@ section_ez() {
   xz -c /tmp/st.txt > "$OUT/ez-st.txt.xz"
 }
 
+# Frames from system memory: uploaded one at a time and letterboxed by the kernel (now) against
+# the uint8 batch through the preprocessing graph (COURTVISION_LETTERBOX_KERNEL=0, as before).
+section_hu() {
+  local p b fmt line
+  for p in "" -fp16; do
+    for c in "nv12 8" "nv12 32" "bgrx 32"; do
+      set -- $c; fmt=$1 b=$2
+      line=$($R/graph_bench $M/yolo11n-det$p.onnx cuda $fmt 1920x1080 $b 30 8 2>&1 | tail -1)
+      log "hu) graph_bench $p $fmt b$b: $line"
+      row "hu) 1080p $fmt yolo11n $(prec "$p") b$b, fps: host letterbox / uint8 batch + graph / uploaded one at a time + kernel / resident + kernel" \
+        "$(sed -E 's/.*= ([0-9]+) fps;.*= ([0-9]+) fps \(copy.*resident on the device: fill \+ run ([0-9.]+) ms.*uploaded one at a time \([a-z]+\): fill \+ run [0-9.]+ ms\/batch = ([0-9]+) fps, output.*difference ([0-9.e+-]+).*/\1 \/ \2 \/ \4 \/ (\3 ms a batch); worst output difference against the host letterbox \5/' <<<"$line")"
+    done
+  done
+  local sys="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $SYS ! queue max-size-buffers=64"
+  local cpu="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! openh264dec ! queue max-size-buffers=64"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
+  for k in 1 0; do
+    row "hu) 4 streams nvh264dec -> system memory -> yolodetect fp16 b32, kernel=$k" \
+      "$(COURTVISION_LETTERBOX_KERNEL=$k pipe "hu sys $k" $(streams 4 "$sys ! $det ! fakesink"))"
+    row "hu) 8 streams openh264dec (CPU) -> yolodetect fp16 b32, two shared sessions, kernel=$k" \
+      "$(COURTVISION_LETTERBOX_KERNEL=$k pipe "hu cpu $k" $(streams 8 "$cpu ! $det engine-name=host engine-instances=2 ! fakesink"))"
+  done
+}
+
+# Past NVDEC's H.264 rate, fp16 b32 between two (a) runs: decoders alone, and streams on two
+# shared sessions (a pool for the NVDEC streams, one for the CPU-decoded ones, whose frames come in
+# system memory: uploaded one at a time for the letterbox kernel).
+section_hx() {
+  local a='$R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 300 resident'
+  row "hx) model only, yolo11n fp16 b32 resident (a)" "$(fps fps "$(eval "$a" 2>&1 | tail -1)") fps"
+  local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA"
+  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
+  local cpu="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! openh264dec"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 engine-instances=2"
+  row "hx) 16 nvh265dec alone (HEVC 1080p), CUDA memory" "$(pipe hevc-alone $(streams 16 "$h265 ! fakesink"))"
+  row "hx) 16 streams HEVC -> nvh265dec -> yolodetect fp16 b32, two shared sessions" \
+    "$(pipe hevc $(streams 16 "$h265 ! queue max-size-buffers=64 ! $det engine-name=nv ! fakesink"))"
+  row "hx) 8 openh264dec alone (H.264 1080p on the CPU)" "$(pipe oh-alone $(streams 8 "$cpu ! fakesink"))"
+  local n
+  for n in 4 8; do
+    row "hx) 16 nvh264dec streams + $n openh264dec streams -> yolodetect fp16 b32 (two sessions each)" \
+      "$(pipe "hybrid $n" $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det engine-name=nv ! fakesink") \
+        $(streams $n "$cpu ! queue max-size-buffers=64 ! $det engine-name=host ! fakesink"))"
+  done
+  row "hx) 16 nvh264dec streams -> yolodetect fp16 b32, two shared sessions (the same visit)" \
+    "$(pipe h264 $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det engine-name=nv ! fakesink"))"
+  row "hx) model only, yolo11n fp16 b32 resident (a), again" "$(fps fps "$(eval "$a" 2>&1 | tail -1)") fps"
+}
+
 # The decoder's properties on this runtime (GStreamer 1.22's nvh264dec).
 section_gi() {
   gst-inspect-1.0 nvh264dec > "$OUT/nvh264dec.txt" 2>&1
@@ -957,6 +1010,8 @@ for s in "$@"; do
     eq) section_eq ;;
     ea) section_ea ;;
     ez) section_ez ;;
+    hx) section_hx ;;
+    hu) section_hu ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

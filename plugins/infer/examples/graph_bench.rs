@@ -2,7 +2,9 @@
 //! `host`: CPU letterbox into the float batch tensor (`threads` workers) + run; `device`: the
 //! frames copied as uint8 into a frames batch (pinned memory under CUDA), uploaded once,
 //! letterboxed by the ONNX Runtime graph and run where they lie (what `preprocess=device`
-//! does). Both include the copy of the output to the host.
+//! does with frames from host memory before the kernel took them; `COURTVISION_LETTERBOX_KERNEL=0`
+//! still); on CUDA also frames resident on the device, and frames uploaded one at a time for the
+//! letterbox kernel. All include the copy of the output to the host.
 //!
 //!     cargo run --release -p courtvision-infer --example graph_bench -- MODEL [cpu|cuda] [nv12|bgrx] [WxH] [BATCH] [RUNS] [THREADS]
 use std::time::Instant;
@@ -11,7 +13,8 @@ use courtvision_infer::cuda::upload_frame;
 use courtvision_infer::decode::ClassRows;
 use courtvision_infer::graph::GraphSpec;
 use courtvision_infer::{
-    BatchTensor, Engine, EngineConfig, FrameView, Letterbox, PixelFormat, Provider, YuvMatrix,
+    BatchTensor, Engine, EngineConfig, FrameView, FramesIn, Letterbox, PixelFormat, Provider,
+    YuvMatrix,
 };
 
 fn main() {
@@ -75,26 +78,12 @@ fn main() {
         letterbox: lb,
         output: engine.info.input_precision,
     };
-    let mut device = engine.new_frames_batch(spec, None).expect("frames batch");
+    let mut device = engine
+        .new_frames_batch(spec, FramesIn::Host)
+        .expect("frames batch");
     device.set_threads(threads);
-    let mut time = |tensor: &mut BatchTensor| {
-        let mut once = || {
-            for i in 0..batch {
-                tensor.fill_slot(i, &view).unwrap();
-            }
-            engine.run(tensor, ClassRows::Best).unwrap();
-        };
-        for _ in 0..3 {
-            once();
-        }
-        let t = Instant::now();
-        for _ in 0..runs {
-            once();
-        }
-        t.elapsed().as_secs_f64() * 1000.0 / runs as f64
-    };
-    let host_ms = time(&mut host);
-    let device_ms = time(&mut device);
+    let host_ms = time(&mut engine, &mut host, &view, runs);
+    let device_ms = time(&mut engine, &mut device, &view, runs);
     // The device path's two halves: copying frames into the batch, and the run (upload,
     // graph, model, output copy).
     let t = Instant::now();
@@ -116,7 +105,7 @@ fn main() {
     let resident = match (provider, courtvision_infer::cuda::FrameCopier::new(0)) {
         (Provider::Cuda, Ok(copier)) => {
             let mut t = engine
-                .new_frames_batch(spec, Some(std::sync::Arc::new(copier)))
+                .new_frames_batch(spec, FramesIn::Device(std::sync::Arc::new(copier)))
                 .expect("device frames batch");
             let (_frame, on_device) = upload_frame(0, &view).expect("frame on the device");
             let mut once = || {
@@ -138,12 +127,52 @@ fn main() {
         }
         _ => String::new(),
     };
+    // Frames in host memory uploaded one at a time and letterboxed by the kernel (what
+    // `preprocess=device` does with frames in system memory on a CUDA provider): fill + run,
+    // and its output against the host letterbox's (the same frames).
+    let uploaded = match (provider, courtvision_infer::cuda::FrameCopier::new(0)) {
+        (Provider::Cuda, Ok(copier)) => {
+            let mut t = engine
+                .new_frames_batch(spec, FramesIn::HostToDevice(std::sync::Arc::new(copier)))
+                .expect("upload frames batch");
+            t.set_threads(threads);
+            let ms = time(&mut engine, &mut t, &view, runs);
+            let want = engine.run(&host, ClassRows::Best).unwrap().data.to_vec();
+            let got = engine.run(&t, ClassRows::Best).unwrap().data.to_vec();
+            let worst = courtvision_infer::preprocess::max_abs_diff(&got, &want);
+            format!(
+                "; frames uploaded one at a time ({}): fill + run {ms:.2} ms/batch = {:.0} fps, output against the host letterbox's: worst difference {worst:.2e}",
+                if t.letterboxed_on_device() { "kernel" } else { "graph" },
+                batch as f64 * 1000.0 / ms
+            )
+        }
+        _ => String::new(),
+    };
     println!(
-        "{provider:?} {:?} {format:?} {w}x{h} -> {}x{} batch {batch}: host letterbox ({threads} workers) + run {host_ms:.2} ms/batch = {:.0} fps; device (uint8 pinned + graph + IoBinding) {device_ms:.2} ms/batch = {:.0} fps (copy {copy_ms:.2} ms, run {run_ms:.2} ms){resident}",
+        "{provider:?} {:?} {format:?} {w}x{h} -> {}x{} batch {batch}: host letterbox ({threads} workers) + run {host_ms:.2} ms/batch = {:.0} fps; device (uint8 pinned + graph + IoBinding) {device_ms:.2} ms/batch = {:.0} fps (copy {copy_ms:.2} ms, run {run_ms:.2} ms){resident}{uploaded}",
         engine.info.input_precision,
         lb.dst_w,
         lb.dst_h,
         batch as f64 * 1000.0 / host_ms,
         batch as f64 * 1000.0 / device_ms
     );
+}
+
+/// Mean milliseconds of filling every slot of `tensor` with `view` and running it, over `runs`
+/// (after three untimed).
+fn time(engine: &mut Engine, tensor: &mut BatchTensor, view: &FrameView, runs: usize) -> f64 {
+    let mut once = || {
+        for i in 0..tensor.slots() {
+            tensor.fill_slot(i, view).unwrap();
+        }
+        engine.run(tensor, ClassRows::Best).unwrap();
+    };
+    for _ in 0..3 {
+        once();
+    }
+    let t = Instant::now();
+    for _ in 0..runs {
+        once();
+    }
+    t.elapsed().as_secs_f64() * 1000.0 / runs as f64
 }

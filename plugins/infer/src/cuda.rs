@@ -411,6 +411,13 @@ pub struct LetterboxTarget {
     pub half: bool,
 }
 
+impl LetterboxTarget {
+    /// The bytes of one frame's slot in the batch.
+    pub fn slot_bytes(&self) -> usize {
+        self.letterbox.slot_len() * if self.half { 2 } else { 4 }
+    }
+}
+
 // SAFETY: driver handles are usable from any thread; the copier pushes its context itself.
 unsafe impl Send for FrameCopier {}
 unsafe impl Sync for FrameCopier {}
@@ -539,10 +546,11 @@ impl FrameCopier {
         self.context
     }
 
-    /// Copies `bytes` from `src` to `dst` (device memory of this context) and waits for it.
+    /// Copies `bytes` from `src` to `dst` (device memory of this context, or host memory pinned
+    /// by CUDA: the driver tells them apart by address) and waits for it.
     ///
     /// # Safety
-    /// Both ranges must be device memory of this context, `bytes` long.
+    /// Both ranges must be device memory of this context or pinned host memory, `bytes` long.
     pub unsafe fn copy(&self, dst: u64, src: u64, bytes: usize) -> Result<(), String> {
         let d = self.driver;
         d.with_context(self.context, || {

@@ -774,32 +774,48 @@ impl Engine {
         })
     }
 
-    /// A batch of `spec.batch` uint8 frames (tight layout) for preprocessing on the provider:
-    /// [`BatchTensor::fill_slot`] copies frames in, [`Engine::run`] uploads them in one copy (from
-    /// pinned memory under CUDA), letterboxes them with a [`GraphPreprocess`] and runs the model
-    /// on the result where it lies.
+    /// A batch of `spec.batch` frames for preprocessing on the provider, taking them from where
+    /// `input` says they lie.
     ///
-    /// With `device`, the batch takes frames that are already in device memory
+    /// [`FramesIn::Host`]: uint8 frames (tight layout): [`BatchTensor::fill_slot`] copies frames
+    /// in, [`Engine::run`] uploads them in one copy (from pinned memory under CUDA), letterboxes
+    /// them with a [`GraphPreprocess`] and runs the model on the result where it lies.
+    ///
+    /// [`FramesIn::Device`]: frames already in device memory
     /// ([`BatchTensor::fill_slot_device`]): the letterbox kernel writes each into its slot of
     /// the model's input batch, so [`Engine::run`] runs the model only (unless the kernel cannot
     /// load, or `COURTVISION_LETTERBOX_KERNEL=0`: then each is copied into a uint8 batch in
     /// device memory for the preprocessing graph).
+    ///
+    /// [`FramesIn::HostToDevice`]: frames in host memory ([`BatchTensor::fill_slot`]), each
+    /// copied as uint8 into pinned memory, uploaded and letterboxed by the kernel into its slot as
+    /// it comes; as [`FramesIn::Host`] where the kernel cannot load (or is switched off) or the
+    /// provider is the CPU.
     pub fn new_frames_batch(
         &mut self,
         spec: GraphSpec,
-        device: Option<Arc<FrameCopier>>,
+        input: FramesIn,
     ) -> Result<BatchTensor, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("frame batch: {e}"));
         let (on_device, pinned) = self.memory(MemoryType::CPUInput).map_err(err)?;
         let gpu = matches!(self.provider, Provider::Cuda | Provider::TensorRt);
-        if device.is_some() && !gpu {
-            return Err(InferError::Runtime(format!(
-                "frames in device memory need the CUDA provider, not {:?}",
-                self.provider
-            )));
-        }
         let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
-        let store = match device {
+        let (copier, host) = match input {
+            FramesIn::Device(_) if !gpu => {
+                return Err(InferError::Runtime(format!(
+                    "frames in device memory need the CUDA provider, not {:?}",
+                    self.provider
+                )))
+            }
+            FramesIn::Device(c) => (Some(c), false),
+            FramesIn::HostToDevice(c)
+                if gpu && letterbox_kernel_wanted() && c.letterbox_kernel().is_ok() =>
+            {
+                (Some(c), true)
+            }
+            FramesIn::HostToDevice(_) | FramesIn::Host => (None, true),
+        };
+        let store = match copier {
             Some(copier) => {
                 // From the preprocessing session's arena, never the model session's: a session
                 // replaying a captured CUDA graph reuses its arena's addresses as scratch, so a
@@ -810,12 +826,20 @@ impl Engine {
                 let alloc = ort::memory::Allocator::new(pre.session(), on_device);
                 self.put_pre(pre);
                 let alloc = alloc.map_err(err)?;
-                if letterbox_kernel_wanted() && copier.letterbox_kernel().is_ok() {
+                if host || (letterbox_kernel_wanted() && copier.letterbox_kernel().is_ok()) {
                     let lb = spec.letterbox;
                     let shape = [spec.batch, 3, lb.dst_h, lb.dst_w];
+                    let staging = if host {
+                        let pinned =
+                            ort::memory::Allocator::new(&self.session, pinned).map_err(err)?;
+                        Some(ort::value::Tensor::<u8>::new(&pinned, [len]).map_err(err)?)
+                    } else {
+                        None
+                    };
                     FrameStore::Letterboxed {
                         images: typed_tensor(&alloc, spec.output, &shape).map_err(err)?,
                         scratch: ort::value::Tensor::<u8>::new(&alloc, [len]).map_err(err)?,
+                        staging,
                         copier,
                         target: LetterboxTarget {
                             letterbox: lb,
@@ -1301,6 +1325,16 @@ pub fn available_providers() -> Vec<&'static str> {
     v
 }
 
+/// Where the frames of a frames batch lie as they come ([`Engine::new_frames_batch`]).
+pub enum FramesIn {
+    /// Host memory, for the preprocessing graph.
+    Host,
+    /// Host memory, uploaded by the copier and letterboxed by its kernel.
+    HostToDevice(Arc<FrameCopier>),
+    /// Device memory on the copier's device (CUDA memory from a decoder).
+    Device(Arc<FrameCopier>),
+}
+
 enum BatchData {
     F32(Vec<f32>),
     F16(Vec<f16>),
@@ -1323,11 +1357,14 @@ enum FrameStore {
         copier: Arc<FrameCopier>,
     },
     /// The model's input batch in device memory, each frame letterboxed into its slot by the
-    /// letterbox kernel as it comes ([`BatchTensor::fill_slot_device`]): no preprocessing run.
-    /// `scratch` takes a frame of another CUDA context, copied across first.
+    /// letterbox kernel as it comes: no preprocessing run. Frames in device memory
+    /// ([`BatchTensor::fill_slot_device`]) are read where they lie (`scratch` takes one of
+    /// another CUDA context, copied across first); with `staging` (pinned host memory), frames
+    /// in host memory ([`BatchTensor::fill_slot`]) are copied there and uploaded to `scratch`.
     Letterboxed {
         images: ort::value::DynTensor,
         scratch: ort::value::Tensor<u8>,
+        staging: Option<ort::value::Tensor<u8>>,
         copier: Arc<FrameCopier>,
         target: LetterboxTarget,
     },
@@ -1381,7 +1418,8 @@ impl BatchTensor {
     /// Whether this batch takes frames in device memory ([`BatchTensor::fill_slot_device`]).
     pub fn frames_on_device(&self) -> bool {
         matches!(&self.data, BatchData::Frames(f)
-            if matches!(f.store, FrameStore::Device { .. } | FrameStore::Letterboxed { .. }))
+            if matches!(f.store, FrameStore::Device { .. }
+                | FrameStore::Letterboxed { staging: None, .. }))
     }
 
     /// What batches must share to run combined ([`Engine::run_combined`]): the model input
@@ -1408,19 +1446,61 @@ impl BatchTensor {
             BatchData::Frames(f) => {
                 check_frame(frame)?;
                 let len = f.check(frame.format, frame.width, frame.height)?;
-                let FrameStore::Host(tensor) = &mut f.store else {
-                    return Err(FrameError {
-                        format: frame.format,
-                        width: frame.width,
-                        height: frame.height,
-                        why: "the batch is in device memory (frames from host memory go to a \
-                              host batch)"
-                            .into(),
-                    });
+                let refuse = |why: String| FrameError {
+                    format: frame.format,
+                    width: frame.width,
+                    height: frame.height,
+                    why,
                 };
-                let data = tensor.extract_tensor_mut().1;
-                copy_tight_threads(frame, &mut data[i * len..(i + 1) * len], self.threads);
-                Ok(())
+                if i >= f.spec.batch {
+                    return Err(refuse("slot out of range".into()));
+                }
+                match &mut f.store {
+                    FrameStore::Host(tensor) => {
+                        let data = tensor.extract_tensor_mut().1;
+                        copy_tight_threads(frame, &mut data[i * len..(i + 1) * len], self.threads);
+                        Ok(())
+                    }
+                    FrameStore::Letterboxed {
+                        images,
+                        scratch,
+                        staging: Some(staging),
+                        copier,
+                        target,
+                    } => {
+                        let host = staging.extract_tensor_mut().1;
+                        copy_tight_threads(frame, host, self.threads);
+                        let at = scratch.data_ptr_mut() as u64;
+                        let dst = images.data_ptr_mut() as u64 + (i * target.slot_bytes()) as u64;
+                        let tight = tight_frame(
+                            &DeviceFrame {
+                                format: frame.format,
+                                width: frame.width,
+                                height: frame.height,
+                                planes: [0; 3],
+                                strides: [0; 3],
+                                context: std::ptr::null_mut(),
+                            },
+                            at,
+                        );
+                        // Not while another engine captures a CUDA graph (see GPU_RUNS).
+                        let _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
+                        // SAFETY: `host` is pinned host memory of `len` bytes (the frame's tight
+                        // layout) and `scratch` device memory of as many, of the copier's context
+                        // (the CUDA driver tells them apart by address: unified addressing);
+                        // `dst` is slot `i` of the batch's device allocation and `tight`
+                        // describes `scratch`. Each call returns once its work is done.
+                        unsafe {
+                            copier.copy(at, host.as_ptr() as u64, len).map_err(refuse)?;
+                            copier.letterbox(&tight, dst, target).map_err(refuse)
+                        }
+                    }
+                    _ => Err(refuse(
+                        "the batch takes frames in device memory (frames from host memory go \
+                         to a host batch)"
+                            .into(),
+                    )),
+                }
             }
             BatchData::F32(v) => {
                 letterbox_into_threads(frame, &self.lb, &mut v[i * n..(i + 1) * n], self.threads)
@@ -1474,10 +1554,9 @@ impl BatchTensor {
                 scratch,
                 copier,
                 target,
+                ..
             } => {
-                let lb = &target.letterbox;
-                let slot = lb.slot_len() * if target.half { 2 } else { 4 };
-                let dst = images.data_ptr_mut() as u64 + (i * slot) as u64;
+                let dst = images.data_ptr_mut() as u64 + (i * target.slot_bytes()) as u64;
                 let own = frame.context.is_null() || frame.context == copier.context();
                 let copied;
                 let frame = if own {

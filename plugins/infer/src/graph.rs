@@ -529,7 +529,9 @@ mod tests {
                 output: engine.info.input_precision,
             };
             let mut host = engine.new_batch(batch, lb);
-            let mut frames = engine.new_frames_batch(spec, None).unwrap();
+            let mut frames = engine
+                .new_frames_batch(spec, crate::FramesIn::Host)
+                .unwrap();
             assert_eq!(host.graph_spec(), None);
             assert_eq!(frames.graph_spec(), Some(&spec));
             for i in 0..batch {

@@ -31,9 +31,8 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use crate::cuda::FrameCopier;
 use crate::decode::ClassRows;
-use crate::engine::{BatchOutput, BatchTensor, Engine, EngineConfig};
+use crate::engine::{BatchOutput, BatchTensor, Engine, EngineConfig, FramesIn};
 use crate::graph::GraphSpec;
 use crate::model::ModelInfo;
 use crate::{InferError, Provider};
@@ -290,9 +289,9 @@ impl EnginePool {
     pub fn new_frames_batch(
         &self,
         spec: GraphSpec,
-        device: Option<Arc<FrameCopier>>,
+        input: FramesIn,
     ) -> Result<BatchTensor, InferError> {
-        lock(&self.engines[0]).new_frames_batch(spec, device)
+        lock(&self.engines[0]).new_frames_batch(spec, input)
     }
 
     /// Runs `request` (alone on a free session, or with others that queued up meanwhile) and
@@ -591,7 +590,7 @@ mod tests {
                 letterbox: lb,
                 output: pool.info().input_precision,
             };
-            pool.new_frames_batch(spec, None).unwrap()
+            pool.new_frames_batch(spec, FramesIn::Host).unwrap()
         } else {
             BatchTensor::new(pool.info().input_precision, slots, lb)
         };

@@ -89,10 +89,10 @@ pub struct CudaInput {
 }
 
 impl CudaInput {
-    /// For device `ordinal`; an error says what is missing (driver, library).
-    pub fn new(ordinal: i32) -> Result<CudaInput, String> {
+    /// Through `copier`'s context (its device's primary context); an error says what is
+    /// missing (GStreamer's CUDA library).
+    pub fn new(copier: Arc<FrameCopier>) -> Result<CudaInput, String> {
         let lib = gst_cuda()?;
-        let copier = Arc::new(FrameCopier::new(ordinal)?);
         // SAFETY: a live primary context (retained for the process) and its device.
         let wrapped = unsafe { (lib.context_new_wrapped)(copier.context(), copier.device()) };
         if wrapped.is_null() {

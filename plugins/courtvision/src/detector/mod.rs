@@ -60,7 +60,7 @@ pub enum Preprocess {
     )]
     Host = 1,
     #[enum_value(
-        name = "Device: frames in CUDA memory letterboxed by courtvision's CUDA kernel into the model's batch; others uploaded as uint8 and letterboxed by an ONNX Runtime graph on the execution provider",
+        name = "Device: frames letterboxed into the model's batch by courtvision's CUDA kernel, read where they lie in CUDA memory, or from system memory uploaded as uint8 one at a time (an ONNX Runtime graph on the execution provider where the kernel cannot load)",
         nick = "device"
     )]
     Device = 2,

@@ -21,8 +21,8 @@ use courtvision_infer::decode::ClassRows;
 use courtvision_infer::graph::GraphSpec;
 use courtvision_infer::pool::{EnginePool, PoolConfig, Request};
 use courtvision_infer::{
-    engine::BatchTensor, DecodeParams, EngineConfig, FrameObjects, FrameView, Letterbox, ModelInfo,
-    PixelFormat, Task, YuvMatrix,
+    cuda::FrameCopier, engine::BatchTensor, DecodeParams, EngineConfig, FrameObjects, FrameView,
+    FramesIn, Letterbox, ModelInfo, PixelFormat, Task, YuvMatrix,
 };
 use courtvision_meta::{
     add_detection, record_stage, wall_clock_ns, BBox, Detection, Keypoint, MotionMeta,
@@ -125,8 +125,10 @@ struct Config {
     preprocess_threads: usize,
     /// Frames go to the provider as uint8 and are letterboxed there (`preprocess`).
     device_preprocess: bool,
-    /// Taking frames in CUDA memory (device preprocessing on a CUDA provider, where the CUDA
-    /// driver and GStreamer's CUDA library are present).
+    /// Uploads and letterboxes frames on the device (device preprocessing on a CUDA provider,
+    /// where the CUDA driver is present).
+    copier: Option<Arc<FrameCopier>>,
+    /// Taking frames in CUDA memory (as `copier`, where GStreamer's CUDA library is present).
     cuda: Option<Arc<CudaInput>>,
     video: Option<VideoConfig>,
 }
@@ -425,27 +427,36 @@ fn load_model(
         Preprocess::Device => true,
         Preprocess::Auto => provider != courtvision_infer::Provider::Cpu,
     };
-    let cuda = if device_preprocess && provider != courtvision_infer::Provider::Cpu {
-        match CudaInput::new(cfg.device_id) {
+    let copier = if device_preprocess && provider != courtvision_infer::Provider::Cpu {
+        match FrameCopier::new(cfg.device_id) {
             Ok(c) => {
-                if let Err(e) = c.copier().letterbox_kernel() {
+                if let Err(e) = c.letterbox_kernel() {
                     gst::warning!(
                         CAT,
                         obj = element,
-                        "letterbox kernel unavailable ({e}): frames in CUDA memory go through \
-                         the preprocessing graph"
+                        "letterbox kernel unavailable ({e}): frames go through the \
+                         preprocessing graph"
                     );
                 }
                 Some(Arc::new(c))
             }
             Err(e) => {
-                gst::info!(CAT, obj = element, "no CUDA memory input: {e}");
+                gst::info!(CAT, obj = element, "no CUDA driver for frame copies: {e}");
                 None
             }
         }
     } else {
         None
     };
+    let cuda = copier
+        .as_ref()
+        .and_then(|c| match CudaInput::new(c.clone()) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                gst::info!(CAT, obj = element, "no CUDA memory input: {e}");
+                None
+            }
+        });
     let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
     resolve_classes(settings.classes.as_deref(), &labels).map_err(|e| format!("classes: {e}"))?;
     gst::info!(
@@ -479,6 +490,7 @@ fn load_model(
         batch_size,
         preprocess_threads,
         device_preprocess,
+        copier,
         cuda,
         video: None,
     };
@@ -709,19 +721,21 @@ impl Detector {
             letterbox: video.letterbox,
             output: config.info.input_precision,
         });
-        // Frames in CUDA memory are copied into a batch in device memory.
-        let device = config
-            .cuda
-            .as_ref()
-            .filter(|_| spec.is_some() && video.cuda_memory)
-            .map(|c| c.copier());
+        // Frames in CUDA memory go into a batch in device memory; frames in host memory are
+        // uploaded one at a time where a copier can (else they go to the preprocessing graph).
+        let input = match (&config.copier, &config.cuda) {
+            (_, Some(cuda)) if video.cuda_memory => FramesIn::Device(cuda.copier()),
+            (Some(copier), _) => FramesIn::HostToDevice(copier.clone()),
+            _ => FramesIn::Host,
+        };
+        let on_device = matches!(input, FramesIn::Device(_));
         let reused = {
             let mut q = lock(&self.shared.queue);
             let i = q.free.iter().position(|t| {
                 *t.letterbox() == video.letterbox
                     && t.slots() == slots
                     && t.graph_spec() == spec.as_ref()
-                    && t.frames_on_device() == device.is_some()
+                    && t.frames_on_device() == on_device
             });
             i.map(|i| q.free.swap_remove(i))
         };
@@ -734,7 +748,7 @@ impl Detector {
                 let made = match lock(&self.shared.model).as_ref() {
                     Some(m) => m
                         .engine
-                        .new_frames_batch(spec, device)
+                        .new_frames_batch(spec, input)
                         .map_err(|e| e.to_string()),
                     None => Err("no model loaded".into()),
                 };
@@ -755,14 +769,13 @@ impl Detector {
             CAT,
             obj = element,
             "batch of {slots}: {}",
-            if tensor.letterboxed_on_device() {
-                "frames letterboxed into device memory by the kernel as they come"
-            } else if tensor.frames_on_device() {
-                "frames copied into device memory for the preprocessing graph"
-            } else if spec.is_some() {
-                "frames copied into host memory for the preprocessing graph"
-            } else {
-                "frames letterboxed on the host"
+            match (tensor.letterboxed_on_device(), tensor.frames_on_device()) {
+                (true, true) => "frames letterboxed into device memory by the kernel as they come",
+                (false, true) => "frames copied into device memory for the preprocessing graph",
+                (true, false) =>
+                    "frames uploaded and letterboxed into device memory by the kernel as they come",
+                _ if spec.is_some() => "frames copied into host memory for the preprocessing graph",
+                _ => "frames letterboxed on the host",
             }
         );
         tensor.set_threads(config.preprocess_threads);
