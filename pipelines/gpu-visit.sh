@@ -49,6 +49,8 @@
 #   ep      engine pools: 2 / 4 sessions for 16 streams, batches of 4 combined, same detections
 #   hu      frames from system memory uploaded one at a time for the letterbox kernel, against
 #           the uint8 batch and preprocessing graph of before (COURTVISION_LETTERBOX_KERNEL=0)
+#   ab      this build against an older one ($R/cvlaunch-old, staged by hand), alternating: 16
+#           streams fp16 b32 on two shared sessions; 16 decoders alone
 #   hx      past NVDEC's H.264 rate: 16 streams from HEVC (nvh265dec), and 16 nvh264dec streams
 #           beside N streams decoded on the CPU (openh264dec), fp16 b32, between two (a) runs
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
@@ -118,7 +120,7 @@ pipe() {
   local name=$1; shift
   (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &); sleep 0.3
   local TIMEFORMAT='%R %U %S'
-  { time timeout 150 $R/cvlaunch "$@" > /tmp/pipe.txt 2>&1; } 2> /tmp/time.txt
+  { time timeout 150 ${CVLAUNCH:-$R/cvlaunch} "$@" > /tmp/pipe.txt 2>&1; } 2> /tmp/time.txt
   local line; line=$(tail -1 /tmp/pipe.txt)
   pkill -f "nvidia-smi dmon" || true
   log "b) $name: $line (real user sys: $(cat /tmp/time.txt))"
@@ -909,6 +911,21 @@ section_ez() {
   xz -c /tmp/st.txt > "$OUT/ez-st.txt.xz"
 }
 
+# This build against an older cvlaunch staged as $R/cvlaunch-old, alternating (is a change in rate
+# the build's or the machine's?).
+section_ab() {
+  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 engine-name=nv engine-instances=2"
+  row "ab) 16 nvh264dec alone, CUDA memory" "$(pipe ab-dec $(streams 16 "$h264 ! fakesink"))"
+  local i
+  for i in 1 2; do
+    row "ab) 16 streams fp16 b32, two shared sessions: older build" \
+      "$(CVLAUNCH=$R/cvlaunch-old pipe ab-old $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det ! fakesink"))"
+    row "ab) 16 streams fp16 b32, two shared sessions: this build" \
+      "$(pipe ab-new $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det ! fakesink"))"
+  done
+}
+
 # Frames from system memory: uploaded one at a time and letterboxed by the kernel (now) against
 # the uint8 batch through the preprocessing graph (COURTVISION_LETTERBOX_KERNEL=0, as before).
 section_hu() {
@@ -1012,6 +1029,7 @@ for s in "$@"; do
     ez) section_ez ;;
     hx) section_hx ;;
     hu) section_hu ;;
+    ab) section_ab ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -552,13 +552,22 @@ impl FrameCopier {
     /// # Safety
     /// Both ranges must be device memory of this context or pinned host memory, `bytes` long.
     pub unsafe fn copy(&self, dst: u64, src: u64, bytes: usize) -> Result<(), String> {
+        // SAFETY: the caller's guarantees, held until the wait below returns.
+        unsafe { self.copy_queued(dst, src, bytes) }?;
+        self.wait()
+    }
+
+    /// [`FrameCopier::copy`] without the wait: queued on the copier's stream.
+    ///
+    /// # Safety
+    /// As for [`FrameCopier::copy`], until [`FrameCopier::wait`] returns.
+    pub unsafe fn copy_queued(&self, dst: u64, src: u64, bytes: usize) -> Result<(), String> {
         let d = self.driver;
         d.with_context(self.context, || {
             // SAFETY: the caller vouches for both ranges.
             d.check("cuMemcpyAsync", unsafe {
                 (d.memcpy_async)(dst, src, bytes, self.stream)
-            })?;
-            d.synchronize(self.stream)
+            })
         })
     }
 

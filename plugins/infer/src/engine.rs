@@ -654,6 +654,7 @@ impl Engine {
                     "combined batch: a host batch among frames batches".into(),
                 ));
             };
+            f.ready()?;
             let preprocessed;
             let src = match &f.store {
                 FrameStore::Letterboxed { images, .. } => images.data_ptr() as u64,
@@ -788,9 +789,10 @@ impl Engine {
     /// device memory for the preprocessing graph).
     ///
     /// [`FramesIn::HostToDevice`]: frames in host memory ([`BatchTensor::fill_slot`]), each
-    /// copied as uint8 into pinned memory, uploaded and letterboxed by the kernel into its slot as
-    /// it comes; as [`FramesIn::Host`] where the kernel cannot load (or is switched off) or the
-    /// provider is the CPU.
+    /// copied as uint8 into its slot of pinned memory, then its upload and the kernel that
+    /// letterboxes it into its slot queued as it comes (waited for once, before the run); as
+    /// [`FramesIn::Host`] where the kernel cannot load (or is switched off) or the provider is
+    /// the CPU.
     pub fn new_frames_batch(
         &mut self,
         spec: GraphSpec,
@@ -832,7 +834,10 @@ impl Engine {
                     let staging = if host {
                         let pinned =
                             ort::memory::Allocator::new(&self.session, pinned).map_err(err)?;
-                        Some(ort::value::Tensor::<u8>::new(&pinned, [len]).map_err(err)?)
+                        Some(
+                            ort::value::Tensor::<u8>::new(&pinned, [spec.batch, len])
+                                .map_err(err)?,
+                        )
                     } else {
                         None
                     };
@@ -898,6 +903,7 @@ impl Engine {
         rows: ClassRows,
     ) -> Result<BatchOutput<'_>, InferError> {
         let spec = f.spec;
+        f.ready()?;
         let input = match &f.store {
             FrameStore::Letterboxed { images, .. } => ReplayInput::Images(images),
             FrameStore::Host(t) | FrameStore::Device { tensor: t, .. } => ReplayInput::Frames(t),
@@ -1359,8 +1365,10 @@ enum FrameStore {
     /// The model's input batch in device memory, each frame letterboxed into its slot by the
     /// letterbox kernel as it comes: no preprocessing run. Frames in device memory
     /// ([`BatchTensor::fill_slot_device`]) are read where they lie (`scratch` takes one of
-    /// another CUDA context, copied across first); with `staging` (pinned host memory), frames
-    /// in host memory ([`BatchTensor::fill_slot`]) are copied there and uploaded to `scratch`.
+    /// another CUDA context, copied across first); with `staging` (pinned host memory, a frame
+    /// a slot), frames in host memory ([`BatchTensor::fill_slot`]) are copied into their slot
+    /// there, and the upload to `scratch` and the kernel queued on the copier's stream (in
+    /// order, so one `scratch` serves them all): [`FrameBatch::ready`] waits for them.
     Letterboxed {
         images: ort::value::DynTensor,
         scratch: ort::value::Tensor<u8>,
@@ -1468,7 +1476,12 @@ impl BatchTensor {
                         copier,
                         target,
                     } => {
-                        let host = staging.extract_tensor_mut().1;
+                        if i == 0 {
+                            // A batch starting over: nothing of its last filling still queued
+                            // (the run waited for it, unless it never ran: dropped at a flush).
+                            copier.wait().map_err(refuse)?;
+                        }
+                        let host = &mut staging.extract_tensor_mut().1[i * len..(i + 1) * len];
                         copy_tight_threads(frame, host, self.threads);
                         let at = scratch.data_ptr_mut() as u64;
                         let dst = images.data_ptr_mut() as u64 + (i * target.slot_bytes()) as u64;
@@ -1485,14 +1498,18 @@ impl BatchTensor {
                         );
                         // Not while another engine captures a CUDA graph (see GPU_RUNS).
                         let _shared = GPU_RUNS.read().unwrap_or_else(|e| e.into_inner());
-                        // SAFETY: `host` is pinned host memory of `len` bytes (the frame's tight
-                        // layout) and `scratch` device memory of as many, of the copier's context
-                        // (the CUDA driver tells them apart by address: unified addressing);
-                        // `dst` is slot `i` of the batch's device allocation and `tight`
-                        // describes `scratch`. Each call returns once its work is done.
+                        // SAFETY: `host` is this slot's pinned host memory, `len` bytes (the
+                        // frame's tight layout), written again only after a wait for its upload
+                        // (FrameBatch::ready, or at slot 0 above); `scratch` is device memory
+                        // of as many bytes of the copier's context (the CUDA driver tells them
+                        // apart by address: unified addressing), reused by the next frame's upload
+                        // only after this kernel (one stream, in order); `dst` is slot `i` of the
+                        // batch's device allocation and `tight` describes `scratch`.
                         unsafe {
-                            copier.copy(at, host.as_ptr() as u64, len).map_err(refuse)?;
-                            copier.letterbox(&tight, dst, target).map_err(refuse)
+                            copier
+                                .copy_queued(at, host.as_ptr() as u64, len)
+                                .map_err(refuse)?;
+                            copier.letterbox_queued(&tight, dst, target).map_err(refuse)
                         }
                     }
                     _ => Err(refuse(
@@ -1585,6 +1602,21 @@ fn letterbox_kernel_wanted() -> bool {
 }
 
 impl FrameBatch {
+    /// Waits for the uploads and kernels that [`BatchTensor::fill_slot`] queued (frames from
+    /// host memory letterboxed on the device); reports a failure of any of them.
+    fn ready(&self) -> Result<(), InferError> {
+        match &self.store {
+            FrameStore::Letterboxed {
+                staging: Some(_),
+                copier,
+                ..
+            } => copier
+                .wait()
+                .map_err(|e| InferError::Runtime(format!("frame upload: {e}"))),
+            _ => Ok(()),
+        }
+    }
+
     fn refuse(&self, format: PixelFormat, width: usize, height: usize, why: String) -> FrameError {
         FrameError {
             format,
