@@ -51,6 +51,9 @@
 #           the uint8 batch and preprocessing graph of before (COURTVISION_LETTERBOX_KERNEL=0)
 #   ab      this build against an older one ($R/cvlaunch-old, staged by hand), alternating: 16
 #           streams fp16 b32 on two shared sessions; 16 decoders alone
+#   hs      16 streams from HEVC (decoders not the cap): where the time goes, 2 / 4 sessions, a
+#           model each, CUDA_DEVICE_MAX_CONNECTIONS=32
+#   hi      16 streams of H.264 fp16 b32: a model each against 16 shared sessions
 #   hx      past NVDEC's H.264 rate: 16 streams from HEVC (nvh265dec), and 16 nvh264dec streams
 #           beside N streams decoded on the CPU (openh264dec), fp16 b32, between two (a) runs
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
@@ -926,6 +929,32 @@ section_ab() {
   done
 }
 
+# 16 streams from HEVC (nvh265dec decodes ~9860 frames/s alone, past the model's (a)): what caps
+# the elements when the decoders do not.
+section_hs() {
+  local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA ! queue max-size-buffers=64"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
+  rm -f /tmp/st.txt
+  row "hs) 16 streams HEVC fp16 b32, two shared sessions" \
+    "$(export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; pipe hs2 $(streams 16 "$h265 ! $det engine-name=nv engine-instances=2 ! fakesink"))"
+  row "hs) ... where the time went" "$(stats)"
+  row "hs) 16 streams HEVC fp16 b32, four shared sessions" \
+    "$(pipe hs4 $(streams 16 "$h265 ! $det engine-name=nv engine-instances=4 ! fakesink"))"
+  row "hs) 16 streams HEVC fp16 b32, a model each" "$(pipe hs-own $(streams 16 "$h265 ! $det ! fakesink"))"
+  row "hs) 16 streams HEVC fp16 b32, two shared sessions, CUDA_DEVICE_MAX_CONNECTIONS=32" \
+    "$(CUDA_DEVICE_MAX_CONNECTIONS=32 pipe hs-mc $(streams 16 "$h265 ! $det engine-name=nv engine-instances=2 ! fakesink"))"
+}
+
+# 16 streams of H.264 fp16 b32: a model each against one pool of 16 sessions (is it the number of
+# sessions running at once?).
+section_hi() {
+  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA ! queue max-size-buffers=64"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
+  row "hi) 16 streams H.264 fp16 b32, a model each" "$(pipe hi-own $(streams 16 "$h264 ! $det ! fakesink"))"
+  row "hi) 16 streams H.264 fp16 b32, sixteen shared sessions" \
+    "$(pipe hi16 $(streams 16 "$h264 ! $det engine-name=nv engine-instances=16 ! fakesink"))"
+}
+
 # Frames from system memory: uploaded one at a time and letterboxed by the kernel (now) against
 # the uint8 batch through the preprocessing graph (COURTVISION_LETTERBOX_KERNEL=0, as before).
 section_hu() {
@@ -1030,6 +1059,8 @@ for s in "$@"; do
     hx) section_hx ;;
     hu) section_hu ;;
     ab) section_ab ;;
+    hs) section_hs ;;
+    hi) section_hi ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

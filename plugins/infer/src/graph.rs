@@ -553,6 +553,14 @@ mod tests {
                 .fill_slot(0, &other.view(YuvMatrix::Bt709))
                 .unwrap_err();
             assert!(e.why.contains("the batch holds"), "{}", e.why);
+            // A slot past the batch is refused, not written out of bounds.
+            let e = frames
+                .fill_slot(
+                    batch,
+                    &TestFrame::random(format, w, h, 2).view(YuvMatrix::Bt709),
+                )
+                .unwrap_err();
+            assert!(e.why.contains("slot out of range"), "{}", e.why);
             // Device frames go only to a batch in device memory.
             assert!(!frames.frames_on_device());
             let device = crate::cuda::DeviceFrame {

@@ -295,7 +295,9 @@ impl EnginePool {
     }
 
     /// Runs `request` (alone on a free session, or with others that queued up meanwhile) and
-    /// returns its reply. The calling thread may run other callers' batches while it waits.
+    /// returns its reply. A calling thread runs only a group that holds its own request (the
+    /// others' owners wait for it): one that ran a group without its own would keep its own
+    /// stream waiting a whole run after its reply is ready.
     pub fn run(&self, request: Request) -> Reply {
         let mut state = lock(&self.state);
         let id = state.next;
@@ -322,7 +324,11 @@ impl EnginePool {
                         .0;
                     continue;
                 }
-                if let Some((at, i)) = state.runnable() {
+                if let Some((at, i)) = state.runnable().filter(|&(at, _)| {
+                    // The first group's owners are woken by every change and take it.
+                    let (members, _) = self.grouped(&state.queue, at);
+                    members.iter().any(|&m| state.queue[m].id == id)
+                }) {
                     let e = state.idle.remove(i);
                     let group = self.take_group(&mut state.queue, at);
                     let size = Some(input_size(&group[0].1));
