@@ -172,7 +172,9 @@ impl State {
 }
 
 /// Sessions of a pool whose `instances` is 0 on a GPU: two gave sixteen 1080p streams on the
-/// H100 what a session each gives (one: two thirds of it; four: no more than two).
+/// H100 what a session each gives (one: two thirds of it; four: no more than two). On other
+/// machines later pools of 2, 4 and 16 sessions all fell ~20% behind a session each, before a
+/// caller stopped running others' groups (README, "Later that day").
 const AUTO_GPU_INSTANCES: usize = 2;
 
 /// Most frames of a combined run where `max_batch` is 0 on a GPU: the largest batch the GPU
