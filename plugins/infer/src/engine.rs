@@ -1601,6 +1601,14 @@ fn letterbox_kernel_wanted() -> bool {
     std::env::var("COURTVISION_LETTERBOX_KERNEL").map_or(true, |v| v != "0")
 }
 
+impl Drop for FrameBatch {
+    /// Nothing still queued may read or write the batch's memory once it goes back to its
+    /// allocators (a batch dropped at a flush, before its run waited).
+    fn drop(&mut self) {
+        let _ = self.ready();
+    }
+}
+
 impl FrameBatch {
     /// Waits for the uploads and kernels that [`BatchTensor::fill_slot`] queued (frames from
     /// host memory letterboxed on the device); reports a failure of any of them.

@@ -338,6 +338,9 @@ impl EnginePool {
                         state.switches += 1;
                     }
                     state.sizes[e] = size;
+                    // The next group in the queue may be runnable on another free session: its
+                    // owners look again.
+                    self.cond.notify_all();
                     drop(state);
                     let replies = self.run_group(e, group);
                     state = lock(&self.state);
