@@ -7,6 +7,8 @@
 #                letterbox_check built here,
 #                the ultralytics wheels and a 1080p H.264 clip: the calls running
 #                pipelines/gpu-visit.sh.
+# `OLD=REV gpu-pack.sh` also builds cvlaunch at commit REV as .device/run/cvlaunch-old (section ab:
+# this build against that one) in place of the 720p clip (the call's 64 MiB).
 # `gpu-pack.sh train` stages .device/train instead (for pipelines/train-models.sh): the
 # GStreamer runtime with the plugin (courtsrc renders the training data there) and the
 # ultralytics wheels (with polars, ultralytics-thop, ultralytics-platform; ~63 MiB).
@@ -61,11 +63,23 @@ gst-launch-1.0 -q videotestsrc num-buffers=3600 pattern=ball \
   ! video/x-raw,format=I420,width=1920,height=1080,framerate=60/1 \
   ! x265enc speed-preset=ultrafast key-int-max=60 option-string=bframes=0 ! video/x-h265,profile=main \
   ! h265parse ! mp4mux ! filesink location=.device/run/clip-1080p-long-hevc.mp4
+if [ -n "${OLD:-}" ]; then
+  # The older build, from a worktree sharing this target directory (only the crates rebuild).
+  tree=$(mktemp -d)/old
+  git worktree add -q "$tree" "$OLD"
+  main=$PWD
+  (cd "$tree" && CARGO_TARGET_DIR="$main/target" cargo build --release -q --example cvlaunch -p gst-plugin-courtvision) ||
+    { git worktree remove --force "$tree"; exit 1; }
+  cp target/release/examples/cvlaunch .device/run/cvlaunch-old
+  git worktree remove --force "$tree"
+  cargo build --release -q --example cvlaunch -p gst-plugin-courtvision
+else
 # The same at 720p (section dc: does decoding scale with the pixels of a frame?).
 gst-launch-1.0 -q videotestsrc num-buffers=3600 pattern=ball \
   ! video/x-raw,format=I420,width=1280,height=720,framerate=60/1 \
   ! x264enc speed-preset=ultrafast bframes=0 key-int-max=60 ! video/x-h264,profile=high \
   ! h264parse ! mp4mux ! filesink location=.device/run/clip-720p-long.mp4
+fi
 # The same detections with frames in CUDA memory and in host memory (section u): a courtsrc
 # match (the default models find its players) as 1080p H.264.
 cargo build --release -q -p gst-plugin-courtvision

@@ -49,8 +49,9 @@
 #   ep      engine pools: 2 / 4 sessions for 16 streams, batches of 4 combined, same detections
 #   hu      frames from system memory uploaded one at a time for the letterbox kernel, against
 #           the uint8 batch and preprocessing graph of before (COURTVISION_LETTERBOX_KERNEL=0)
-#   ab      this build against an older one ($R/cvlaunch-old, staged by hand), alternating: 16
-#           streams fp16 b32 on two shared sessions; 16 decoders alone
+#   ab      this build against an older one ($R/cvlaunch-old: `OLD=REV pipelines/gpu-pack.sh`),
+#           alternating: 16 streams fp16 b32 on two shared sessions, H.264 twice, HEVC once;
+#           16 decoders alone
 #   hs      16 streams from HEVC (decoders not the cap): where the time goes, 2 / 4 sessions, a
 #           model each, CUDA_DEVICE_MAX_CONNECTIONS=32
 #   hi      16 streams of H.264 fp16 b32: a model each against 16 shared sessions
@@ -918,14 +919,16 @@ section_ez() {
 # the build's or the machine's?).
 section_ab() {
   local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
+  local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA"
   local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 engine-name=nv engine-instances=2"
   row "ab) 16 nvh264dec alone, CUDA memory" "$(pipe ab-dec $(streams 16 "$h264 ! fakesink"))"
-  local i
-  for i in 1 2; do
-    row "ab) 16 streams fp16 b32, two shared sessions: older build" \
-      "$(CVLAUNCH=$R/cvlaunch-old pipe ab-old $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det ! fakesink"))"
-    row "ab) 16 streams fp16 b32, two shared sessions: this build" \
-      "$(pipe ab-new $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det ! fakesink"))"
+  local src
+  for src in h264 h264 h265; do
+    local dec=${!src}
+    row "ab) 16 streams ${src/h26/H.26} fp16 b32, two shared sessions: older build" \
+      "$(CVLAUNCH=$R/cvlaunch-old pipe ab-old $(streams 16 "$dec ! queue max-size-buffers=64 ! $det ! fakesink"))"
+    row "ab) 16 streams ${src/h26/H.26} fp16 b32, two shared sessions: this build" \
+      "$(pipe ab-new $(streams 16 "$dec ! queue max-size-buffers=64 ! $det ! fakesink"))"
   done
 }
 
