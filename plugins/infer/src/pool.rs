@@ -14,8 +14,9 @@
 //! `max_batch` frames, in the order they came. Nothing waits for more batches unless
 //! `max_wait` says so (live cameras, whose batches rarely meet on an idle GPU); under load,
 //! sixteen cameras' batches of two run as one of thirty-two instead of sixteen runs of two.
-//! The thread that submits a batch runs the combined batch it is part of (or others' while it
-//! waits): no thread of the pool's own. Combining pays on a GPU, where a run of more frames
+//! The thread that submits a batch runs the combined batch it is part of, or waits while
+//! another of its owners does — never a group without its own batch, which would keep its own
+//! stream waiting a whole run: no thread of the pool's own. Combining pays on a GPU, where a run of more frames
 //! costs less a frame; on the CPU it measured no faster and took more memory (off by default).
 //!
 //! On a GPU, a session runs one input size: with combining on, every run is `max_batch`
@@ -326,11 +327,7 @@ impl EnginePool {
                         .0;
                     continue;
                 }
-                if let Some((at, i)) = state.runnable().filter(|&(at, _)| {
-                    // The first group's owners are woken by every change and take it.
-                    let (members, _) = self.grouped(&state.queue, at);
-                    members.iter().any(|&m| state.queue[m].id == id)
-                }) {
+                if let Some((at, i)) = self.own_group(&state, id) {
                     let e = state.idle.remove(i);
                     let group = self.take_group(&mut state.queue, at);
                     let size = Some(input_size(&group[0].1));
@@ -352,6 +349,15 @@ impl EnginePool {
             }
             state = self.cond.wait(state).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// The group to run now and its session (see [`State::runnable`]) when it holds request
+    /// `id`; `None` leaves it to its owners, whom every change of the state wakes.
+    fn own_group(&self, state: &State, id: u64) -> Option<(usize, usize)> {
+        state.runnable().filter(|&(at, _)| {
+            let (members, _) = self.grouped(&state.queue, at);
+            members.iter().any(|&m| state.queue[m].id == id)
+        })
     }
 
     /// Where in the queue the request at `start` and the later ones that can run with it are
@@ -897,5 +903,45 @@ mod tests {
             0,
             "no session changed its input size"
         );
+    }
+
+    /// A caller runs only the group to run now, and only when it holds its own batch (the
+    /// others' owners run theirs); once that group is taken, the next one is its owners'.
+    #[test]
+    fn a_caller_runs_only_a_group_holding_its_own_batch() {
+        let (pool, _) = EnginePool::load(
+            &det_cfg(),
+            PoolConfig {
+                instances: 2,
+                max_batch: 8,
+                max_wait: Duration::ZERO,
+            },
+        )
+        .unwrap();
+        let mut state = lock(&pool.state);
+        for (id, size) in [(0, 160), (1, 160), (2, 224)] {
+            state.queue.push_back(Queued {
+                id,
+                came: Instant::now(),
+                request: request(batch(&pool, 2, 2, (320, 180), size, id as u32), 2),
+            });
+        }
+        // Requests 0 and 1 run together first; request 2 (another size) is not in that group.
+        assert!(pool.own_group(&state, 0).is_some());
+        assert!(pool.own_group(&state, 1).is_some());
+        assert_eq!(pool.own_group(&state, 2), None);
+        // Their owner takes the group and a session: request 2 runs now on the other one.
+        let (at, i) = pool.own_group(&state, 1).unwrap();
+        let e = state.idle.remove(i);
+        let group = pool.take_group(&mut state.queue, at);
+        assert_eq!(group.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [0, 1]);
+        state.sizes[e] = Some(input_size(&group[0].1));
+        let (_, i) = pool
+            .own_group(&state, 2)
+            .expect("request 2 on the free session");
+        assert_ne!(state.idle[i], e);
+        // With no session free, nobody runs anything.
+        state.idle.clear();
+        assert_eq!(pool.own_group(&state, 2), None);
     }
 }
