@@ -587,6 +587,16 @@ mod tests {
         }
     }
 
+    /// A pool of `instances` sessions of the planted detection model (CPU).
+    fn pool_of(instances: usize, max_batch: usize, max_wait: Duration) -> EnginePool {
+        let config = PoolConfig {
+            instances,
+            max_batch,
+            max_wait,
+        };
+        EnginePool::load(&det_cfg(), config).unwrap().0
+    }
+
     /// A batch of `slots` with `frames` random frames of `w` x `h` letterboxed for a `size`
     /// square input: on the host, or (`graph`) as uint8 frames for the preprocessing graph.
     fn batch_of(
@@ -711,15 +721,7 @@ mod tests {
     }
 
     fn combined_runs_of(graph: bool) {
-        let (pool, _) = EnginePool::load(
-            &det_cfg(),
-            PoolConfig {
-                instances: 1,
-                max_batch: 8,
-                max_wait: Duration::ZERO,
-            },
-        )
-        .unwrap();
+        let pool = pool_of(1, 8, Duration::ZERO);
         // (slots, frames, source size, seed)
         let parts = [
             (4, 3, (320, 180), 1),
@@ -785,15 +787,7 @@ mod tests {
     /// Callers on several threads at once, two sessions: every reply is the caller's own.
     #[test]
     fn concurrent_callers_get_their_own_rows() {
-        let (pool, _) = EnginePool::load(
-            &det_cfg(),
-            PoolConfig {
-                instances: 2,
-                max_batch: 16,
-                max_wait: Duration::ZERO,
-            },
-        )
-        .unwrap();
+        let pool = pool_of(2, 16, Duration::ZERO);
         let expected: Vec<Vec<f32>> = (0..6)
             .map(|k| {
                 let reply = pool.run(request(batch(&pool, 2, 2, (320, 180), 160, 100 * k), 2));
@@ -829,15 +823,7 @@ mod tests {
     /// at once, one run of all their frames.
     #[test]
     fn a_free_session_waits_for_batches_to_run_together() {
-        let (pool, _) = EnginePool::load(
-            &det_cfg(),
-            PoolConfig {
-                instances: 1,
-                max_batch: 6,
-                max_wait: Duration::from_secs(10),
-            },
-        )
-        .unwrap();
+        let pool = pool_of(1, 6, Duration::from_secs(10));
         let waited = Instant::now();
         let runs: Vec<usize> = std::thread::scope(|s| {
             let callers: Vec<_> = (0..3u32)
@@ -861,15 +847,7 @@ mod tests {
     /// Sharers of two input sizes on two sessions: each session keeps to one size.
     #[test]
     fn sessions_keep_to_one_input_size() {
-        let (pool, _) = EnginePool::load(
-            &det_cfg(),
-            PoolConfig {
-                instances: 2,
-                max_batch: 8,
-                max_wait: Duration::ZERO,
-            },
-        )
-        .unwrap();
+        let pool = pool_of(2, 8, Duration::ZERO);
         let mut seen: Vec<Vec<(usize, usize)>> = vec![Vec::new(); 2];
         for k in 0..6u32 {
             let size = if k % 2 == 0 { 160 } else { 224 };
@@ -909,15 +887,7 @@ mod tests {
     /// others' owners run theirs); once that group is taken, the next one is its owners'.
     #[test]
     fn a_caller_runs_only_a_group_holding_its_own_batch() {
-        let (pool, _) = EnginePool::load(
-            &det_cfg(),
-            PoolConfig {
-                instances: 2,
-                max_batch: 8,
-                max_wait: Duration::ZERO,
-            },
-        )
-        .unwrap();
+        let pool = pool_of(2, 8, Duration::ZERO);
         let mut state = lock(&pool.state);
         for (id, size) in [(0, 160), (1, 160), (2, 224)] {
             state.queue.push_back(Queued {
