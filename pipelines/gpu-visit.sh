@@ -891,14 +891,16 @@ section_eq() {
 
 # 16 streams fp16 b32 on two shared sessions, three runs, between two (a) fp16 b32 runs of
 # the same visit: 0.9x of (a)?
+# (a) fp16 b32: yolo11n alone, input resident on the GPU (frames/s).
+a_fp16_b32() { fps fps "$($R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 300 resident 2>&1 | tail -1)"; }
+
 section_ea() {
-  local a='$R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 300 resident'
-  row "ea) model only, yolo11n fp16 b32 resident (a)" "$(fps fps "$(eval "$a" 2>&1 | tail -1)") fps"
+  row "ea) model only, yolo11n fp16 b32 resident (a)" "$(a_fp16_b32) fps"
   local i
   for i in 1 2 3; do
     PROPS="engine-name=shared engine-instances=2" one_process "16 -fp16 32"
   done
-  row "ea) model only, yolo11n fp16 b32 resident (a), again" "$(fps fps "$(eval "$a" 2>&1 | tail -1)") fps"
+  row "ea) model only, yolo11n fp16 b32 resident (a), again" "$(a_fp16_b32) fps"
 }
 
 # Sharers of two model input sizes on two sessions (a session keeps to one size): 16 streams
@@ -961,7 +963,7 @@ section_hi() {
 # Frames from system memory: uploaded one at a time and letterboxed by the kernel (now) against
 # the uint8 batch through the preprocessing graph (COURTVISION_LETTERBOX_KERNEL=0, as before).
 section_hu() {
-  local p b fmt line
+  local p c b fmt line k
   for p in "" -fp16; do
     for c in "nv12 8" "nv12 32" "bgrx 32"; do
       set -- $c; fmt=$1 b=$2
@@ -986,8 +988,7 @@ section_hu() {
 # shared sessions (a pool for the NVDEC streams, one for the CPU-decoded ones, whose frames come in
 # system memory: uploaded one at a time for the letterbox kernel).
 section_hx() {
-  local a='$R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 300 resident'
-  row "hx) model only, yolo11n fp16 b32 resident (a)" "$(fps fps "$(eval "$a" 2>&1 | tail -1)") fps"
+  row "hx) model only, yolo11n fp16 b32 resident (a)" "$(a_fp16_b32) fps"
   local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA"
   local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
   local cpu="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! openh264dec"
@@ -1004,7 +1005,7 @@ section_hx() {
   done
   row "hx) 16 nvh264dec streams -> yolodetect fp16 b32, two shared sessions (the same visit)" \
     "$(pipe h264 $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det engine-name=nv ! fakesink"))"
-  row "hx) model only, yolo11n fp16 b32 resident (a), again" "$(fps fps "$(eval "$a" 2>&1 | tail -1)") fps"
+  row "hx) model only, yolo11n fp16 b32 resident (a), again" "$(a_fp16_b32) fps"
 }
 
 # The decoder's properties on this runtime (GStreamer 1.22's nvh264dec).
