@@ -225,6 +225,8 @@ impl EnginePool {
             // `auto` resolved to a GPU: the rest of the default sessions.
             engines.extend(load_engines(cfg, AUTO_GPU_INSTANCES - 1)?.0);
         }
+        // Every session loaded, `auto`'s extra ones included.
+        let n = engines.len();
         let first = &engines[0];
         let (info, provider) = (first.info.clone(), first.provider);
         // A captured CUDA graph replays one input size: no combined runs.
