@@ -802,20 +802,21 @@ impl Engine {
         let (on_device, pinned) = self.memory(MemoryType::CPUInput).map_err(err)?;
         let gpu = matches!(self.provider, Provider::Cuda | Provider::TensorRt);
         let len = tight_len(spec.format, spec.letterbox.src_w, spec.letterbox.src_h);
-        let (copier, host) = match input {
+        let kernel = |c: &FrameCopier| letterbox_kernel_wanted() && c.letterbox_kernel().is_ok();
+        // (the copier, frames from host memory, letterboxed by the kernel)
+        let (copier, host, letterbox) = match input {
             FramesIn::Device(_) if !gpu => {
                 return Err(InferError::Runtime(format!(
                     "frames in device memory need the CUDA provider, not {:?}",
                     self.provider
                 )))
             }
-            FramesIn::Device(c) => (Some(c), false),
-            FramesIn::HostToDevice(c)
-                if gpu && letterbox_kernel_wanted() && c.letterbox_kernel().is_ok() =>
-            {
-                (Some(c), true)
+            FramesIn::Device(c) => {
+                let letterbox = kernel(&c);
+                (Some(c), false, letterbox)
             }
-            FramesIn::HostToDevice(_) | FramesIn::Host => (None, true),
+            FramesIn::HostToDevice(c) if gpu && kernel(&c) => (Some(c), true, true),
+            FramesIn::HostToDevice(_) | FramesIn::Host => (None, true, false),
         };
         let store = match copier {
             Some(copier) => {
@@ -828,16 +829,11 @@ impl Engine {
                 let alloc = ort::memory::Allocator::new(pre.session(), on_device);
                 self.put_pre(pre);
                 let alloc = alloc.map_err(err)?;
-                if host || (letterbox_kernel_wanted() && copier.letterbox_kernel().is_ok()) {
+                if letterbox {
                     let lb = spec.letterbox;
                     let shape = [spec.batch, 3, lb.dst_h, lb.dst_w];
                     let staging = if host {
-                        let pinned =
-                            ort::memory::Allocator::new(&self.session, pinned).map_err(err)?;
-                        Some(
-                            ort::value::Tensor::<u8>::new(&pinned, [spec.batch, len])
-                                .map_err(err)?,
-                        )
+                        Some(self.host_frames(pinned, [spec.batch, len]).map_err(err)?)
                     } else {
                         None
                     };
@@ -859,16 +855,7 @@ impl Engine {
                     FrameStore::Device { tensor, copier }
                 }
             }
-            None => {
-                let alloc = if gpu {
-                    ort::memory::Allocator::new(&self.session, pinned).map_err(err)?
-                } else {
-                    ort::memory::Allocator::default()
-                };
-                FrameStore::Host(
-                    ort::value::Tensor::<u8>::new(&alloc, [spec.batch, len]).map_err(err)?,
-                )
-            }
+            None => FrameStore::Host(self.host_frames(pinned, [spec.batch, len]).map_err(err)?),
         };
         Ok(BatchTensor {
             data: BatchData::Frames(Box::new(FrameBatch { store, spec })),
@@ -876,6 +863,23 @@ impl Engine {
             lb: spec.letterbox,
             threads: 1,
         })
+    }
+
+    /// uint8 frames of `shape` in host memory: pinned (`pinned`, from the model's session) under
+    /// a GPU provider, for the driver's uploads.
+    fn host_frames(
+        &self,
+        pinned: MemoryInfo<'static>,
+        shape: [usize; 2],
+    ) -> Result<ort::value::Tensor<u8>, ort::Error> {
+        if matches!(self.provider, Provider::Cuda | Provider::TensorRt) {
+            ort::value::Tensor::<u8>::new(
+                &ort::memory::Allocator::new(&self.session, pinned)?,
+                shape,
+            )
+        } else {
+            ort::value::Tensor::<u8>::new(&ort::memory::Allocator::default(), shape)
+        }
     }
 
     /// The cached preprocessing graph for `spec`, else a new one (a new stream layout); the
@@ -1478,7 +1482,8 @@ impl BatchTensor {
                     } => {
                         if i == 0 {
                             // A batch starting over: nothing of its last filling still queued
-                            // (the run waited for it, unless it never ran: dropped at a flush).
+                            // (its run waited for it, unless it never ran — handed back unrun at
+                            // a flush — or failed before the wait).
                             copier.wait().map_err(refuse)?;
                         }
                         let host = &mut staging.extract_tensor_mut().1[i * len..(i + 1) * len];

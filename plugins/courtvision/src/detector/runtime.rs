@@ -1403,13 +1403,16 @@ fn run_batch(
     let model = lock(&shared.model)
         .as_ref()
         .map(|m| (m.engine.clone(), m.labels.clone(), m.source.clone()));
-    let mut tensor = Some(tensor);
-    match model {
-        None => failure = Some("no model loaded".to_string()),
+    let lb = *tensor.letterbox();
+    // The tensor, back for reuse.
+    let tensor = match model {
+        None => {
+            failure = Some("no model loaded".to_string());
+            Some(tensor)
+        }
         Some((engine, labels, src)) => {
             source = src;
             let info = engine.info();
-            let lb = *tensor.as_ref().expect("not taken yet").letterbox();
             // Each anchor's best class is all the decoder needs, unless a class filter may
             // pass over it for another class.
             let rows = match params.classes {
@@ -1418,14 +1421,13 @@ fn run_batch(
             };
             // Shared by name, the engine may run this batch with other elements' queued
             // batches, or another element's thread may run it.
-            let mut reply = engine.run(Request {
-                tensor: tensor.take().expect("not taken yet"),
+            let reply = engine.run(Request {
+                tensor,
                 frames,
                 rows,
                 output: std::mem::take(&mut state.output),
             });
             engine_time = started.elapsed();
-            tensor = reply.tensor.take();
             match reply.batch() {
                 Err(e) => failure = Some(e.to_string()),
                 Ok(out) => {
@@ -1450,8 +1452,9 @@ fn run_batch(
                 }
             }
             state.output = reply.output;
+            reply.tensor
         }
-    }
+    };
     let elapsed = started.elapsed();
     {
         let mut q = lock(&shared.queue);
