@@ -917,6 +917,27 @@ section_ez() {
   xz -c /tmp/st.txt > "$OUT/ez-st.txt.xz"
 }
 
+# NVDEC's H.264 rate against the number of streams (the H100 has seven decoders: sixteen streams
+# leave them unevenly loaded?), and the pipeline a model each with more streams; a pool of sixteen
+# sessions that never combines (engine-batch-size=1) against a model each (the pool's shared
+# state alone).
+section_hn() {
+  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
+  local n
+  for n in 14 21 28; do
+    row "hn) $n nvh264dec alone, CUDA memory" "$(pipe hn-dec$n $(streams $n "$h264 ! fakesink"))"
+  done
+  for n in 21 28; do
+    row "hn) $n streams H.264 fp16 b32, a model each" \
+      "$(pipe hn-own$n $(streams $n "$h264 ! queue max-size-buffers=64 ! $det ! fakesink"))"
+  done
+  row "hn) 16 streams H.264 fp16 b32, sixteen shared sessions, engine-batch-size=1" \
+    "$(pipe hn-p16 $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det engine-name=nv engine-instances=16 engine-batch-size=1 ! fakesink"))"
+  row "hn) 16 streams H.264 fp16 b32, a model each" \
+    "$(pipe hn-own16 $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det ! fakesink"))"
+}
+
 # This build against an older cvlaunch staged as $R/cvlaunch-old, alternating (is a change in rate
 # the build's or the machine's?).
 section_ab() {
@@ -1065,6 +1086,7 @@ for s in "$@"; do
     ab) section_ab ;;
     hs) section_hs ;;
     hi) section_hi ;;
+    hn) section_hn ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

@@ -151,23 +151,25 @@ fn input_size(r: &Request) -> (usize, usize) {
 
 impl State {
     /// The first queued request an idle session can run without changing its input size, and
-    /// that session (its place in `idle`). A size runs on the sessions that ran it last; a size
-    /// none ran last takes a session that has not run yet, else any idle one (more sizes than
-    /// sessions). A GPU session changing input size picks its kernels anew, seconds each time:
-    /// sharers of two sizes on two sessions keep a session each, and a request whose sessions
-    /// are busy lets later ones of other sizes run.
+    /// that session (its place in `idle`): one that ran its size last, else one that has not
+    /// run yet (a size takes as many sessions as its runs keep busy), else, for a size no
+    /// session ran last, any idle one (more sizes than sessions). A GPU session changing input
+    /// size picks its kernels anew, seconds each time: sharers of two sizes on two sessions keep
+    /// a session each, and a request whose sessions are busy lets later ones of other sizes run.
     fn runnable(&self) -> Option<(usize, usize)> {
         self.queue.iter().enumerate().find_map(|(at, q)| {
             let size = Some(input_size(&q.request));
             let idle = |want| self.idle.iter().position(|&e| self.sizes[e] == want);
-            idle(size).map(|i| (at, i)).or_else(|| {
-                if self.sizes.contains(&size) {
-                    return None;
-                }
-                idle(None)
-                    .or_else(|| self.idle.len().checked_sub(1))
-                    .map(|i| (at, i))
-            })
+            idle(size)
+                .or_else(|| idle(None))
+                .or_else(|| {
+                    if self.sizes.contains(&size) {
+                        None
+                    } else {
+                        self.idle.len().checked_sub(1)
+                    }
+                })
+                .map(|i| (at, i))
         })
     }
 }
@@ -915,5 +917,32 @@ mod tests {
         // With no session free, nobody runs anything.
         state.idle.clear();
         assert_eq!(pool.own_group(&state, 2), None);
+    }
+
+    /// Sessions that have not run yet take a size whose sessions are busy: one size runs on
+    /// every session of the pool (a busy session's size kept it waiting for that one before).
+    #[test]
+    fn one_size_runs_on_every_session() {
+        let pool = pool_of(2, 8, Duration::ZERO);
+        let mut state = lock(&pool.state);
+        for id in 0..2 {
+            state.queue.push_back(Queued {
+                id,
+                came: Instant::now(),
+                request: request(batch(&pool, 8, 8, (320, 180), 160, id as u32), 8),
+            });
+        }
+        let mut ran = Vec::new();
+        for id in 0..2 {
+            // Each a full run of its own: the first goes to one session, the second to the other.
+            let (at, i) = pool.own_group(&state, id).expect("a free session");
+            let e = state.idle.remove(i);
+            let group = pool.take_group(&mut state.queue, at);
+            assert_eq!(group.len(), 1);
+            state.sizes[e] = Some(input_size(&group[0].1));
+            ran.push(e);
+        }
+        assert_ne!(ran[0], ran[1], "both sessions run");
+        assert!(state.idle.is_empty());
     }
 }
