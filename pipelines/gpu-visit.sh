@@ -938,6 +938,28 @@ section_hn() {
     "$(pipe hn-own16 $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det ! fakesink"))"
 }
 
+# Pools after a size took sessions that had not run yet (before, one size ran on one session of any
+# pool): two and four shared sessions against a model each; this build (a caller runs only a group
+# holding its own batch) against $R/cvlaunch-old (any caller runs any group).
+section_hf() {
+  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA ! queue max-size-buffers=64"
+  local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA ! queue max-size-buffers=64"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
+  local src dec
+  for src in h264 h265; do
+    dec=${!src}
+    rm -f /tmp/st.txt
+    row "hf) 16 streams ${src/h26/H.26} fp16 b32, two shared sessions" \
+      "$(export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; pipe hf2-$src $(streams 16 "$dec ! $det engine-name=nv engine-instances=2 ! fakesink"))"
+    row "hf) ... where the time went" "$(stats)"
+    row "hf) 16 streams ${src/h26/H.26} fp16 b32, two shared sessions, any caller runs any group (cvlaunch-old)" \
+      "$(CVLAUNCH=$R/cvlaunch-old pipe hf2old-$src $(streams 16 "$dec ! $det engine-name=nv engine-instances=2 ! fakesink"))"
+    row "hf) 16 streams ${src/h26/H.26} fp16 b32, four shared sessions" \
+      "$(pipe hf4-$src $(streams 16 "$dec ! $det engine-name=nv engine-instances=4 ! fakesink"))"
+  done
+  row "hf) 16 streams H.264 fp16 b32, a model each" "$(pipe hf-own $(streams 16 "$h264 ! $det ! fakesink"))"
+}
+
 # This build against an older cvlaunch staged as $R/cvlaunch-old, alternating (is a change in rate
 # the build's or the machine's?).
 section_ab() {
@@ -1087,6 +1109,7 @@ for s in "$@"; do
     hs) section_hs ;;
     hi) section_hi ;;
     hn) section_hn ;;
+    hf) section_hf ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done
