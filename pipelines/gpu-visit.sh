@@ -940,7 +940,8 @@ section_hn() {
 
 # Pools after a size took sessions that had not run yet (before, one size ran on one session of any
 # pool): two and four shared sessions against a model each; this build (a caller runs only a group
-# holding its own batch) against $R/cvlaunch-old (any caller runs any group).
+# holding its own batch) against $R/cvlaunch-old (any caller runs any group: staged with OLD=REV,
+# REV a commit whose EnginePool::run takes `state.runnable()` in place of `self.own_group(..)`).
 section_hf() {
   local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA ! queue max-size-buffers=64"
   local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA ! queue max-size-buffers=64"
@@ -958,6 +959,16 @@ section_hf() {
       "$(pipe hf4-$src $(streams 16 "$dec ! $det engine-name=nv engine-instances=4 ! fakesink"))"
   done
   row "hf) 16 streams H.264 fp16 b32, a model each" "$(pipe hf-own $(streams 16 "$h264 ! $det ! fakesink"))"
+}
+
+# (a), two shared sessions from H.264, (a) again, on one machine: the ratio the target asks.
+section_hr() {
+  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA ! queue max-size-buffers=64"
+  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
+  row "hr) model only, yolo11n fp16 b32 resident (a)" "$(a_fp16_b32) fps"
+  row "hr) 16 streams H.264 fp16 b32, two shared sessions" \
+    "$(pipe hr2 $(streams 16 "$h264 ! $det engine-name=nv engine-instances=2 ! fakesink"))"
+  row "hr) model only, yolo11n fp16 b32 resident (a), again" "$(a_fp16_b32) fps"
 }
 
 # This build against an older cvlaunch staged as $R/cvlaunch-old, alternating (is a change in rate
@@ -1110,6 +1121,7 @@ for s in "$@"; do
     hi) section_hi ;;
     hn) section_hn ;;
     hf) section_hf ;;
+    hr) section_hr ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

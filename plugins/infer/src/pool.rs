@@ -175,9 +175,8 @@ impl State {
 }
 
 /// Sessions of a pool whose `instances` is 0 on a GPU: two gave sixteen 1080p streams on the
-/// H100 what a session each gives (one: two thirds of it; four: no more than two). On other
-/// machines later pools of 2, 4 and 16 sessions all fell ~20% behind a session each, before a
-/// caller stopped running others' groups (README, "Later that day").
+/// H100 what a session each gives, or more (one: two thirds of it; four: no more than two),
+/// with a fraction of the start-up (README, "Shared engines" and "The pools' cap, found").
 const AUTO_GPU_INSTANCES: usize = 2;
 
 /// Most frames of a combined run where `max_batch` is 0 on a GPU: the largest batch the GPU
