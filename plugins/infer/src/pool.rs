@@ -156,6 +156,8 @@ impl State {
     /// session ran last, any idle one (more sizes than sessions). A GPU session changing input
     /// size picks its kernels anew, seconds each time: sharers of two sizes on two sessions keep
     /// a session each, and a request whose sessions are busy lets later ones of other sizes run.
+    /// (Where one size took every session before another came, that one takes one of them: one
+    /// switch, after which each keeps its own.)
     fn runnable(&self) -> Option<(usize, usize)> {
         self.queue.iter().enumerate().find_map(|(at, q)| {
             let size = Some(input_size(&q.request));
