@@ -333,13 +333,7 @@ impl EnginePool {
                     continue;
                 }
                 if let Some((at, i)) = self.own_group(&state, id) {
-                    let e = state.idle.remove(i);
-                    let group = self.take_group(&mut state.queue, at);
-                    let size = Some(input_size(&group[0].1));
-                    if state.sizes[e].is_some_and(|s| Some(s) != size) {
-                        state.switches += 1;
-                    }
-                    state.sizes[e] = size;
+                    let (e, group) = self.start_group(&mut state, at, i);
                     // The next group in the queue may be runnable on another free session: its
                     // owners look again.
                     self.cond.notify_all();
@@ -354,6 +348,19 @@ impl EnginePool {
             }
             state = self.cond.wait(state).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    /// Takes the group at `at` in the queue and the idle session at `i` in `idle` for it (that
+    /// session now runs the group's input size); returns the session and the group.
+    fn start_group(&self, state: &mut State, at: usize, i: usize) -> (usize, Vec<(u64, Request)>) {
+        let e = state.idle.remove(i);
+        let group = self.take_group(&mut state.queue, at);
+        let size = Some(input_size(&group[0].1));
+        if state.sizes[e].is_some_and(|s| Some(s) != size) {
+            state.switches += 1;
+        }
+        state.sizes[e] = size;
+        (e, group)
     }
 
     /// The group to run now and its session (see [`State::runnable`]) when it holds request
@@ -888,6 +895,14 @@ mod tests {
         );
     }
 
+    /// What `run` does when request `id`'s group is runnable: takes it and its session (which
+    /// then runs its size); returns the session and the group's request ids.
+    fn start_own_group(pool: &EnginePool, state: &mut State, id: u64) -> (usize, Vec<u64>) {
+        let (at, i) = pool.own_group(state, id).expect("a free session");
+        let (e, group) = pool.start_group(state, at, i);
+        (e, group.iter().map(|(id, _)| *id).collect())
+    }
+
     /// A caller runs only the group to run now, and only when it holds its own batch (the
     /// others' owners run theirs); once that group is taken, the next one is its owners'.
     #[test]
@@ -906,11 +921,8 @@ mod tests {
         assert!(pool.own_group(&state, 1).is_some());
         assert_eq!(pool.own_group(&state, 2), None);
         // Their owner takes the group and a session: request 2 runs now on the other one.
-        let (at, i) = pool.own_group(&state, 1).unwrap();
-        let e = state.idle.remove(i);
-        let group = pool.take_group(&mut state.queue, at);
-        assert_eq!(group.iter().map(|(id, _)| *id).collect::<Vec<_>>(), [0, 1]);
-        state.sizes[e] = Some(input_size(&group[0].1));
+        let (e, group) = start_own_group(&pool, &mut state, 1);
+        assert_eq!(group, [0, 1]);
         let (_, i) = pool
             .own_group(&state, 2)
             .expect("request 2 on the free session");
@@ -936,11 +948,8 @@ mod tests {
         let mut ran = Vec::new();
         for id in 0..2 {
             // Each a full run of its own: the first goes to one session, the second to the other.
-            let (at, i) = pool.own_group(&state, id).expect("a free session");
-            let e = state.idle.remove(i);
-            let group = pool.take_group(&mut state.queue, at);
-            assert_eq!(group.len(), 1);
-            state.sizes[e] = Some(input_size(&group[0].1));
+            let (e, group) = start_own_group(&pool, &mut state, id);
+            assert_eq!(group, [id]);
             ran.push(e);
         }
         assert_ne!(ran[0], ran[1], "both sessions run");
