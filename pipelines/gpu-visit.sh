@@ -57,6 +57,11 @@
 #   hi      16 streams of H.264 fp16 b32: a model each against 16 shared sessions
 #   hx      past NVDEC's H.264 rate: 16 streams from HEVC (nvh265dec), and 16 nvh264dec streams
 #           beside N streams decoded on the CPU (openh264dec), fp16 b32, between two (a) runs
+#   hn      NVDEC's H.264 rate against 14 / 21 / 28 streams; 21 / 28 streams a model each; 16
+#           shared sessions that never combine
+#   hf      pools of 2 and 4 sessions (H.264, HEVC) against a model each and against
+#           $R/cvlaunch-old with any caller running any group
+#   hr      (a), 16 streams H.264 fp16 b32 on two shared sessions, (a) again
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -288,6 +293,12 @@ section_d() {
 # and the elements copy each frame device to device into the batch.
 CUDA="video/x-raw(memory:CUDAMemory)"
 SYS="video/x-raw(memory:SystemMemory)"
+# The minute-long 1080p clip (H.264; HEVC) decoded by NVDEC into CUDA memory, the queue the
+# sections of many streams put after it, and yolo11n fp16 b32 on CUDA.
+H264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
+H265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA"
+Q="queue max-size-buffers=64"
+DET16="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
 section_u() {
   row "u) 1080p nvh264dec alone, CUDA memory out" "$(pipe "decode cuda" $DEC ! "$CUDA" ! fakesink name=sink)"
   for p in "" -fp16; do
@@ -676,6 +687,15 @@ timed() {
   row "$1) ... where the time went" "$(stats)"
 }
 
+# A row for `pipe NAME PIPELINE...` with each element's batch timings logged (into /tmp/st.txt),
+# then where their time went. Usage: timed_pipe TAG LABEL NAME PIPELINE...
+timed_pipe() {
+  local tag=$1 label=$2; shift 2
+  rm -f /tmp/st.txt
+  row "$label" "$(export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; pipe "$@")"
+  row "$tag) ... where the time went" "$(stats)"
+}
+
 # (b) against (a) at b32 while every stream runs (cvlaunch's all-streams rate: from the last
 # stream's first frame to the first one's end; the steady rate also counts the start-up of the
 # late streams and the tail where the early ones have finished), each run's batch timings.
@@ -910,10 +930,8 @@ section_ez() {
   local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=4 engine-name=mixed"
   local desc
   desc="$(streams 8 "$long ! $det ! fakesink") $(streams 8 "$long ! $det input-size=480 ! fakesink")"
-  rm -f /tmp/st.txt
-  row "ez) 16 streams fp16 b4 sharing two sessions, 8 at 640x384 and 8 at 480x288 (input-size=480)" \
-    "$(export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; pipe ez $desc)"
-  row "ez) ... where the time went" "$(stats)"
+  timed_pipe ez "ez) 16 streams fp16 b4 sharing two sessions, 8 at 640x384 and 8 at 480x288 (input-size=480)" \
+    ez $desc
   xz -c /tmp/st.txt > "$OUT/ez-st.txt.xz"
 }
 
@@ -922,20 +940,18 @@ section_ez() {
 # sessions that never combines (engine-batch-size=1) against a model each (the pool's shared
 # state alone).
 section_hn() {
-  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
-  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
   local n
   for n in 14 21 28; do
-    row "hn) $n nvh264dec alone, CUDA memory" "$(pipe hn-dec$n $(streams $n "$h264 ! fakesink"))"
+    row "hn) $n nvh264dec alone, CUDA memory" "$(pipe hn-dec$n $(streams $n "$H264 ! fakesink"))"
   done
   for n in 21 28; do
     row "hn) $n streams H.264 fp16 b32, a model each" \
-      "$(pipe hn-own$n $(streams $n "$h264 ! queue max-size-buffers=64 ! $det ! fakesink"))"
+      "$(pipe hn-own$n $(streams $n "$H264 ! $Q ! $DET16 ! fakesink"))"
   done
   row "hn) 16 streams H.264 fp16 b32, sixteen shared sessions, engine-batch-size=1" \
-    "$(pipe hn-p16 $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det engine-name=nv engine-instances=16 engine-batch-size=1 ! fakesink"))"
+    "$(pipe hn-p16 $(streams 16 "$H264 ! $Q ! $DET16 engine-name=nv engine-instances=16 engine-batch-size=1 ! fakesink"))"
   row "hn) 16 streams H.264 fp16 b32, a model each" \
-    "$(pipe hn-own16 $(streams 16 "$h264 ! queue max-size-buffers=64 ! $det ! fakesink"))"
+    "$(pipe hn-own16 $(streams 16 "$H264 ! $Q ! $DET16 ! fakesink"))"
 }
 
 # Pools after a size took sessions that had not run yet (before, one size ran on one session of any
@@ -943,75 +959,62 @@ section_hn() {
 # holding its own batch) against $R/cvlaunch-old (any caller runs any group: staged with OLD=REV,
 # REV a commit whose EnginePool::run takes `state.runnable()` in place of `self.own_group(..)`).
 section_hf() {
-  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA ! queue max-size-buffers=64"
-  local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA ! queue max-size-buffers=64"
-  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
   local src dec
-  for src in h264 h265; do
-    dec=${!src}
-    rm -f /tmp/st.txt
-    row "hf) 16 streams ${src/h26/H.26} fp16 b32, two shared sessions" \
-      "$(export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; pipe hf2-$src $(streams 16 "$dec ! $det engine-name=nv engine-instances=2 ! fakesink"))"
-    row "hf) ... where the time went" "$(stats)"
-    row "hf) 16 streams ${src/h26/H.26} fp16 b32, two shared sessions, any caller runs any group (cvlaunch-old)" \
-      "$(CVLAUNCH=$R/cvlaunch-old pipe hf2old-$src $(streams 16 "$dec ! $det engine-name=nv engine-instances=2 ! fakesink"))"
-    row "hf) 16 streams ${src/h26/H.26} fp16 b32, four shared sessions" \
-      "$(pipe hf4-$src $(streams 16 "$dec ! $det engine-name=nv engine-instances=4 ! fakesink"))"
+  for src in H264 H265; do
+    dec="${!src} ! $Q"
+    timed_pipe hf "hf) 16 streams ${src/H26/H.26} fp16 b32, two shared sessions" \
+      hf2-${src,,} $(streams 16 "$dec ! $DET16 engine-name=nv engine-instances=2 ! fakesink")
+    row "hf) 16 streams ${src/H26/H.26} fp16 b32, two shared sessions, any caller runs any group (cvlaunch-old)" \
+      "$(CVLAUNCH=$R/cvlaunch-old pipe hf2old-${src,,} $(streams 16 "$dec ! $DET16 engine-name=nv engine-instances=2 ! fakesink"))"
+    row "hf) 16 streams ${src/H26/H.26} fp16 b32, four shared sessions" \
+      "$(pipe hf4-${src,,} $(streams 16 "$dec ! $DET16 engine-name=nv engine-instances=4 ! fakesink"))"
   done
-  row "hf) 16 streams H.264 fp16 b32, a model each" "$(pipe hf-own $(streams 16 "$h264 ! $det ! fakesink"))"
+  row "hf) 16 streams H.264 fp16 b32, a model each" "$(pipe hf-own $(streams 16 "$H264 ! $Q ! $DET16 ! fakesink"))"
 }
 
 # (a), two shared sessions from H.264, (a) again, on one machine: the ratio the target asks.
 section_hr() {
-  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA ! queue max-size-buffers=64"
-  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
   row "hr) model only, yolo11n fp16 b32 resident (a)" "$(a_fp16_b32) fps"
   row "hr) 16 streams H.264 fp16 b32, two shared sessions" \
-    "$(pipe hr2 $(streams 16 "$h264 ! $det engine-name=nv engine-instances=2 ! fakesink"))"
+    "$(pipe hr2 $(streams 16 "$H264 ! $Q ! $DET16 engine-name=nv engine-instances=2 ! fakesink"))"
   row "hr) model only, yolo11n fp16 b32 resident (a), again" "$(a_fp16_b32) fps"
 }
 
 # This build against an older cvlaunch staged as $R/cvlaunch-old, alternating (is a change in rate
 # the build's or the machine's?).
 section_ab() {
-  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
-  local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA"
-  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 engine-name=nv engine-instances=2"
-  row "ab) 16 nvh264dec alone, CUDA memory" "$(pipe ab-dec $(streams 16 "$h264 ! fakesink"))"
+  local det="$DET16 engine-name=nv engine-instances=2"
+  row "ab) 16 nvh264dec alone, CUDA memory" "$(pipe ab-dec $(streams 16 "$H264 ! fakesink"))"
   local src
-  for src in h264 h264 h265; do
+  for src in H264 H264 H265; do
     local dec=${!src}
-    row "ab) 16 streams ${src/h26/H.26} fp16 b32, two shared sessions: older build" \
-      "$(CVLAUNCH=$R/cvlaunch-old pipe ab-old $(streams 16 "$dec ! queue max-size-buffers=64 ! $det ! fakesink"))"
-    row "ab) 16 streams ${src/h26/H.26} fp16 b32, two shared sessions: this build" \
-      "$(pipe ab-new $(streams 16 "$dec ! queue max-size-buffers=64 ! $det ! fakesink"))"
+    row "ab) 16 streams ${src/H26/H.26} fp16 b32, two shared sessions: older build" \
+      "$(CVLAUNCH=$R/cvlaunch-old pipe ab-old $(streams 16 "$dec ! $Q ! $det ! fakesink"))"
+    row "ab) 16 streams ${src/H26/H.26} fp16 b32, two shared sessions: this build" \
+      "$(pipe ab-new $(streams 16 "$dec ! $Q ! $det ! fakesink"))"
   done
 }
 
 # 16 streams from HEVC (nvh265dec decodes ~9860 frames/s alone, past the model's (a)): what caps
 # the elements when the decoders do not.
 section_hs() {
-  local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA ! queue max-size-buffers=64"
-  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
-  rm -f /tmp/st.txt
-  row "hs) 16 streams HEVC fp16 b32, two shared sessions" \
-    "$(export GST_DEBUG=cvdetector:5 GST_DEBUG_FILE=/tmp/st.txt; pipe hs2 $(streams 16 "$h265 ! $det engine-name=nv engine-instances=2 ! fakesink"))"
-  row "hs) ... where the time went" "$(stats)"
+  local h265="$H265 ! $Q"
+  timed_pipe hs "hs) 16 streams HEVC fp16 b32, two shared sessions" \
+    hs2 $(streams 16 "$h265 ! $DET16 engine-name=nv engine-instances=2 ! fakesink")
   row "hs) 16 streams HEVC fp16 b32, four shared sessions" \
-    "$(pipe hs4 $(streams 16 "$h265 ! $det engine-name=nv engine-instances=4 ! fakesink"))"
-  row "hs) 16 streams HEVC fp16 b32, a model each" "$(pipe hs-own $(streams 16 "$h265 ! $det ! fakesink"))"
+    "$(pipe hs4 $(streams 16 "$h265 ! $DET16 engine-name=nv engine-instances=4 ! fakesink"))"
+  row "hs) 16 streams HEVC fp16 b32, a model each" "$(pipe hs-own $(streams 16 "$h265 ! $DET16 ! fakesink"))"
   row "hs) 16 streams HEVC fp16 b32, two shared sessions, CUDA_DEVICE_MAX_CONNECTIONS=32" \
-    "$(CUDA_DEVICE_MAX_CONNECTIONS=32 pipe hs-mc $(streams 16 "$h265 ! $det engine-name=nv engine-instances=2 ! fakesink"))"
+    "$(CUDA_DEVICE_MAX_CONNECTIONS=32 pipe hs-mc $(streams 16 "$h265 ! $DET16 engine-name=nv engine-instances=2 ! fakesink"))"
 }
 
 # 16 streams of H.264 fp16 b32: a model each against one pool of 16 sessions (is it the number of
 # sessions running at once?).
 section_hi() {
-  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA ! queue max-size-buffers=64"
-  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
-  row "hi) 16 streams H.264 fp16 b32, a model each" "$(pipe hi-own $(streams 16 "$h264 ! $det ! fakesink"))"
+  local h264="$H264 ! $Q"
+  row "hi) 16 streams H.264 fp16 b32, a model each" "$(pipe hi-own $(streams 16 "$h264 ! $DET16 ! fakesink"))"
   row "hi) 16 streams H.264 fp16 b32, sixteen shared sessions" \
-    "$(pipe hi16 $(streams 16 "$h264 ! $det engine-name=nv engine-instances=16 ! fakesink"))"
+    "$(pipe hi16 $(streams 16 "$h264 ! $DET16 engine-name=nv engine-instances=16 ! fakesink"))"
 }
 
 # Frames from system memory: uploaded one at a time and letterboxed by the kernel (now) against
@@ -1027,9 +1030,9 @@ section_hu() {
         "$(sed -E 's/.*= ([0-9]+) fps;.*= ([0-9]+) fps \(copy.*resident on the device: fill \+ run ([0-9.]+) ms.*uploaded one at a time \([a-z]+\): fill \+ run [0-9.]+ ms\/batch = ([0-9]+) fps, output.*difference ([0-9.e+-]+).*/\1 \/ \2 \/ \4 \/ (\3 ms a batch); worst output difference against the host letterbox \5/' <<<"$line")"
     done
   done
-  local sys="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $SYS ! queue max-size-buffers=64"
-  local cpu="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! openh264dec ! queue max-size-buffers=64"
-  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32"
+  local sys="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $SYS ! $Q"
+  local cpu="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! openh264dec ! $Q"
+  local det=$DET16
   for k in 1 0; do
     row "hu) 4 streams nvh264dec -> system memory -> yolodetect fp16 b32, kernel=$k" \
       "$(COURTVISION_LETTERBOX_KERNEL=$k pipe "hu sys $k" $(streams 4 "$sys ! $det ! fakesink"))"
@@ -1043,10 +1046,9 @@ section_hu() {
 # system memory: uploaded one at a time for the letterbox kernel).
 section_hx() {
   row "hx) model only, yolo11n fp16 b32 resident (a)" "$(a_fp16_b32) fps"
-  local h265="filesrc location=$R/clip-1080p-long-hevc.mp4 ! qtdemux ! h265parse ! nvh265dec ! $CUDA"
-  local h264="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! nvh264dec ! $CUDA"
+  local h265=$H265 h264=$H264
   local cpu="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! openh264dec"
-  local det="yolodetect model=$M/yolo11n-det-fp16.onnx execution-provider=cuda batch-size=32 engine-instances=2"
+  local det="$DET16 engine-instances=2"
   row "hx) 16 nvh265dec alone (HEVC 1080p), CUDA memory" "$(pipe hevc-alone $(streams 16 "$h265 ! fakesink"))"
   row "hx) 16 streams HEVC -> nvh265dec -> yolodetect fp16 b32, two shared sessions" \
     "$(pipe hevc $(streams 16 "$h265 ! queue max-size-buffers=64 ! $det engine-name=nv ! fakesink"))"
