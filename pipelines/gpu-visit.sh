@@ -62,6 +62,9 @@
 #   hf      pools of 2 and 4 sessions (H.264, HEVC) against a model each and against
 #           $R/cvlaunch-old with any caller running any group
 #   hr      (a), 16 streams H.264 fp16 b32 on two shared sessions, (a) again
+#   ov      fp16 b32: (a) against the elements' run after the letterbox kernel (best-class
+#           output copied to the host), 1 / 2 / 3 sessions side by side; 16 HEVC streams
+#   hy      16 nvh264dec + 4 / 8 openh264dec streams (pools fixed) against 16 nvh264dec, (a) twice
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -980,6 +983,40 @@ section_hr() {
   row "hr) model only, yolo11n fp16 b32 resident (a), again" "$(a_fp16_b32) fps"
 }
 
+# Where fp16 b32 loses to (a) when the model, not the decoders, sets the pace: model_only's
+# resident loop (a) against the elements' run after the letterbox kernel (best-class output
+# added, copied to host memory every run: `images`), one session and two side by side (a pool's
+# two sessions), then 16 HEVC streams through two shared sessions (model-bound) for scale.
+section_ov() {
+  local mode n line
+  for mode in resident images; do
+    for n in 1 2 3; do
+      line=$($R/model_only $M/yolo11n-det-fp16.onnx cuda 32 640x384 300 $mode $n 2>&1 | tail -1)
+      log "ov) $line"
+      row "ov) model only, yolo11n fp16 b32, $mode, $n session(s) side by side" "$(fps fps "$line") fps ($(fps ms_per_batch "$line") ms a batch each)"
+    done
+  done
+  timed_pipe ov "ov) 16 streams HEVC -> nvh265dec -> yolodetect fp16 b32, two shared sessions" \
+    ov-hevc $(streams 16 "$H265 ! $Q ! $DET16 engine-name=nv engine-instances=2 ! fakesink")
+}
+
+# Past NVDEC's H.264 rate with the pools fixed: 16 nvh264dec streams beside 4 / 8 streams decoded
+# on the CPU (openh264dec, frames uploaded for the letterbox kernel), two shared sessions each,
+# against 16 nvh264dec streams alone, between two (a) runs.
+section_hy() {
+  row "hy) model only, yolo11n fp16 b32 resident (a)" "$(a_fp16_b32) fps"
+  local cpu="filesrc location=$R/clip-1080p-long.mp4 ! qtdemux ! h264parse ! openh264dec"
+  local det="$DET16 engine-instances=2" n
+  for n in 4 8; do
+    row "hy) 16 nvh264dec streams + $n openh264dec streams -> yolodetect fp16 b32 (two shared sessions each)" \
+      "$(pipe "hy-hybrid $n" $(streams 16 "$H264 ! $Q ! $det engine-name=nv ! fakesink") \
+        $(streams $n "$cpu ! $Q ! $det engine-name=host ! fakesink"))"
+  done
+  row "hy) 16 nvh264dec streams -> yolodetect fp16 b32, two shared sessions" \
+    "$(pipe hy-h264 $(streams 16 "$H264 ! $Q ! $det engine-name=nv ! fakesink"))"
+  row "hy) model only, yolo11n fp16 b32 resident (a), again" "$(a_fp16_b32) fps"
+}
+
 # This build against an older cvlaunch staged as $R/cvlaunch-old, alternating (is a change in rate
 # the build's or the machine's?).
 section_ab() {
@@ -1124,6 +1161,8 @@ for s in "$@"; do
     hn) section_hn ;;
     hf) section_hf ;;
     hr) section_hr ;;
+    ov) section_ov ;;
+    hy) section_hy ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done

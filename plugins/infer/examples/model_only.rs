@@ -3,9 +3,12 @@
 //! tensor, as `preprocess=host` does) or resident on the provider's device with the output left
 //! there (`resident`: the model as exported, without the best-class output the elements add:
 //! the limit of this stack), optionally replayed as a CUDA graph
-//! (`resident-graph`).
+//! (`resident-graph`); or `images`: the elements' run after the letterbox kernel (input on the
+//! device, the best-class output added and copied to host memory every run). With SESSIONS
+//! above 1, as many engines (sessions) run side by side, a thread each, started together: the
+//! rate is their frames over the slowest one's time (an engine pool's sessions on one GPU).
 //!
-//!     cargo run --release -p courtvision-infer --example model_only -- MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph]
+//!     cargo run --release -p courtvision-infer --example model_only -- MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph|images] [SESSIONS]
 use std::time::Instant;
 
 use courtvision_infer::decode::ClassRows;
@@ -14,7 +17,7 @@ use courtvision_infer::{Engine, EngineConfig, Letterbox, Provider};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(model) = args.first() else {
-        eprintln!("usage: model_only MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph]");
+        eprintln!("usage: model_only MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph|images] [SESSIONS]");
         std::process::exit(2);
     };
     let provider = match args.get(1).map(String::as_str).unwrap_or("cpu") {
@@ -31,6 +34,7 @@ fn main() {
         .unwrap_or((640usize, 640usize));
     let runs: usize = args.get(4).and_then(|r| r.parse().ok()).unwrap_or(50);
     let mode = args.get(5).map(String::as_str).unwrap_or("host");
+    let sessions: usize = args.get(6).and_then(|n| n.parse().ok()).unwrap_or(1).max(1);
     let cfg = EngineConfig {
         model: model.into(),
         provider,
@@ -39,53 +43,83 @@ fn main() {
         plain_output: mode.starts_with("resident"),
         ..Default::default()
     };
-    let t_load = Instant::now();
-    let (mut engine, warnings) = match Engine::load(&cfg) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("model_only: {e}");
-            std::process::exit(1);
-        }
+    let fail = |e: String| -> ! {
+        eprintln!("model_only: {e}");
+        std::process::exit(1)
     };
-    for w in warnings {
-        eprintln!("warning: {w}");
+    let t_load = Instant::now();
+    let mut engines = Vec::new();
+    for _ in 0..sessions {
+        let (engine, warnings) = Engine::load(&cfg).unwrap_or_else(|e| fail(e.to_string()));
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        engines.push(engine);
     }
     let load_s = t_load.elapsed().as_secs_f64();
     // Start-up: the load, and the first run of the batch's shape (where ONNX Runtime picks its
     // kernels), host-fed; the timed runs below have their own warm-up.
     let t_first = Instant::now();
-    let tensor = engine.new_batch(batch, Letterbox::new(w, h, (h, w), 32, false));
-    if let Err(e) = engine.run(&tensor, ClassRows::Best) {
-        eprintln!("model_only: {e}");
-        std::process::exit(1);
+    let tensor = engines[0].new_batch(batch, Letterbox::new(w, h, (h, w), 32, false));
+    for engine in &mut engines {
+        if let Err(e) = engine.run(&tensor, ClassRows::Best) {
+            fail(e.to_string());
+        }
     }
     eprintln!(
         "load_s={load_s:.2} first_run_s={:.2}",
         t_first.elapsed().as_secs_f64()
     );
-    let dt = if mode.starts_with("resident") {
-        match engine.time_resident(batch, (h, w), runs) {
-            Ok(per_run) => per_run * runs as f64,
-            Err(e) => {
-                eprintln!("model_only: {e}");
-                std::process::exit(1);
-            }
-        }
-    } else {
-        for _ in 0..5 {
-            engine.run(&tensor, ClassRows::Best).expect("warm-up run");
-        }
-        let t = Instant::now();
-        for _ in 0..runs {
-            engine.run(&tensor, ClassRows::Best).expect("run");
-        }
-        t.elapsed().as_secs_f64()
-    };
+    let start = std::sync::Barrier::new(sessions);
+    let times: Vec<Result<f64, String>> = std::thread::scope(|s| {
+        let threads: Vec<_> = engines
+            .iter_mut()
+            .map(|engine| {
+                let (start, tensor) = (&start, &tensor);
+                s.spawn(move || {
+                    let per_run = match mode {
+                        m if m.starts_with("resident") => {
+                            start.wait();
+                            engine.time_resident(batch, (h, w), runs)
+                        }
+                        "images" => {
+                            start.wait();
+                            engine.time_images(batch, (h, w), runs)
+                        }
+                        _ => {
+                            let mut timed = || {
+                                for _ in 0..5 {
+                                    engine.run(tensor, ClassRows::Best)?;
+                                }
+                                start.wait();
+                                let t = Instant::now();
+                                for _ in 0..runs {
+                                    engine.run(tensor, ClassRows::Best)?;
+                                }
+                                Ok(t.elapsed().as_secs_f64() / runs as f64)
+                            };
+                            timed()
+                        }
+                    };
+                    per_run.map(|p| p * runs as f64).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+            .collect()
+    });
+    let mut dt: f64 = 0.0;
+    for t in times {
+        dt = dt.max(t.unwrap_or_else(|e| fail(e)));
+    }
+    let engine = &engines[0];
     println!(
-        "model={model} provider={:?} precision={:?} mode={mode} input={batch}x3x{h}x{w} runs={runs} seconds={dt:.3} fps={:.1} ms_per_batch={:.3}",
+        "model={model} provider={:?} precision={:?} mode={mode} sessions={sessions} input={batch}x3x{h}x{w} runs={runs} seconds={dt:.3} fps={:.1} ms_per_batch={:.3}",
         engine.provider,
         engine.info.input_precision,
-        (runs * batch) as f64 / dt,
+        (sessions * runs * batch) as f64 / dt,
         dt * 1000.0 / runs as f64
     );
 }

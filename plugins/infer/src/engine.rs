@@ -1185,6 +1185,32 @@ impl Engine {
         Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
     }
 
+    /// The elements' run on a batch already letterboxed on the provider's device (what the
+    /// letterbox kernel leaves): the output read (best-class where the engine adds it) to
+    /// pinned host memory and into the engine's output, every run, as
+    /// [`Engine::run`] does for a frames batch. Against [`Engine::time_resident`] it says what
+    /// that output costs. `runs` runs after warm-up; returns seconds per run.
+    pub fn time_images(
+        &mut self,
+        batch: usize,
+        (h, w): (usize, usize),
+        runs: usize,
+    ) -> Result<f64, InferError> {
+        let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
+        let (device, _) = self.memory(MemoryType::Default).map_err(err)?;
+        let alloc = ort::memory::Allocator::new(&self.session, device).map_err(err)?;
+        let images =
+            typed_tensor(&alloc, self.info.input_precision, &[batch, 3, h, w]).map_err(err)?;
+        for _ in 0..5 {
+            self.run_images(&images, batch, ClassRows::Best)?;
+        }
+        let t = std::time::Instant::now();
+        for _ in 0..runs {
+            self.run_images(&images, batch, ClassRows::Best)?;
+        }
+        Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
+    }
+
     /// Copies an output value into `out` as f32 and returns its shape.
     fn copy_output<T: ort::value::TensorValueTypeMarker + ?Sized>(
         out: &mut Vec<f32>,
