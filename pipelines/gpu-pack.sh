@@ -7,8 +7,9 @@
 #                letterbox_check built here,
 #                the ultralytics wheels and a 1080p H.264 clip: the calls running
 #                pipelines/gpu-visit.sh.
-# `OLD=REV gpu-pack.sh` also builds cvlaunch at commit REV as .device/run/cvlaunch-old (section ab:
-# this build against that one) in place of the 720p clip (the call's 64 MiB).
+# `OLD=REV gpu-pack.sh` also builds cvlaunch and model_only at commit REV as .device/run/cvlaunch-old
+# and model_only-old (sections ab, hf, tk: this build against that one) in place of the 720p clip,
+# graph_bench and letterbox_check (the call's 64 MiB).
 # `gpu-pack.sh train` stages .device/train instead (for pipelines/train-models.sh): the
 # GStreamer runtime with the plugin (courtsrc renders the training data there) and the
 # ultralytics wheels (with polars, ultralytics-thop, ultralytics-platform; ~63 MiB).
@@ -68,11 +69,15 @@ if [ -n "${OLD:-}" ]; then
   tree=$(mktemp -d)/old
   git worktree add -q "$tree" "$OLD"
   main=$PWD
-  (cd "$tree" && CARGO_TARGET_DIR="$main/target" cargo build --release -q --example cvlaunch -p gst-plugin-courtvision) ||
+  (cd "$tree" && CARGO_TARGET_DIR="$main/target" cargo build --release -q --example cvlaunch -p gst-plugin-courtvision &&
+    CARGO_TARGET_DIR="$main/target" cargo build --release -q --example model_only -p courtvision-infer) ||
     { git worktree remove --force "$tree"; exit 1; }
   cp target/release/examples/cvlaunch .device/run/cvlaunch-old
+  cp target/release/examples/model_only .device/run/model_only-old
   git worktree remove --force "$tree"
   cargo build --release -q --example cvlaunch -p gst-plugin-courtvision
+  cargo build --release -q --example model_only -p courtvision-infer
+  rm -f .device/run/graph_bench .device/run/letterbox_check
 else
 # The same at 720p (section dc: does decoding scale with the pixels of a frame?).
 gst-launch-1.0 -q videotestsrc num-buffers=3600 pattern=ball \

@@ -65,6 +65,8 @@
 #   ov      fp16 b32: (a) against the elements' run after the letterbox kernel (best-class
 #           output copied to the host), 1 / 2 / 3 sessions side by side; 16 HEVC streams
 #   hy      16 nvh264dec + 4 / 8 openh264dec streams (pools fixed) against 16 nvh264dec, (a) twice
+#   tk      the best-class nodes, TopK ($R/*-old, OLD=6544d76) against ArgMax: model_only's
+#           elements' run, 16 HEVC / H.264 streams, between two (a) runs
 # Details go to $OUT/details.log, rows to $OUT/table.md, printed last.
 #   bash pipelines/gpu-visit.sh setup a      then      bash pipelines/gpu-visit.sh setup b c check
 set -uo pipefail
@@ -1017,6 +1019,32 @@ section_hy() {
   row "hy) model only, yolo11n fp16 b32 resident (a), again" "$(a_fp16_b32) fps"
 }
 
+# The best-class nodes: TopK (k=1 on the class axis; $R/model_only-old, $R/cvlaunch-old staged
+# with OLD=6544d76) against ArgMax + GatherElements (this build), alternating: the elements' run
+# after the letterbox kernel, 16 HEVC streams (model-bound) and 16 H.264 streams, between two (a)
+# runs.
+section_tk() {
+  row "tk) model only, yolo11n fp16 b32 resident (a)" "$(a_fp16_b32) fps"
+  local n v line
+  for n in 1 2; do
+    for v in -old ""; do
+      line=$($R/model_only$v $M/yolo11n-det-fp16.onnx cuda 32 640x384 300 images $n 2>&1 | tail -1)
+      log "tk) $v $line"
+      row "tk) model_only$v, yolo11n fp16 b32, images, $n session(s)" "$(fps fps "$line") fps ($(fps ms_per_batch "$line") ms a batch each)"
+    done
+  done
+  local det="$DET16 engine-name=nv engine-instances=2"
+  for v in -old ""; do
+    row "tk) cvlaunch$v: 16 streams HEVC fp16 b32, two shared sessions" \
+      "$(CVLAUNCH=$R/cvlaunch$v pipe "tk-hevc$v" $(streams 16 "$H265 ! $Q ! $det ! fakesink"))"
+  done
+  for v in -old ""; do
+    row "tk) cvlaunch$v: 16 streams H.264 fp16 b32, two shared sessions" \
+      "$(CVLAUNCH=$R/cvlaunch$v pipe "tk-h264$v" $(streams 16 "$H264 ! $Q ! $det ! fakesink"))"
+  done
+  row "tk) model only, yolo11n fp16 b32 resident (a), again" "$(a_fp16_b32) fps"
+}
+
 # This build against an older cvlaunch staged as $R/cvlaunch-old, alternating (is a change in rate
 # the build's or the machine's?).
 section_ab() {
@@ -1163,6 +1191,7 @@ for s in "$@"; do
     hr) section_hr ;;
     ov) section_ov ;;
     hy) section_hy ;;
+    tk) section_tk ;;
     *) echo "unknown section $s"; exit 2 ;;
   esac
 done
