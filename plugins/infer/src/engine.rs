@@ -1173,16 +1173,14 @@ impl Engine {
                     .map_err(err)?;
             }
         }
-        for _ in 0..5 {
-            self.session.run_binding(&binding).map_err(err)?;
-        }
-        binding.synchronize_outputs().map_err(err)?;
-        let t = std::time::Instant::now();
-        for _ in 0..runs {
-            self.session.run_binding(&binding).map_err(err)?;
-        }
-        binding.synchronize_outputs().map_err(err)?;
-        Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
+        let session = &mut self.session;
+        seconds_per_run(runs, |wait| {
+            if wait {
+                binding.synchronize_outputs().map_err(err)
+            } else {
+                session.run_binding(&binding).map(drop).map_err(err)
+            }
+        })
     }
 
     /// The elements' run on a batch already letterboxed on the provider's device (what the
@@ -1201,14 +1199,14 @@ impl Engine {
         let alloc = ort::memory::Allocator::new(&self.session, device).map_err(err)?;
         let images =
             typed_tensor(&alloc, self.info.input_precision, &[batch, 3, h, w]).map_err(err)?;
-        for _ in 0..5 {
-            self.run_images(&images, batch, ClassRows::Best)?;
-        }
-        let t = std::time::Instant::now();
-        for _ in 0..runs {
-            self.run_images(&images, batch, ClassRows::Best)?;
-        }
-        Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
+        // Each run waits for its output: nothing to wait for after them.
+        seconds_per_run(runs, |wait| {
+            if wait {
+                Ok(())
+            } else {
+                self.run_images(&images, batch, ClassRows::Best).map(drop)
+            }
+        })
     }
 
     /// Copies an output value into `out` as f32 and returns its shape.
@@ -1268,6 +1266,24 @@ impl Engine {
             rows,
         })
     }
+}
+
+/// Seconds per run of a model-only timing: five warm-up runs (`step(false)`), a wait for the
+/// device (`step(true)`), then `runs` timed runs and a wait.
+fn seconds_per_run(
+    runs: usize,
+    mut step: impl FnMut(bool) -> Result<(), InferError>,
+) -> Result<f64, InferError> {
+    for _ in 0..5 {
+        step(false)?;
+    }
+    step(true)?;
+    let t = std::time::Instant::now();
+    for _ in 0..runs {
+        step(false)?;
+    }
+    step(true)?;
+    Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
 }
 
 /// With `COURTVISION_CUDA_SYNC=auto|spin|yield|blocking`, how threads wait for the GPU (the
