@@ -194,8 +194,8 @@ pub fn with_best_class(
     let boxes = x.rows(output, 0, 4);
     let scores = x.rows(output, 4, 4 + nc);
     // The first class with the largest score (ArgMax's order, select_last_index 0), and that
-    // score. Not TopK with k=1 on the class axis: on ONNX Runtime's CUDA provider that sorted
-    // every anchor's 80 scores apart (H100, yolo11n fp16 b32 at 640x384: the elements' run took
+    // score. Not TopK with k=1 on the class axis: a top-k search per anchor, slow on ONNX
+    // Runtime's CUDA provider (H100, yolo11n fp16 b32 at 640x384: the elements' run took
     // 6.75 ms a batch against 6.48 with these two nodes and 5.43 without the output; two sessions
     // side by side 5733 against 6542 frames/s; gpu-visit section tk).
     let best = x
