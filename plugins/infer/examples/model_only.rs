@@ -83,19 +83,7 @@ fn main() {
                     let per_run = match mode {
                         m if m.starts_with("resident") => engine.time_resident(batch, (h, w), runs),
                         "images" => engine.time_images(batch, (h, w), runs),
-                        _ => {
-                            let mut timed = || {
-                                for _ in 0..5 {
-                                    engine.run(tensor, ClassRows::Best)?;
-                                }
-                                let t = Instant::now();
-                                for _ in 0..runs {
-                                    engine.run(tensor, ClassRows::Best)?;
-                                }
-                                Ok(t.elapsed().as_secs_f64() / runs as f64)
-                            };
-                            timed()
-                        }
+                        _ => engine.time_batch(tensor, runs),
                     };
                     per_run.map(|p| p * runs as f64).map_err(|e| e.to_string())
                 })

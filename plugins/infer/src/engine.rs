@@ -1183,6 +1183,20 @@ impl Engine {
         })
     }
 
+    /// Time per run of `batch` as it is (a float batch letterboxed on the host, fed from host
+    /// memory: `preprocess=host`), the output read copied to the host as [`Engine::run`] does.
+    /// `runs` runs after warm-up; returns seconds per run.
+    pub fn time_batch(&mut self, batch: &BatchTensor, runs: usize) -> Result<f64, InferError> {
+        // Each run waits for its output: nothing to wait for after them.
+        seconds_per_run(runs, |wait| {
+            if wait {
+                Ok(())
+            } else {
+                self.run(batch, ClassRows::Best).map(drop)
+            }
+        })
+    }
+
     /// The elements' run on a batch already letterboxed on the provider's device (what the
     /// letterbox kernel leaves): the output read (best-class where the engine adds it) to
     /// pinned host memory and into the engine's output, every run, as
