@@ -69,6 +69,59 @@ def model(name, base, score_pos, input_shape, meta, dtype=TensorProto.FLOAT, ext
     print("wrote", name)
 
 
+def tiny_raw_head(name, nc, meta):
+    """A miniature YOLO raw head with random weights: per stride 8, 16 and 32 an average pool
+    and a 1x1 convolution, flattened and concatenated into [B, 4+nc, A] with A anchors for the
+    input's size, boxes positive, class scores through a sigmoid. Many classes with varied
+    scores, for the decoding and the best-class output where planted constants would be too
+    regular."""
+    rng = np.random.default_rng(0)
+    rows = 4 + nc
+    nodes, inits, flat = [], [], []
+    inits.append(numpy_helper.from_array(np.array([0, rows, -1], dtype=np.int64), "flat_shape"))
+    for s in (8, 16, 32):
+        w = rng.normal(0, 2.0, (rows, 3, 1, 1)).astype(np.float32)
+        b = rng.normal(0, 0.5, (rows,)).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"w{s}"), numpy_helper.from_array(b, f"b{s}")]
+        nodes += [
+            helper.make_node("AveragePool", ["images"], [f"p{s}"], kernel_shape=[s, s], strides=[s, s]),
+            helper.make_node("Conv", [f"p{s}", f"w{s}", f"b{s}"], [f"c{s}"]),
+            helper.make_node("Reshape", [f"c{s}", "flat_shape"], [f"r{s}"]),
+        ]
+        flat.append(f"r{s}")
+    inits += [
+        numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+        numpy_helper.from_array(np.array([4], dtype=np.int64), "four"),
+        numpy_helper.from_array(np.array([rows], dtype=np.int64), "end"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+        numpy_helper.from_array(np.array(64.0, dtype=np.float32), "box_scale"),
+    ]
+    nodes += [
+        helper.make_node("Concat", flat, ["all"], axis=2),
+        helper.make_node("Slice", ["all", "zero", "four", "axis1"], ["box_raw"]),
+        helper.make_node("Abs", ["box_raw"], ["box_abs"]),
+        helper.make_node("Mul", ["box_abs", "box_scale"], ["boxes"]),
+        helper.make_node("Slice", ["all", "four", "end", "axis1"], ["cls_raw"]),
+        helper.make_node("Sigmoid", ["cls_raw"], ["scores"]),
+        helper.make_node("Concat", ["boxes", "scores"], ["output0"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, DYN)],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", rows, "anchors"])],
+        inits,
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    m.ir_version = 9
+    for k, v in meta.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, name))
+    print("wrote", name)
+
+
 def raw(anchors, nc, kv=0):
     """anchors: list of (cx, cy, w, h, class, score, keypoints) -> [1, 4+nc+kv, A]."""
     t = np.zeros((1, 4 + nc + kv, len(anchors)), dtype=np.float32)
@@ -143,6 +196,11 @@ def main():
     meta = dict(common, task="detect", names="{0: 'player', 1: 'ball'}",
                 args="{'batch': 1, 'nms': None, 'dynamic': True}")
     model("planted-det-moving.onnx", raw(moving, 2), (0, 0), DYN, meta, weight=510.0)
+
+    # A miniature raw head with 80 classes (COCO-sized) and random weights.
+    names = "{" + ", ".join(f"{i}: 'class{i}'" for i in range(80)) + "}"
+    meta = dict(common, task="detect", names=names, args="{'batch': 1, 'nms': None, 'dynamic': True}")
+    tiny_raw_head("tiny-det-raw-80.onnx", 80, meta)
 
     # Unsupported: a rank-2 output.
     meta = dict(common, task="detect", names=DET_NAMES)

@@ -6,8 +6,7 @@
 use gst::glib;
 
 mod caps;
-pub mod courtsrc;
-mod detector;
+pub mod detector;
 pub mod metaexport;
 pub mod motionskip;
 pub mod overlayrender;
@@ -15,16 +14,16 @@ pub mod posedetect;
 pub mod timingmeta;
 pub mod yolodetect;
 
-pub use detector::ExecutionProvider;
+pub use detector::{Detector, DetectorImpl, ExecutionProvider};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    detector::mark_plugin_api();
     yolodetect::register(plugin)?;
     metaexport::register(plugin)?;
     motionskip::register(plugin)?;
     timingmeta::register(plugin)?;
     overlayrender::register(plugin)?;
     posedetect::register(plugin)?;
-    courtsrc::register(plugin)?;
     Ok(())
 }
 

@@ -266,7 +266,7 @@ mod tests {
     #[test]
     fn best_class_output_is_the_best_of_the_class_rows() {
         let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/models/yolo11n-det-dyn.onnx");
+            .join("../../tests/models/tiny-det-raw-80.onnx");
         assert!(model.exists(), "{} is missing", model.display());
         let load = |plain_output| {
             Engine::load(&EngineConfig {

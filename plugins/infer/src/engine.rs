@@ -1150,77 +1150,37 @@ impl Engine {
         self.cuda_graph
     }
 
-    /// Model-only time per batch with the input already on the provider's device (the limit
-    /// of this stack, what preprocessing and transfers are measured against): `runs` runs
-    /// after warm-up, output left on the device. Returns seconds per run.
-    pub fn time_resident(
-        &mut self,
+    /// The model's input and outputs bound once at fixed addresses in the provider's device
+    /// memory (what a CUDA graph replays from): runs of it cost the model alone, without
+    /// preprocessing or transfers, for an application that fills the input on the device
+    /// itself and for measuring the model against the whole pipeline.
+    pub fn resident_batch(
+        &self,
         batch: usize,
         (h, w): (usize, usize),
-        runs: usize,
-    ) -> Result<f64, InferError> {
+    ) -> Result<ResidentBatch, InferError> {
         let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
-        // The replay buffers: input and output at fixed device addresses, as CUDA graphs need.
-        let replay = self.new_replay([batch, 3, h, w]).map_err(err)?;
-        let mut binding = replay.binding;
+        let mut replay = self.new_replay([batch, 3, h, w]).map_err(err)?;
         if !self.cuda_graph {
             // Any output size (end-to-end heads too): ONNX Runtime allocates it on the device.
             let (device, _) = self.memory(MemoryType::Default).map_err(err)?;
-            binding.clear_outputs();
+            replay.binding.clear_outputs();
             for o in self.session.outputs() {
-                binding
+                replay
+                    .binding
                     .bind_output_to_device(o.name(), &device)
                     .map_err(err)?;
             }
         }
-        let session = &mut self.session;
-        seconds_per_run(runs, |wait| {
-            if wait {
-                binding.synchronize_outputs().map_err(err)
-            } else {
-                session.run_binding(&binding).map(drop).map_err(err)
-            }
-        })
+        Ok(ResidentBatch { replay })
     }
 
-    /// Time per run of `batch` as it is (a float batch letterboxed on the host, fed from host
-    /// memory: `preprocess=host`), the output read copied to the host as [`Engine::run`] does.
-    /// `runs` runs after warm-up; returns seconds per run.
-    pub fn time_batch(&mut self, batch: &BatchTensor, runs: usize) -> Result<f64, InferError> {
-        // Each run waits for its output: nothing to wait for after them.
-        seconds_per_run(runs, |wait| {
-            if wait {
-                Ok(())
-            } else {
-                self.run(batch, ClassRows::Best).map(drop)
-            }
-        })
-    }
-
-    /// The elements' run on a batch already letterboxed on the provider's device (what the
-    /// letterbox kernel leaves): the output read (best-class where the engine adds it) to
-    /// pinned host memory and into the engine's output, every run, as
-    /// [`Engine::run`] does for a frames batch. Against [`Engine::time_resident`] it says what
-    /// that output costs. `runs` runs after warm-up; returns seconds per run.
-    pub fn time_images(
-        &mut self,
-        batch: usize,
-        (h, w): (usize, usize),
-        runs: usize,
-    ) -> Result<f64, InferError> {
-        let err = |e: ort::Error| InferError::Runtime(format!("inference failed: {e}"));
-        let (device, _) = self.memory(MemoryType::Default).map_err(err)?;
-        let alloc = ort::memory::Allocator::new(&self.session, device).map_err(err)?;
-        let images =
-            typed_tensor(&alloc, self.info.input_precision, &[batch, 3, h, w]).map_err(err)?;
-        // Each run waits for its output: nothing to wait for after them.
-        seconds_per_run(runs, |wait| {
-            if wait {
-                Ok(())
-            } else {
-                self.run_images(&images, batch, ClassRows::Best).map(drop)
-            }
-        })
+    /// Queues one run of `batch`; its outputs stay on the device ([`ResidentBatch::wait`]).
+    pub fn run_resident(&mut self, batch: &ResidentBatch) -> Result<(), InferError> {
+        self.session
+            .run_binding(&batch.replay.binding)
+            .map(drop)
+            .map_err(|e| InferError::Runtime(format!("inference failed: {e}")))
     }
 
     /// Copies an output value into `out` as f32 and returns its shape.
@@ -1282,22 +1242,19 @@ impl Engine {
     }
 }
 
-/// Seconds per run of a model-only timing: five warm-up runs (`step(false)`), a wait for the
-/// device (`step(true)`), then `runs` timed runs and a wait.
-fn seconds_per_run(
-    runs: usize,
-    mut step: impl FnMut(bool) -> Result<(), InferError>,
-) -> Result<f64, InferError> {
-    for _ in 0..5 {
-        step(false)?;
+/// See [`Engine::resident_batch`].
+pub struct ResidentBatch {
+    replay: Replay,
+}
+
+impl ResidentBatch {
+    /// Waits until the runs queued on it are done.
+    pub fn wait(&mut self) -> Result<(), InferError> {
+        self.replay
+            .binding
+            .synchronize_outputs()
+            .map_err(|e| InferError::Runtime(format!("inference failed: {e}")))
     }
-    step(true)?;
-    let t = std::time::Instant::now();
-    for _ in 0..runs {
-        step(false)?;
-    }
-    step(true)?;
-    Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
 }
 
 /// With `COURTVISION_CUDA_SYNC=auto|spin|yield|blocking`, how threads wait for the GPU (the

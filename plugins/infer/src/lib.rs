@@ -19,7 +19,7 @@ pub mod pool;
 pub mod preprocess;
 
 pub use decode::{DecodeParams, FrameObjects, Object, Point};
-pub use engine::{BatchTensor, Engine, EngineConfig, FramesIn, Provider};
+pub use engine::{BatchTensor, Engine, EngineConfig, FramesIn, Provider, ResidentBatch};
 pub use model::{ModelInfo, OutputLayout, Precision, Task};
 pub use preprocess::{FrameView, Letterbox, PixelFormat, YuvMatrix};
 

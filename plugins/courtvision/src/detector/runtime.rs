@@ -1,4 +1,5 @@
-//! The batching runtime behind yolodetect and posedetect.
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The batching runtime of the detector base class.
 //!
 //! The streaming thread letterboxes each frame straight into a slot of the batch being filled;
 //! a full batch (or a partial one at EOS, caps/segment changes, drain queries, or when
@@ -10,19 +11,19 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use gst::glib;
 use gst::prelude::*;
+use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 
 use courtvision_infer::decode::ClassRows;
 use courtvision_infer::graph::GraphSpec;
-use courtvision_infer::pool::{EnginePool, PoolConfig, Request};
+use courtvision_infer::pool::{EnginePool, Request};
 use courtvision_infer::{
-    cuda::FrameCopier, engine::BatchTensor, DecodeParams, EngineConfig, FrameObjects, FrameView,
-    FramesIn, Letterbox, ModelInfo, PixelFormat, Task, YuvMatrix,
+    cuda::FrameCopier, engine::BatchTensor, DecodeParams, FrameObjects, FrameView, FramesIn,
+    Letterbox, ModelInfo, PixelFormat, YuvMatrix,
 };
 use courtvision_meta::{
     add_detection, record_stage, wall_clock_ns, BBox, Detection, Keypoint, MotionMeta,
@@ -30,22 +31,15 @@ use courtvision_meta::{
 
 use super::cudamem::{self, CudaInput};
 use super::fill::{self, Fill, Inferred};
-use super::{resolve_classes, Kind, Preprocess, Settings, DEFAULT_DYNAMIC_BATCH};
+use super::imp::Detector;
+use super::settings::resolve_classes;
 
-pub static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "cvdetector",
-        gst::DebugColorFlags::empty(),
-        Some("courtvision detector runtime (yolodetect, posedetect)"),
-    )
-});
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Something the worker pushes downstream, in order.
-enum Entry {
+pub(super) enum Entry {
     /// A frame with a slot in the batch; `arrival` is wall-clock ns at chain.
     Frame {
         buffer: gst::Buffer,
@@ -60,7 +54,7 @@ enum Entry {
 }
 
 /// A batch: its tensor and the frames (with events between them) it holds.
-struct Batch {
+pub(super) struct Batch {
     tensor: BatchTensor,
     entries: Vec<Entry>,
     frames: usize,
@@ -69,7 +63,7 @@ struct Batch {
     fill: Duration,
 }
 
-enum Item {
+pub(super) enum Item {
     Batch(Batch),
     /// A serialized event or a skipped frame with no batch around it.
     Entry(Entry),
@@ -78,16 +72,16 @@ enum Item {
 }
 
 /// What the worker needs from the loaded model.
-struct Model {
+pub(super) struct Model {
     /// The element's own, or one shared by name with others (`engine-name`).
-    engine: Arc<EnginePool>,
-    labels: Vec<Arc<str>>,
-    source: Arc<str>,
+    pub(super) engine: Arc<EnginePool>,
+    pub(super) labels: Vec<Arc<str>>,
+    pub(super) source: Arc<str>,
 }
 
 /// The worker's own state across batches: the last inferred frame's objects and, with
 /// fill=interpolate, the skipped frames (and events after them) waiting for the next one.
-struct WorkerState {
+pub(super) struct WorkerState {
     /// The element's name, for timing stages.
     source: Arc<str>,
     /// The queue's flush epoch this state belongs to.
@@ -100,41 +94,41 @@ struct WorkerState {
 }
 
 /// Queue between the streaming thread and the worker task.
-struct Queue {
-    items: VecDeque<Item>,
+pub(super) struct Queue {
+    pub(super) items: VecDeque<Item>,
     /// Batches in `items` (not counting the one the worker runs).
-    queued_batches: usize,
+    pub(super) queued_batches: usize,
     /// Tensors ready for reuse.
-    free: Vec<BatchTensor>,
-    flushing: bool,
+    pub(super) free: Vec<BatchTensor>,
+    pub(super) flushing: bool,
     /// Last downstream flow, returned by chain.
-    flow: Result<gst::FlowSuccess, gst::FlowError>,
+    pub(super) flow: Result<gst::FlowSuccess, gst::FlowError>,
     /// When the batch being filled must run at the latest (max-batch-latency).
-    deadline: Option<Instant>,
+    pub(super) deadline: Option<Instant>,
     /// Mean time of a batch run, for the LATENCY answer.
-    run_time: Option<Duration>,
+    pub(super) run_time: Option<Duration>,
     /// Incremented at every flush: the worker drops what it holds from before.
-    epoch: u64,
+    pub(super) epoch: u64,
 }
 
 /// Stream configuration, from the model (in place once its load is waited for) and the caps.
-struct Config {
-    info: Arc<ModelInfo>,
-    labels: Vec<Arc<str>>,
-    batch_size: usize,
-    preprocess_threads: usize,
+pub(super) struct Config {
+    pub(super) info: Arc<ModelInfo>,
+    pub(super) labels: Vec<Arc<str>>,
+    pub(super) batch_size: usize,
+    pub(super) preprocess_threads: usize,
     /// Frames go to the provider as uint8 and are letterboxed there (`preprocess`).
-    device_preprocess: bool,
+    pub(super) device_preprocess: bool,
     /// Uploads and letterboxes frames on the device (device preprocessing on a CUDA provider,
     /// where the CUDA driver is present).
-    copier: Option<Arc<FrameCopier>>,
+    pub(super) copier: Option<Arc<FrameCopier>>,
     /// Taking frames in CUDA memory (as `copier`, where GStreamer's CUDA library is present).
-    cuda: Option<Arc<CudaInput>>,
-    video: Option<VideoConfig>,
+    pub(super) cuda: Option<Arc<CudaInput>>,
+    pub(super) video: Option<VideoConfig>,
 }
 
 #[derive(Clone)]
-struct VideoConfig {
+pub(super) struct VideoConfig {
     info: gst_video::VideoInfo,
     format: PixelFormat,
     matrix: YuvMatrix,
@@ -144,40 +138,47 @@ struct VideoConfig {
     cuda_memory: bool,
 }
 
-struct Filling {
-    config: Option<Config>,
-    batch: Option<Batch>,
+pub(super) struct Filling {
+    pub(super) config: Option<Config>,
+    pub(super) batch: Option<Batch>,
 }
 
 /// State shared with the worker task.
-struct Shared {
+pub(super) struct Shared {
+    /// The element's debug category (the subclass's).
+    pub(super) cat: gst::DebugCategory,
     /// Locked by the streaming thread while it fills a batch; lock order: filling, then queue.
-    filling: Mutex<Filling>,
-    queue: Mutex<Queue>,
-    cond: Condvar,
-    model: Mutex<Option<Model>>,
+    pub(super) filling: Mutex<Filling>,
+    pub(super) queue: Mutex<Queue>,
+    pub(super) cond: Condvar,
+    pub(super) model: Mutex<Option<Model>>,
     /// Longest run of skipped frames announced by motionskip (for the LATENCY answer).
-    max_skip: AtomicU32,
+    pub(super) max_skip: AtomicU32,
 }
 
-pub struct Detector {
-    kind: Kind,
-    sinkpad: gst::Pad,
-    srcpad: gst::Pad,
-    settings: Mutex<Settings>,
-    shared: Arc<Shared>,
-    loading: Mutex<Loading>,
-}
-
-/// The model loads on a thread of its own from NULL → READY (a bin takes its elements to
-/// READY one after another, and a GPU session takes seconds to build: sixteen streams' models
-/// load side by side instead of in turn); what needs it waits for it (READY → PAUSED, the
-/// caps and CUDA-context queries, the latency query).
-enum Loading {
-    Idle,
-    Pending(std::thread::JoinHandle<Result<(Model, Config), String>>),
-    /// The load failed: every later wait reports it, until the element goes back to NULL.
-    Failed(String),
+impl Shared {
+    pub(super) fn new(cat: gst::DebugCategory) -> Self {
+        Shared {
+            cat,
+            filling: Mutex::new(Filling {
+                config: None,
+                batch: None,
+            }),
+            queue: Mutex::new(Queue {
+                items: VecDeque::new(),
+                queued_batches: 0,
+                free: Vec::new(),
+                flushing: true,
+                flow: Err(gst::FlowError::Flushing),
+                deadline: None,
+                run_time: None,
+                epoch: 0,
+            }),
+            cond: Condvar::new(),
+            model: Mutex::new(None),
+            max_skip: AtomicU32::new(0),
+        }
+    }
 }
 
 fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
@@ -194,320 +195,19 @@ fn pixel_format(f: gst_video::VideoFormat) -> Option<PixelFormat> {
 }
 
 impl Detector {
-    pub fn new(kind: Kind, sinkpad: gst::Pad, srcpad: gst::Pad) -> Self {
-        Detector {
-            kind,
-            sinkpad,
-            srcpad,
-            settings: Mutex::new(Settings::default()),
-            shared: Arc::new(Shared {
-                filling: Mutex::new(Filling {
-                    config: None,
-                    batch: None,
-                }),
-                queue: Mutex::new(Queue {
-                    items: VecDeque::new(),
-                    queued_batches: 0,
-                    free: Vec::new(),
-                    flushing: true,
-                    flow: Err(gst::FlowError::Flushing),
-                    deadline: None,
-                    run_time: None,
-                    epoch: 0,
-                }),
-                cond: Condvar::new(),
-                model: Mutex::new(None),
-                max_skip: AtomicU32::new(0),
-            }),
-            loading: Mutex::new(Loading::Idle),
-        }
-    }
-
-    pub fn sinkpad(&self) -> &gst::Pad {
-        &self.sinkpad
-    }
-
-    pub fn srcpad(&self) -> &gst::Pad {
-        &self.srcpad
-    }
-
-    pub fn set_property(&self, value: &glib::Value, pspec: &glib::ParamSpec) {
-        lock(&self.settings).set_property(value, pspec);
-    }
-
-    pub fn property(&self, pspec: &glib::ParamSpec) -> glib::Value {
-        lock(&self.settings).property(pspec)
-    }
-
-    // ---- state changes ------------------------------------------------------------------------
-
-    pub fn before_state_change(
-        &self,
-        element: &gst::Element,
-        transition: gst::StateChange,
-    ) -> Result<(), gst::StateChangeError> {
-        let loaded = match transition {
-            gst::StateChange::NullToReady => self.start_loading(element),
-            gst::StateChange::ReadyToPaused => self.wait_loaded(),
-            _ => Ok(()),
-        };
-        loaded.map_err(|msg| {
-            gst::element_error!(element, gst::LibraryError::Init, ("{}", msg));
-            gst::StateChangeError
-        })
-    }
-
-    pub fn after_state_change(&self, _element: &gst::Element, transition: gst::StateChange) {
-        if transition == gst::StateChange::ReadyToNull {
-            // A load still running is waited for and dropped.
-            let _ = self.wait_loaded();
-            *lock(&self.loading) = Loading::Idle;
-            *lock(&self.shared.model) = None;
-            let mut f = lock(&self.shared.filling);
-            f.config = None;
-            f.batch = None;
-            lock(&self.shared.queue).free.clear();
-        }
-    }
-
-    /// NULL → READY: checks what is quick to check (a model is set and is a file, ONNX Runtime
-    /// loads: once per process) and starts loading the model on a thread of its own.
-    fn start_loading(&self, element: &gst::Element) -> Result<(), String> {
-        let settings = lock(&self.settings).clone();
-        let model = settings
-            .model
-            .clone()
-            .ok_or_else(|| "no model set (set the 'model' property to an ONNX file)".to_string())?;
-        if !model.is_file() {
-            return Err(
-                courtvision_infer::InferError::ModelNotFound(model.display().to_string())
-                    .to_string(),
-            );
-        }
-        // Its warnings come again from the load.
-        courtvision_infer::engine::ensure_runtime(settings.ort_library.as_deref())
-            .map_err(|e| e.to_string())?;
-        let (kind, element) = (self.kind, element.clone());
-        let handle = std::thread::Builder::new()
-            .name(format!("{}-load", element.name()))
-            .spawn(move || load_model(kind, &element, settings, model))
-            .map_err(|e| format!("could not start loading the model: {e}"))?;
-        *lock(&self.loading) = Loading::Pending(handle);
-        Ok(())
-    }
-
-    /// Waits for the model started loading at NULL → READY and puts it in place; the load's
-    /// error, if it failed (nothing to wait for before READY).
-    fn wait_loaded(&self) -> Result<(), String> {
-        let mut loading = lock(&self.loading);
-        let loaded = match std::mem::replace(&mut *loading, Loading::Idle) {
-            Loading::Idle => return Ok(()),
-            Loading::Failed(e) => Err(e),
-            Loading::Pending(handle) => handle
-                .join()
-                .unwrap_or_else(|_| Err("loading the model panicked".into())),
-        };
-        match loaded {
-            Ok((model, config)) => {
-                *lock(&self.shared.model) = Some(model);
-                let mut f = lock(&self.shared.filling);
-                f.config = Some(config);
-                f.batch = None;
-                Ok(())
-            }
-            Err(e) => {
-                *loading = Loading::Failed(e.clone());
-                Err(e)
-            }
-        }
-    }
-}
-
-/// Loads the model and works out the stream configuration it gives (on the loading thread).
-fn load_model(
-    kind: Kind,
-    element: &gst::Element,
-    settings: Settings,
-    model: std::path::PathBuf,
-) -> Result<(Model, Config), String> {
-    let name = element.name();
-    let cfg = EngineConfig {
-        model,
-        ort_library: settings.ort_library.clone(),
-        provider: settings.provider.into(),
-        device_id: settings.device_id as i32,
-        intra_threads: settings.intra_threads as usize,
-        trt_cache_dir: settings.trt_cache_dir.clone(),
-        // Replays from fixed device buffers, which only device preprocessing fills.
-        cuda_graph: settings.cuda_graph && settings.preprocess != Preprocess::Host,
-        plain_output: false,
-    };
-    if settings.cuda_graph && settings.preprocess == Preprocess::Host {
-        gst::element_warning!(
-            element,
-            gst::LibraryError::Settings,
-            ("cuda-graph needs preprocess=device (or auto); running without")
-        );
-    }
-    let loading = Instant::now();
-    let (engine, warnings) = match &settings.engine_name {
-        Some(name) => {
-            let pool = PoolConfig {
-                instances: settings.engine_instances as usize,
-                max_batch: settings.engine_batch_size as usize,
-                max_wait: Duration::from_millis(settings.engine_batch_latency_ms as u64),
-            };
-            courtvision_infer::pool::load_shared(name, &cfg, pool)
-        }
-        None => EnginePool::load(&cfg, PoolConfig::default()).map(|(e, w)| (Arc::new(e), w)),
-    }
-    .map_err(|e| e.to_string())?;
-    let load_ms = loading.elapsed().as_secs_f64() * 1e3;
-    for w in warnings {
-        gst::warning!(CAT, obj = element, "{w}");
-        gst::element_warning!(element, gst::LibraryError::Settings, ("{}", w));
-    }
-    let (mut info, provider) = (engine.info().clone(), engine.provider());
-    if kind == Kind::Pose && info.task != Task::Pose {
-        return Err(format!(
-            "{} is not a pose model (no kpt_shape); use yolodetect for detection models",
-            cfg.model.display()
-        ));
-    }
-    if let Some(path) = &settings.labels {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("labels file {}: {e}", path.display()))?;
-        let names = courtvision_infer::model::parse_labels_file(&text);
-        if names.len() < info.names.len() {
-            gst::warning!(
-                CAT,
-                obj = element,
-                "labels file has {} names for {} classes; the rest keep the model's names",
-                names.len(),
-                info.names.len()
-            );
-        }
-        for (i, n) in names.into_iter().enumerate().take(info.names.len()) {
-            info.names[i] = n;
-        }
-    }
-    if settings.input_size > 0 {
-        if !info.dynamic_size {
-            gst::warning!(
-                CAT,
-                obj = element,
-                "input-size ignored: the model has a static input size"
-            );
-        } else {
-            let s = (settings.input_size as usize).div_ceil(info.stride) * info.stride;
-            info.imgsz = (s, s);
-        }
-    }
-    let batch_size = match (info.static_batch, settings.batch_size as usize) {
-        (Some(n), b) => {
-            if b != 0 && b != n {
-                gst::warning!(
-                    CAT,
-                    obj = element,
-                    "batch-size {b} ignored: the model has a static batch of {n}"
-                );
-            }
-            n
-        }
-        (None, 0) => DEFAULT_DYNAMIC_BATCH,
-        (None, b) => b,
-    };
-    let preprocess_threads = match (settings.preprocess_threads, provider) {
-        (0, courtvision_infer::Provider::Cpu) => 1,
-        (0, _) => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 8)),
-        (n, _) => n as usize,
-    };
-    let device_preprocess = match settings.preprocess {
-        Preprocess::Host => false,
-        Preprocess::Device => true,
-        Preprocess::Auto => provider != courtvision_infer::Provider::Cpu,
-    };
-    let copier = if device_preprocess && provider != courtvision_infer::Provider::Cpu {
-        match FrameCopier::new(cfg.device_id) {
-            Ok(c) => {
-                if let Err(e) = c.letterbox_kernel() {
-                    gst::warning!(
-                        CAT,
-                        obj = element,
-                        "letterbox kernel unavailable ({e}): frames go through the \
-                         preprocessing graph"
-                    );
-                }
-                Some(Arc::new(c))
-            }
-            Err(e) => {
-                gst::info!(CAT, obj = element, "no CUDA driver for frame copies: {e}");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let cuda = copier
-        .as_ref()
-        .and_then(|c| match CudaInput::new(c.clone()) {
-            Ok(c) => Some(Arc::new(c)),
-            Err(e) => {
-                gst::info!(CAT, obj = element, "no CUDA memory input: {e}");
-                None
-            }
-        });
-    let labels: Vec<Arc<str>> = info.names.iter().map(|n| Arc::from(n.as_str())).collect();
-    resolve_classes(settings.classes.as_deref(), &labels).map_err(|e| format!("classes: {e}"))?;
-    gst::info!(
-        CAT,
-        obj = element,
-        "loaded {}{} (load_ms={load_ms:.0}): {:?} {:?} layout, {} classes, keypoints {:?}, imgsz {:?} ({}), batch {batch_size}, {:?} in / {:?} out, provider {:?}, preprocessing on the {}",
-        cfg.model.display(),
-        settings
-            .engine_name
-            .as_ref()
-            .map_or(String::new(), |n| format!(" as engine '{n}'")),
-        info.task,
-        info.layout,
-        info.names.len(),
-        info.kpt_shape,
-        info.imgsz,
-        if info.dynamic_size { "dynamic, rectangular" } else { "static" },
-        info.input_precision,
-        info.output_precision,
-        provider,
-        if device_preprocess { "device" } else { "host" }
-    );
-    let model = Model {
-        engine,
-        labels: labels.clone(),
-        source: Arc::from(name.as_str()),
-    };
-    let config = Config {
-        info: Arc::new(info),
-        labels,
-        batch_size,
-        preprocess_threads,
-        device_preprocess,
-        copier,
-        cuda,
-        video: None,
-    };
-    Ok((model, config))
-}
-
-impl Detector {
     // ---- pad activation -----------------------------------------------------------------------
 
-    pub fn sink_activate(
+    pub(super) fn sink_activate(
         &self,
         _pad: &gst::Pad,
         mode: gst::PadMode,
         active: bool,
     ) -> Result<(), gst::LoggableError> {
         if mode != gst::PadMode::Push {
-            return Err(gst::loggable_error!(CAT, "only push mode is supported"));
+            return Err(gst::loggable_error!(
+                self.cat,
+                "only push mode is supported"
+            ));
         }
         if !active {
             self.set_flushing();
@@ -515,22 +215,24 @@ impl Detector {
         Ok(())
     }
 
-    pub fn src_activate(
+    pub(super) fn src_activate(
         &self,
         pad: &gst::Pad,
-        element: &gst::Element,
         mode: gst::PadMode,
         active: bool,
     ) -> Result<(), gst::LoggableError> {
         if mode != gst::PadMode::Push {
-            return Err(gst::loggable_error!(CAT, "only push mode is supported"));
+            return Err(gst::loggable_error!(
+                self.cat,
+                "only push mode is supported"
+            ));
         }
         if active {
-            self.start_worker(pad, element)
+            self.start_worker(pad)
         } else {
             self.set_flushing();
             pad.stop_task()
-                .map_err(|e| gst::loggable_error!(CAT, "stop task: {e}"))
+                .map_err(|e| gst::loggable_error!(self.cat, "stop task: {e}"))
         }
     }
 
@@ -557,11 +259,9 @@ impl Detector {
         self.shared.cond.notify_all();
     }
 
-    fn start_worker(
-        &self,
-        pad: &gst::Pad,
-        element: &gst::Element,
-    ) -> Result<(), gst::LoggableError> {
+    fn start_worker(&self, pad: &gst::Pad) -> Result<(), gst::LoggableError> {
+        let obj = self.obj();
+        let element = obj.upcast_ref::<gst::Element>();
         {
             let mut q = lock(&self.shared.queue);
             q.flushing = false;
@@ -588,15 +288,14 @@ impl Detector {
             };
             worker_iteration(&shared, &pads, &element, &mut state);
         })
-        .map_err(|e| gst::loggable_error!(CAT, "start task: {e}"))
+        .map_err(|e| gst::loggable_error!(self.cat, "start task: {e}"))
     }
 
     // ---- streaming --------------------------------------------------------------------------
 
-    pub fn chain(
+    pub(super) fn chain(
         &self,
         _pad: &gst::Pad,
-        element: &gst::Element,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         lock(&self.shared.queue).flow?;
@@ -604,12 +303,12 @@ impl Detector {
             let mut f = lock(&self.shared.filling);
             let f = &mut *f;
             let Some(config) = f.config.as_ref() else {
-                gst::element_error!(element, gst::CoreError::Failed, ("no model loaded"));
+                gst::element_imp_error!(self, gst::CoreError::Failed, ("no model loaded"));
                 return Err(gst::FlowError::Error);
             };
             let Some(video) = config.video.as_ref() else {
-                gst::element_error!(
-                    element,
+                gst::element_imp_error!(
+                    self,
                     gst::CoreError::Negotiation,
                     ("received a buffer before caps")
                 );
@@ -623,7 +322,7 @@ impl Detector {
                 return lock(&self.shared.queue).flow;
             }
             if f.batch.is_none() {
-                f.batch = Some(self.new_batch(config, video, element)?);
+                f.batch = Some(self.new_batch(config, video)?);
             }
             let batch = f.batch.as_mut().expect("just set");
             let slot = batch.frames;
@@ -662,11 +361,7 @@ impl Detector {
                 // Run what is already batched so nothing before this frame is lost.
                 let partial = f.batch.take();
                 self.shared.submit(partial);
-                gst::element_error!(
-                    element,
-                    gst::StreamError::Format,
-                    ("bad video frame: {}", e)
-                );
+                gst::element_imp_error!(self, gst::StreamError::Format, ("bad video frame: {}", e));
                 return Err(gst::FlowError::Error);
             }
             batch.fill += fill_start.elapsed();
@@ -691,17 +386,12 @@ impl Detector {
         q.flow
     }
 
-    fn new_batch(
-        &self,
-        config: &Config,
-        video: &VideoConfig,
-        element: &gst::Element,
-    ) -> Result<Batch, gst::FlowError> {
+    fn new_batch(&self, config: &Config, video: &VideoConfig) -> Result<Batch, gst::FlowError> {
         let settings = lock(&self.settings).clone();
         let classes = match resolve_classes(settings.classes.as_deref(), &config.labels) {
             Ok(c) => c,
             Err(e) => {
-                gst::element_error!(element, gst::LibraryError::Settings, ("classes: {}", e));
+                gst::element_imp_error!(self, gst::LibraryError::Settings, ("classes: {}", e));
                 return Err(gst::FlowError::Error);
             }
         };
@@ -755,8 +445,8 @@ impl Detector {
                 match made {
                     Ok(t) => t,
                     Err(e) => {
-                        gst::element_error!(
-                            element,
+                        gst::element_imp_error!(
+                            self,
                             gst::LibraryError::Failed,
                             ("device preprocessing: {}", e)
                         );
@@ -766,8 +456,8 @@ impl Detector {
             }
         };
         gst::debug!(
-            CAT,
-            obj = element,
+            self.cat,
+            imp = self,
             "batch of {slots}: {}",
             match (tensor.letterboxed_on_device(), tensor.frames_on_device()) {
                 (true, true) => "frames letterboxed into device memory by the kernel as they come",
@@ -804,9 +494,9 @@ impl Detector {
         }
     }
 
-    pub fn sink_event(&self, pad: &gst::Pad, element: &gst::Element, event: gst::Event) -> bool {
+    pub(super) fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         use gst::EventView;
-        gst::log!(CAT, obj = pad, "event {:?}", event.type_());
+        gst::log!(self.cat, obj = pad, "event {:?}", event.type_());
         match event.view() {
             EventView::FlushStart(_) => {
                 let ok = self.srcpad.push_event(event);
@@ -822,8 +512,8 @@ impl Detector {
                 }
                 let ok = self.srcpad.push_event(event);
                 if self.srcpad.is_active() {
-                    if let Err(e) = self.start_worker(&self.srcpad, element) {
-                        e.log_with_object(element);
+                    if let Err(e) = self.start_worker(&self.srcpad) {
+                        e.log_with_imp(self);
                         return false;
                     }
                 }
@@ -838,7 +528,7 @@ impl Detector {
                         true
                     }
                     Err(msg) => {
-                        gst::element_error!(element, gst::CoreError::Negotiation, ("{}", msg));
+                        gst::element_imp_error!(self, gst::CoreError::Negotiation, ("{}", msg));
                         false
                     }
                 }
@@ -858,8 +548,8 @@ impl Detector {
                     && lock(&self.settings).fill == Fill::Interpolate
                 {
                     // Interpolation holds up to max-skip frames: the latency changed.
-                    let _ =
-                        element.post_message(gst::message::Latency::builder().src(element).build());
+                    let _ = self
+                        .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
                 }
                 self.shared
                     .keep_in_order(&mut lock(&self.shared.filling), Entry::Event(event));
@@ -916,12 +606,7 @@ impl Detector {
         Ok(())
     }
 
-    pub fn sink_query(
-        &self,
-        pad: &gst::Pad,
-        element: &gst::Element,
-        query: &mut gst::QueryRef,
-    ) -> bool {
+    pub(super) fn sink_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
         match query.view_mut() {
             gst::QueryViewMut::Drain(_) => {
                 // Run the partial batch and wait until every frame before the query is out.
@@ -941,14 +626,14 @@ impl Detector {
                 let context = self.cuda_input().map(|c| c.context().clone());
                 match context {
                     Some(c) => {
-                        gst::debug!(CAT, obj = pad, "sharing the model's CUDA context");
+                        gst::debug!(self.cat, obj = pad, "sharing the model's CUDA context");
                         q.set_context(&c);
                         true
                     }
-                    None => gst::Pad::query_default(pad, Some(element), query),
+                    None => gst::Pad::query_default(pad, Some(&*self.obj()), query),
                 }
             }
-            gst::QueryViewMut::Caps(_) => self.caps_query(pad, element, query),
+            gst::QueryViewMut::Caps(_) => self.caps_query(pad, query),
             gst::QueryViewMut::AcceptCaps(q) => {
                 // Accept any raw video here so that an unsupported format reaches the CAPS
                 // event and gets a clear error instead of a bare not-negotiated.
@@ -957,7 +642,7 @@ impl Detector {
                 q.set_result(raw && caps.is_fixed());
                 true
             }
-            _ => gst::Pad::query_default(pad, Some(element), query),
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
         }
     }
 
@@ -974,13 +659,8 @@ impl Detector {
 
     /// Caps through the element (PROXY_CAPS), less CUDA memory once the loaded model shows it
     /// cannot take that (before loading, links to CUDA caps must still be possible).
-    fn caps_query(
-        &self,
-        pad: &gst::Pad,
-        element: &gst::Element,
-        query: &mut gst::QueryRef,
-    ) -> bool {
-        if !gst::Pad::query_default(pad, Some(element), query) {
+    fn caps_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
+        if !gst::Pad::query_default(pad, Some(&*self.obj()), query) {
             return false;
         }
         // The loaded model decides (see cuda_input).
@@ -999,14 +679,9 @@ impl Detector {
         true
     }
 
-    pub fn src_query(
-        &self,
-        pad: &gst::Pad,
-        element: &gst::Element,
-        query: &mut gst::QueryRef,
-    ) -> bool {
+    pub(super) fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
         match query.view_mut() {
-            gst::QueryViewMut::Caps(_) => self.caps_query(pad, element, query),
+            gst::QueryViewMut::Caps(_) => self.caps_query(pad, query),
             gst::QueryViewMut::Latency(q) => {
                 let mut upstream = gst::query::Latency::new();
                 if !self.sinkpad.peer_query(&mut upstream) {
@@ -1015,20 +690,20 @@ impl Detector {
                 let (live, min, max) = upstream.result();
                 let ours = self.added_latency();
                 gst::debug!(
-                    CAT,
+                    self.cat,
                     obj = pad,
                     "upstream latency {min} - {max:?}, adding {ours}"
                 );
                 q.set(live, min + ours, max.map(|m| m + ours));
                 true
             }
-            _ => gst::Pad::query_default(pad, Some(element), query),
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
         }
     }
 
     /// What batching adds: waiting for batch-size - 1 more frames (bounded by
     /// max-batch-latency) plus the measured time of one batch run.
-    pub fn added_latency(&self) -> gst::ClockTime {
+    pub(super) fn added_latency(&self) -> gst::ClockTime {
         let _ = self.wait_loaded();
         let max_wait = lock(&self.settings).max_batch_latency_ms;
         // A shared engine's session may wait for other streams' batches before the run.
@@ -1137,7 +812,7 @@ fn notify(signal: &Arc<(Mutex<bool>, Condvar)>) {
 
 /// One turn of the source pad task: wait for an item (or the batch deadline), handle it.
 /// The worker's pads: it pushes frames on `src` and sends feedback upstream through `sink`.
-struct Pads {
+pub(super) struct Pads {
     src: gst::Pad,
     sink: gst::Pad,
 }
@@ -1226,7 +901,7 @@ fn set_flow(
     if let Err(e) = flow {
         let mut q = lock(&shared.queue);
         if !q.flushing {
-            gst::debug!(CAT, obj = element, "downstream flow {e:?}");
+            gst::debug!(shared.cat, obj = element, "downstream flow {e:?}");
             q.flow = Err(e);
         }
         shared.cond.notify_all();
@@ -1369,7 +1044,7 @@ fn expire_partial_batch(shared: &Shared, element: &gst::Element) {
     if expired {
         let partial = f.batch.take();
         gst::debug!(
-            CAT,
+            shared.cat,
             obj = element,
             "max-batch-latency expired: running a partial batch"
         );
@@ -1464,7 +1139,7 @@ fn run_batch(
         });
     }
     gst::trace!(
-        CAT,
+        shared.cat,
         obj = element,
         "batch of {} ran in {:?} (engine {:?})",
         frames,
@@ -1508,7 +1183,7 @@ fn run_batch(
     // elements' batches may have run with this one), and the whole run with decoding and
     // pushing.
     gst::debug!(
-        CAT,
+        shared.cat,
         obj = element,
         "batch timing: end_ns={} frames={} fill_ms={:.3} idle_ms={:.3} engine_ms={:.3} \
          engine_frames={} run_ms={:.3}",

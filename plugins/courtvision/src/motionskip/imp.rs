@@ -19,7 +19,7 @@ use courtvision_meta::{record_stage, wall_clock_ns, Decision, MotionData, Motion
 
 use super::decide::{self, Decider, Feedback, Params};
 use super::Mode;
-use crate::detector::runtime::{FEEDBACK_EVENT, SKIP_EVENT};
+use crate::detector::{FEEDBACK_EVENT, SKIP_EVENT};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(

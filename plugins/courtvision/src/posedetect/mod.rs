@@ -1,5 +1,5 @@
-//! `posedetect`: see imp.rs for what it does; properties are shared with the other detector
-//! element and listed in `gst-inspect-1.0 posedetect`.
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `posedetect`: a subclass of the detector base class (see imp.rs and docs/elements/posedetect.md).
 
 use gst::glib;
 use gst::prelude::*;
@@ -7,7 +7,8 @@ use gst::prelude::*;
 mod imp;
 
 glib::wrapper! {
-    pub struct PoseDetect(ObjectSubclass<imp::PoseDetect>) @extends gst::Element, gst::Object;
+    pub struct PoseDetect(ObjectSubclass<imp::PoseDetect>)
+        @extends crate::detector::Detector, gst::Element, gst::Object;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

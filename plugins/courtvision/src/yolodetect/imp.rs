@@ -1,39 +1,55 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! yolodetect: runs an ultralytics YOLO detection export (raw `[B, 4+nc, A]` heads with NMS, or
 //! NMS/end-to-end `[B, N, 6]` outputs) on batches of frames and attaches the boxes to each
-//! buffer as courtvision detections and GstVideoRegionOfInterestMeta.
+//! buffer as courtvision detections and GstVideoRegionOfInterestMeta. Everything but its name
+//! and debug category comes from the detector base class; it runs any YOLO export (a pose
+//! export gives boxes with keypoints here too).
+
+use std::sync::LazyLock;
 
 use gst::glib;
-use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use crate::detector::{detector_element_impl, new_detector, runtime::Detector, Kind};
+use crate::detector::DetectorImpl;
 
-pub struct YoloDetect {
-    detector: Detector,
-}
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "yolodetect",
+        gst::DebugColorFlags::empty(),
+        Some("courtvision YOLO object detector"),
+    )
+});
 
-impl AsRef<Detector> for YoloDetect {
-    fn as_ref(&self) -> &Detector {
-        &self.detector
-    }
-}
+#[derive(Default)]
+pub struct YoloDetect;
 
 #[glib::object_subclass]
 impl ObjectSubclass for YoloDetect {
     const NAME: &'static str = "GstYoloDetect";
     type Type = super::YoloDetect;
-    type ParentType = gst::Element;
+    type ParentType = crate::detector::Detector;
+}
 
-    fn with_class(_klass: &Self::Class) -> Self {
-        YoloDetect {
-            detector: new_detector::<Self>(Kind::Detect),
-        }
+impl ObjectImpl for YoloDetect {}
+
+impl GstObjectImpl for YoloDetect {}
+
+impl ElementImpl for YoloDetect {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "YOLO object detector",
+                "Filter/Analyzer/Video",
+                "Detects objects with an ultralytics YOLO ONNX model and attaches them as metadata",
+                "courtvision developers",
+            )
+        });
+        Some(&*META)
     }
 }
 
-detector_element_impl!(
-    YoloDetect,
-    "YOLO object detector",
-    "Detects objects with an ultralytics YOLO ONNX model (batched, ONNX Runtime) and attaches \
-     them as metadata"
-);
+impl DetectorImpl for YoloDetect {
+    fn debug_category() -> gst::DebugCategory {
+        *CAT
+    }
+}

@@ -1,6 +1,7 @@
 //! metaexport: one valid JSON object per frame, in the documented schema.
 
-use courtvision_tests::*;
+mod common;
+use common::*;
 
 #[test]
 fn one_json_line_per_frame_with_players_and_ball() {

@@ -1,6 +1,7 @@
 //! overlayrender: shapes at the right place and colour in every format, nothing else changed.
 
-use courtvision_tests::*;
+mod common;
+use common::*;
 
 const GREY: i32 = 100;
 

@@ -18,8 +18,6 @@ use courtvision_infer::eval::{DetectionEval, LabelledBox, PckEval, Pose};
 use courtvision_meta::{Detection, DetectionsMeta, GroundTruthMeta, Keypoint};
 use gst::prelude::*;
 
-mod support;
-
 const PCK_MIN_SCORE: f32 = 0.25;
 
 struct Args {
@@ -122,8 +120,7 @@ fn main() {
 
 fn run() -> Result<bool, String> {
     let a = Args::parse()?;
-    gst::init().map_err(|e| e.to_string())?;
-    gstcourtvision::plugin_register_static().map_err(|e| e.to_string())?;
+    courtvision_bench::register_plugins()?;
     let start = Instant::now();
     let mut frames = Vec::new();
     for seed in a.seeds.0..=a.seeds.1 {
@@ -328,8 +325,9 @@ fn run_seed(a: &Args, seed: u64) -> Result<Vec<Frame>, String> {
         }
         gst::PadProbeReturn::Ok
     });
-    support::start(&pipeline).map_err(|e| format!("seed {seed}: {e}"))?;
-    let result = support::run_to_eos(&pipeline, |_| {}).map_err(|e| format!("seed {seed}: {e}"));
+    courtvision_bench::start(&pipeline).map_err(|e| format!("seed {seed}: {e}"))?;
+    let result =
+        courtvision_bench::run_to_eos(&pipeline, |_| {}).map_err(|e| format!("seed {seed}: {e}"));
     pipeline.set_state(gst::State::Null).ok();
     result?;
     let frames = std::mem::take(&mut *frames.lock().unwrap());

@@ -1,6 +1,7 @@
 //! timingmeta: monotonic stage times, bus messages with their fields, a valid per-frame log.
 
-use courtvision_tests::*;
+mod common;
+use common::*;
 
 #[test]
 fn stages_messages_and_log() {

@@ -1,7 +1,8 @@
 //! Engines shared by name (`engine-name`): several streams, one loaded model, each frame its
 //! own result.
 
-use courtvision_tests::*;
+mod common;
+use common::*;
 
 /// One stream of `n` uniform grey frames (`level`) of `w`x`h` through `elements` into the
 /// sink named `sink`.

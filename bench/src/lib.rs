@@ -1,7 +1,15 @@
-//! What the example programs (cvlaunch, cveval) share: starting a pipeline and running it to EOS
-//! with the failing element's error as the message.
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! What the measuring programs share: registering the plugins of this build, starting a
+//! pipeline and running it to EOS with the failing element's error as the message.
 
 use gst::prelude::*;
+
+/// Initialises GStreamer and registers courtvision and courtsrc from this build.
+pub fn register_plugins() -> Result<(), String> {
+    gst::init().map_err(|e| e.to_string())?;
+    gstcourtvision::plugin_register_static().map_err(|e| e.to_string())?;
+    gstcourtsrc::plugin_register_static().map_err(|e| e.to_string())
+}
 
 /// Sets `pipeline` playing; when it cannot start, the error the failing element posted.
 pub fn start(pipeline: &gst::Pipeline) -> Result<(), String> {

@@ -16,8 +16,6 @@ use std::time::Instant;
 
 use gst::prelude::*;
 
-mod support;
-
 #[derive(Default)]
 struct Stats {
     frames: u64,
@@ -58,8 +56,7 @@ fn run() -> Result<(), String> {
     if args.is_empty() {
         return Err("usage: cvlaunch [--json FILE] PIPELINE".into());
     }
-    gst::init().map_err(|e| e.to_string())?;
-    gstcourtvision::plugin_register_static().map_err(|e| e.to_string())?;
+    courtvision_bench::register_plugins()?;
     let pipeline = gst::parse::launch(&args.join(" "))
         .map_err(|e| format!("pipeline: {e}"))?
         .downcast::<gst::Pipeline>()
@@ -126,8 +123,8 @@ fn run() -> Result<(), String> {
         });
     }
     let start = Instant::now();
-    support::start(&pipeline)?;
-    let result = support::run_to_eos(&pipeline, |msg| match msg.view() {
+    courtvision_bench::start(&pipeline)?;
+    let result = courtvision_bench::run_to_eos(&pipeline, |msg| match msg.view() {
         gst::MessageView::Warning(w) => eprintln!("warning: {}", w.error()),
         gst::MessageView::Element(e) if progress => {
             if let Some(s) = e.structure().filter(|s| s.name() == "courtvision-timing") {

@@ -1,14 +1,54 @@
-//! Bad input: each case ends with a clear error on the bus naming the cause, never a panic or hang.
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Bad input: each case ends with a clear error on the bus naming the cause, in the GStreamer
+//! error domain an application looks for, never a panic or hang. One element under test, in a
+//! gst_check::Harness fed grey RGB frames.
 
-use courtvision_tests::*;
+mod common;
+use common::*;
 use gst::prelude::*;
 
+/// The first error `element` (a launch line of one element) posts when it is started and fed
+/// three frames: "element: message | debug: ...", and the error itself for its domain. An
+/// element that starts is fed by a gst_check::Harness; one that does not posts its error going
+/// to PLAYING (a harness would only assert).
+fn failure_of(element: &str) -> (String, gst::glib::Error) {
+    init();
+    let element = gst::parse::launch(element).expect("one element");
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    if element.set_state(gst::State::Playing).is_ok() {
+        let mut h = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+        h.set_src_caps_str("video/x-raw,format=RGB,width=64,height=48,framerate=25/1");
+        for i in 0..3u64 {
+            let mut buffer = gst::Buffer::from_mut_slice(vec![100u8; 64 * 48 * 3]);
+            buffer
+                .get_mut()
+                .unwrap()
+                .set_pts(gst::ClockTime::from_mseconds(40 * i));
+            if h.push(buffer).is_err() {
+                break;
+            }
+        }
+        let _ = h.push_event(gst::event::Eos::new());
+    }
+    let msg = bus
+        .timed_pop_filtered(gst::ClockTime::from_seconds(60), &[gst::MessageType::Error])
+        .expect("the element must post an error");
+    element.set_state(gst::State::Null).unwrap();
+    let gst::MessageView::Error(e) = msg.view() else {
+        unreachable!()
+    };
+    let text = format!(
+        "{}: {} | debug: {}",
+        msg.src().map(|s| s.name().to_string()).unwrap_or_default(),
+        e.error(),
+        e.debug().map(|d| d.to_string()).unwrap_or_default()
+    );
+    (text, e.error())
+}
+
 fn error_of(element: &str) -> String {
-    run(
-        &format!("{} ! {element} ! fakesink name=sink", appsrc_rgb(64, 48)),
-        grey_rgb(64, 48, vec![100; 3]),
-    )
-    .expect_err("the pipeline must fail")
+    failure_of(element).0
 }
 
 /// The words must be in the error's message, not only in its debug part.
@@ -25,7 +65,8 @@ fn assert_mentions(err: &str, words: &[&str]) {
 
 #[test]
 fn missing_model_file() {
-    let err = error_of("yolodetect model=/nonexistent/model.onnx");
+    let (err, e) = failure_of("yolodetect model=/nonexistent/model.onnx");
+    assert!(e.matches(gst::ResourceError::NotFound), "{err}");
     assert_mentions(
         &err,
         &[
@@ -38,7 +79,24 @@ fn missing_model_file() {
 
 #[test]
 fn no_model_set() {
-    assert_mentions(&error_of("yolodetect"), &["no model set"]);
+    let (err, e) = failure_of("yolodetect");
+    assert!(e.matches(gst::ResourceError::NotFound), "{err}");
+    assert_mentions(&err, &["no model set"]);
+}
+
+#[test]
+fn a_directory_is_not_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (err, e) = failure_of(&format!("posedetect model={}", dir.path().display()));
+    assert!(e.matches(gst::ResourceError::OpenRead), "{err}");
+    assert_mentions(
+        &err,
+        &[
+            "posedetect",
+            "is a directory",
+            &dir.path().display().to_string(),
+        ],
+    );
 }
 
 #[test]
@@ -46,7 +104,8 @@ fn file_that_is_not_onnx() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.onnx");
     std::fs::write(&path, b"this is not a protobuf").unwrap();
-    let err = error_of(&format!("yolodetect model={}", path.display()));
+    let (err, e) = failure_of(&format!("yolodetect model={}", path.display()));
+    assert!(e.matches(gst::ResourceError::Read), "{err}");
     assert_mentions(&err, &["could not be loaded", "notes.onnx"]);
 }
 
@@ -85,10 +144,11 @@ fn wrong_ort_library_path() {
 
 #[test]
 fn unknown_class_name() {
-    let err = error_of(&format!(
+    let (err, e) = failure_of(&format!(
         "yolodetect model={} classes=goalpost",
         planted("planted-det-raw-dyn.onnx")
     ));
+    assert!(e.matches(gst::LibraryError::Settings), "{err}");
     assert_mentions(&err, &["no class named 'goalpost'"]);
 }
 

@@ -1,6 +1,7 @@
 //! yolodetect on planted-output models: exact boxes, order, batching, formats, filters.
 
-use courtvision_tests::*;
+mod common;
+use common::*;
 use gst::prelude::*;
 
 /// Expected confidence of the first planted object: the mean of the frame's input tensor.

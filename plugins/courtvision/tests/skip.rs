@@ -1,7 +1,8 @@
 //! motionskip decisions on generated video, feedback from the detectors, and results on skipped
 //! frames (fill=none|hold|interpolate) with a planted model whose box moves linearly.
 
-use courtvision_tests::*;
+mod common;
+use common::*;
 use gst::prelude::*;
 
 /// A 320x240 RGB frame: black with a white vertical bar of 40 px at `x`.

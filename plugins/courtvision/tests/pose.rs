@@ -1,6 +1,7 @@
 //! posedetect: keypoints at exact frame coordinates, alone and after yolodetect.
 
-use courtvision_tests::*;
+mod common;
+use common::*;
 
 fn check_pose_frames(frames: &[Frame], n: usize) {
     assert_eq!(frames.len(), n);

@@ -1,5 +1,8 @@
-//! Helpers for the end-to-end tests: run a pipeline description, feed it frames, and collect
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Helpers for the integration tests: run a pipeline description, feed it frames, and collect
 //! what reaches the sink (timestamps, ROI metas with their `detection` params, detections meta).
+//! Each test binary uses a part of them.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Once};
@@ -11,34 +14,29 @@ pub use courtvision_meta::DetectionsMeta;
 
 static INIT: Once = Once::new();
 
-/// Initialises GStreamer and registers the plugin built from this workspace.
+/// Initialises GStreamer and registers the plugins built from this workspace (courtsrc for
+/// the tests that analyse a rendered match).
 pub fn init() {
     INIT.call_once(|| {
         gst::init().expect("gst init");
         gstcourtvision::plugin_register_static().expect("register courtvision");
+        gstcourtsrc::plugin_register_static().expect("register courtsrc");
     });
 }
 
-/// Planted-output models made by tests/make_planted_models.py.
-pub fn planted(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(name)
-        .display()
-        .to_string()
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The architecture-exact ultralytics exports in ../shared/models.
-pub fn shared_model(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/models")
-        .join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: the tests need ../shared/models beside the checkout",
-        p.display()
-    );
-    p.display().to_string()
+/// Models with planted outputs and tiny random ones, made by tests/make_planted_models.py.
+pub fn planted(name: &str) -> String {
+    repo().join("tests/models").join(name).display().to_string()
+}
+
+/// courtvision's default models (models/: YOLO11n detect and pose exports).
+pub fn default_model(name: &str) -> String {
+    repo().join("models").join(name).display().to_string()
 }
 
 /// One ROI meta as read back from a buffer.

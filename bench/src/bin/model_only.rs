@@ -1,23 +1,69 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Model-only throughput through courtvision-infer's engine (a measurement, not a test):
 //! `runs` timed runs after warm-up of one batch, fed either from host memory (a float batch
-//! tensor, as `preprocess=host` does) or resident on the provider's device with the output left
-//! there (`resident`: the model as exported, without the best-class output the elements add:
-//! the limit of this stack), optionally replayed as a CUDA graph
-//! (`resident-graph`); or `images`: the elements' run after the letterbox kernel (input on the
-//! device, the best-class output added and copied to host memory every run). With SESSIONS
-//! above 1, as many engines (sessions) run side by side, a thread each, started together: the
-//! rate is their frames over the slowest one's time (an engine pool's sessions on one GPU).
+//! tensor, as `preprocess=host` does, the output copied back) or resident on the provider's
+//! device with the output left there (`resident`: the model as exported, without the
+//! best-class output the elements add: the limit of this stack), optionally replayed as a CUDA
+//! graph (`resident-graph`). With SESSIONS above 1, as many engines (sessions) run side by
+//! side, a thread each, started together: the rate is their frames over the slowest one's time
+//! (an engine pool's sessions on one GPU).
 //!
-//!     cargo run --release -p courtvision-infer --example model_only -- MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph|images] [SESSIONS]
+//!     cargo run --release -p courtvision-bench --bin model_only -- MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph] [SESSIONS]
 use std::time::Instant;
 
 use courtvision_infer::decode::ClassRows;
-use courtvision_infer::{Engine, EngineConfig, Letterbox, Provider};
+use courtvision_infer::{BatchTensor, Engine, EngineConfig, InferError, Letterbox, Provider};
+
+/// Seconds per run: five warm-up runs (`step(false)`), a wait for the device (`step(true)`),
+/// then `runs` timed runs and a wait.
+fn seconds_per_run(
+    runs: usize,
+    mut step: impl FnMut(bool) -> Result<(), InferError>,
+) -> Result<f64, InferError> {
+    for _ in 0..5 {
+        step(false)?;
+    }
+    step(true)?;
+    let t = Instant::now();
+    for _ in 0..runs {
+        step(false)?;
+    }
+    step(true)?;
+    Ok(t.elapsed().as_secs_f64() / runs.max(1) as f64)
+}
+
+/// The model alone on a batch resident on the device.
+fn time_resident(
+    engine: &mut Engine,
+    batch: usize,
+    size: (usize, usize),
+    runs: usize,
+) -> Result<f64, InferError> {
+    let mut resident = engine.resident_batch(batch, size)?;
+    seconds_per_run(runs, |wait| {
+        if wait {
+            resident.wait()
+        } else {
+            engine.run_resident(&resident)
+        }
+    })
+}
+
+/// A host batch through [`Engine::run`], output copied to the host every run.
+fn time_host(engine: &mut Engine, batch: &BatchTensor, runs: usize) -> Result<f64, InferError> {
+    seconds_per_run(runs, |wait| {
+        if wait {
+            Ok(())
+        } else {
+            engine.run(batch, ClassRows::Best).map(drop)
+        }
+    })
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(model) = args.first() else {
-        eprintln!("usage: model_only MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph|images] [SESSIONS]");
+        eprintln!("usage: model_only MODEL [cpu|cuda|tensorrt] [BATCH] [WxH] [RUNS] [host|resident|resident-graph] [SESSIONS]");
         std::process::exit(2);
     };
     let provider = match args.get(1).map(String::as_str).unwrap_or("cpu") {
@@ -81,9 +127,10 @@ fn main() {
                     // waiting); each mode warms up before its timed runs.
                     start.wait();
                     let per_run = match mode {
-                        m if m.starts_with("resident") => engine.time_resident(batch, (h, w), runs),
-                        "images" => engine.time_images(batch, (h, w), runs),
-                        _ => engine.time_batch(tensor, runs),
+                        m if m.starts_with("resident") => {
+                            time_resident(engine, batch, (h, w), runs)
+                        }
+                        _ => time_host(engine, tensor, runs),
                     };
                     per_run.map(|p| p * runs as f64).map_err(|e| e.to_string())
                 })
