@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Installs what courtvision needs on Debian 12 (bookworm): GStreamer 1.22 development packages
-# and plugins, meson/ninja, and ONNX Runtime 1.31.1 (the onnxruntime PyPI wheel ships
-# libonnxruntime.so, which the elements load at run time) with numpy and onnx for the scripts.
+# and plugins, meson/ninja, PyGObject with GStreamer's overrides and a C compiler (the Python
+# and C examples, which the tests run), and ONNX Runtime 1.31.1 (the onnxruntime PyPI wheel
+# ships libonnxruntime.so, which the elements load at run time) with numpy and onnx for the
+# scripts.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -9,7 +12,8 @@ APT_PACKAGES=(
   pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  meson ninja-build python3-pip
+  meson ninja-build python3-pip gcc
+  python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0
 )
 PIP_PACKAGES=(onnxruntime==1.31.1 numpy onnx)
 

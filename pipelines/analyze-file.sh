@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Analyse a video file: annotated MP4 (H.264) plus one JSON line of metadata per frame, with a
 # progress line every second.
 #   pipelines/analyze-file.sh IN OUT.mp4      (JSON Lines next to it: OUT.jsonl)
@@ -7,7 +8,7 @@ set -euo pipefail
 IN=$(realpath "$1"); OUT=$(realpath -m "$2")
 [ -r "$IN" ] || { echo "$0: cannot read $1" >&2; exit 1; }
 . "$(dirname "$0")/common.sh"
-"$LAUNCH" --progress filesrc location="$IN" ! decodebin ! videoconvert ! $ANALYSIS \
+"${LAUNCH[@]}" filesrc location="$IN" ! decodebin ! videoconvert ! $ANALYSIS \
   ! metaexport name=sink location="${OUT%.*}.jsonl" ! videoconvert ! x264enc speed-preset=veryfast \
   ! mp4mux ! filesink location="$OUT"
 echo "wrote $OUT and ${OUT%.*}.jsonl"

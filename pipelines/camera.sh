@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Analyse a USB camera live (V4L2): annotated video on screen, or JSON Lines without a display.
 #   pipelines/camera.sh [/dev/video0]
 set -euo pipefail
@@ -7,4 +8,4 @@ DEV=${1:-/dev/video0}
 . "$(dirname "$0")/common.sh"
 ANALYSIS=${ANALYSIS//fill=interpolate/fill=hold max-batch-latency=50}
 if [ -n "${DISPLAY:-}" ]; then SINK="videoconvert ! autovideosink sync=false name=sink"; else SINK="metaexport ! fakesink name=sink"; fi
-exec "$LAUNCH" --progress v4l2src device="$DEV" ! decodebin ! videoconvert ! $ANALYSIS ! $SINK
+exec "${LAUNCH[@]}" v4l2src device="$DEV" ! decodebin ! videoconvert ! $ANALYSIS ! $SINK

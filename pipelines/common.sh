@@ -1,12 +1,24 @@
-# Shared by the pipeline scripts: builds the launcher and picks the models.
-# The default models are courtvision's own (models/: player + shuttle detector, player pose
-# model, trained on courtsrc); COURTVISION_DET_MODEL / COURTVISION_POSE_MODEL override them.
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# Shared by the pipeline scripts: finds the launcher and the models, and spells the analysis
+# chain. Nothing here builds: the scripts run what is built (target/release/cvlaunch, with
+# both plugins inside) or installed (gst-launch-1.0 with the plugins on GST_PLUGIN_PATH or in
+# GStreamer's own plugin folder). COURTVISION_DET_MODEL / COURTVISION_POSE_MODEL override the
+# default models (models/: player + shuttle detector, player pose model).
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-cargo build --release --example cvlaunch -q
-LAUNCH=$PWD/target/release/examples/cvlaunch
+if [ -x target/release/cvlaunch ]; then
+  LAUNCH=("$PWD/target/release/cvlaunch" --progress)
+elif gst-inspect-1.0 yolodetect >/dev/null 2>&1; then
+  LAUNCH=(gst-launch-1.0 -e)
+else
+  echo "courtvision is neither built nor installed: run 'cargo build --release' here, or" \
+       "install it with meson (README.md, Install)" >&2
+  exit 1
+fi
 DET=${COURTVISION_DET_MODEL:-$PWD/models/courtvision-det.onnx}
 POSE=${COURTVISION_POSE_MODEL:-$PWD/models/courtvision-pose.onnx}
-# The analysis chain between a decoded source and an encoder/sink.
+# The analysis chain between a decoded source and an encoder/sink. posedetect's boxes (with
+# keypoints) stand for the players and yolodetect keeps only the shuttle, so each player is
+# found and drawn once.
 ANALYSIS="timingmeta mode=ingress ! motionskip mode=adaptive ! queue max-size-buffers=8 \
-  ! yolodetect model=$DET fill=interpolate ! posedetect model=$POSE fill=interpolate \
+  ! yolodetect model=$DET classes=shuttle fill=interpolate ! posedetect model=$POSE fill=interpolate \
   ! overlayrender hud=true ! timingmeta mode=egress"

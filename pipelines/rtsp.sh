@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Analyse RTSP cameras live: annotated video on screen (or JSON Lines without a display),
 # bounded batching latency for a live source.
 #   pipelines/rtsp.sh rtsp://camera/stream [rtsp://camera2/stream ...]
@@ -27,4 +28,4 @@ for url in "$@"; do
   fi
   desc+=(rtspsrc location="$url" latency=200 ! decodebin ! videoconvert ! $ANALYSIS ! $sink)
 done
-exec "$LAUNCH" --progress "${desc[@]}"
+exec "${LAUNCH[@]}" "${desc[@]}"
