@@ -186,8 +186,10 @@ fn run() -> Result<(), String> {
         );
     }
     let dets: u64 = s.detections.values().sum();
+    // Start-up: until every stream had its first frame out.
+    let started = s.first.map_or(0.0, |(t, _)| (t - start).as_secs_f64());
     println!(
-        "frames={} wall_s={:.3} fps={:.2} steady_fps={:.2} all_streams_fps={:.2} all_streams_s={:.2} detections={} per_label={:?}",
+        "frames={} wall_s={:.3} started_s={started:.2} fps={:.2} steady_fps={:.2} all_streams_fps={:.2} all_streams_s={:.2} detections={} per_label={:?}",
         s.frames,
         wall,
         s.frames as f64 / wall,

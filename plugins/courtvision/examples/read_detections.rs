@@ -47,7 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         frame += 1;
     }
-    let error = pipeline.bus().and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]));
+    let error = pipeline
+        .bus()
+        .and_then(|bus| bus.pop_filtered(&[gst::MessageType::Error]));
     pipeline.set_state(gst::State::Null)?;
     match error.as_ref().map(|m| m.view()) {
         Some(gst::MessageView::Error(e)) => Err(e.error().to_string().into()),

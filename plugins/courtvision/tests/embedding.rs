@@ -61,8 +61,10 @@ fn check(frames: &[Vec<String>]) {
             assert!(p.contains("from posedetect0 keypoints"), "{p}");
             assert_eq!(p.matches('(').count(), 1 + 17, "box and 17 keypoints: {p}");
         }
-        assert!(f.iter().any(|l| l.starts_with("person 0.950 box (370, 228, 60, 120)")
-            && l.contains("(380.0,248.0,0.50)")));
+        assert!(f
+            .iter()
+            .any(|l| l.starts_with("person 0.950 box (370, 228, 60, 120)")
+                && l.contains("(380.0,248.0,0.50)")));
     }
 }
 
@@ -84,7 +86,13 @@ fn c_example_reads_what_the_python_example_reads() {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("read_detections");
     let flags = Command::new("pkg-config")
-        .args(["--cflags", "--libs", "gstreamer-1.0", "gstreamer-video-1.0", "gstreamer-app-1.0"])
+        .args([
+            "--cflags",
+            "--libs",
+            "gstreamer-1.0",
+            "gstreamer-video-1.0",
+            "gstreamer-app-1.0",
+        ])
         .output()
         .expect("pkg-config");
     let flags = String::from_utf8(flags.stdout).unwrap();
@@ -96,7 +104,10 @@ fn c_example_reads_what_the_python_example_reads() {
         .status()
         .expect("a C compiler");
     assert!(status.success(), "the C example compiles");
-    let (det, pose) = (planted("planted-det-raw-dyn.onnx"), planted("planted-pose-raw-dyn.onnx"));
+    let (det, pose) = (
+        planted("planted-det-raw-dyn.onnx"),
+        planted("planted-pose-raw-dyn.onnx"),
+    );
     let c = frames(&output(Command::new(&exe).args([&det, &pose, "3"])));
     check(&c);
     let python = frames(&output(

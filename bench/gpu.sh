@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# The GPU benchmark: a few named cases, one Markdown table. Runs from the checkout on a host
+# with an NVIDIA GPU, with what bench/gpu-pack.sh staged in .device/ (or, on a host with
+# GStreamer's nvcodec and onnxruntime-gpu installed, with target/release built there and
+# CLIPS pointing at a folder with match-1080p.h264 and match-1080p.h265).
+#
+#   bench/gpu.sh unpack1 | unpack2        ONNX Runtime for CUDA from .device/ort1, .device/ort2
+#   bench/gpu.sh [CASE ...]               default: all
+#
+# Cases:
+#   model    the model alone: the default detector (YOLO11n), fp16 and fp32, batch 32 at
+#            640x384 (what 1080p letterboxes to), input resident on the GPU, one session and
+#            two side by side; batch 1 in ms
+#   streams  N streams (default 16) of the 1080p match, H.264 and HEVC, through NVDEC into CUDA
+#            memory: the decoders alone, then into yolodetect fp16 b32 sharing two sessions;
+#            the rate while every stream runs, the start-up until all run
+#   latency  one stream at its real rate (30 frames/s), batch 1, frames in CUDA memory:
+#            timingmeta's ingress-to-egress latency against the model alone at batch 1
+#   equal    the same detections on the CPU and on the GPU: the match through the default
+#            detector and pose model (fp32), CPU provider against CUDA with the letterbox kernel
+# Details (every command's output) go to $OUT/details.log, the table to $OUT/table.md.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/out}
+N=${N:-16}
+LOOPS=${LOOPS:-4}
+mkdir -p "$OUT"
+
+case "${1:-all}" in
+  unpack1)
+    mkdir -p /tmp/ortx && cp .device/ort1/* /tmp/ortx/ && ls -la /tmp/ortx
+    exit ;;
+  unpack2)
+    cp .device/ort2/* /tmp/ortx/
+    cat /tmp/ortx/cudaxz.part00 /tmp/ortx/cudaxz.part01 | xz -d > /tmp/ort.cuda.so
+    mkdir -p /tmp/ort && mv /tmp/ort.cuda.so /tmp/ort/libonnxruntime_providers_cuda.so
+    xz -d -c /tmp/ortx/libonnxruntime.so.1.31.1.xz > /tmp/ort/libonnxruntime.so.1.31.1
+    cp /tmp/ortx/libonnxruntime_providers_shared.so /tmp/ort/
+    ls -la /tmp/ort && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    exit ;;
+esac
+
+# The staged runtime where there is one, else what the host has.
+R=.device/run
+if [ -f $R/gst-runtime.tar.xz ]; then
+  [ -x /tmp/gst/bin/gst-launch-1.0 ] || tar -C /tmp -xJf $R/gst-runtime.tar.xz
+  export LD_LIBRARY_PATH=/tmp/gst/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export PATH=/tmp/gst/bin:$PATH GST_PLUGIN_SYSTEM_PATH=/tmp/gst/plugins
+  export GST_PLUGIN_SCANNER=/tmp/gst/bin/gst-plugin-scanner GST_REGISTRY=/tmp/gst-registry.bin
+  BIN=$R CLIPS=${CLIPS:-$R}
+else
+  BIN=target/release CLIPS=${CLIPS:-.device/run}
+fi
+if [ -f /tmp/ort/libonnxruntime.so.1.31.1 ]; then
+  export ORT_DYLIB_PATH=/tmp/ort/libonnxruntime.so.1.31.1
+  export LD_LIBRARY_PATH=/tmp/ort:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+export GST_DEBUG=${GST_DEBUG:-1}
+
+LOG=$OUT/details.log
+TABLE=$OUT/table.md
+[ -f "$TABLE" ] || printf '| case | result |\n| --- | --- |\n' > "$TABLE"
+row() { echo "| $1 | $2 |" >> "$TABLE"; }
+log() { echo "$*" >> "$LOG"; }
+field() { grep -o "$1=[0-9.]*" <<<"$2" | head -1 | cut -d= -f2; }
+DET=models/courtvision-det.onnx
+DET16=models/courtvision-det-fp16.onnx
+POSE=models/courtvision-pose.onnx
+CUDA="video/x-raw(memory:CUDAMemory)"
+
+# The match clip of CODEC (h264, h265) decoded by NVDEC, played LOOPS times (or $2 times).
+source_of() {
+  local parse=${1}parse dec=nv${1}dec
+  echo "multifilesrc location=$CLIPS/match-1080p.$1 loop=true num-buffers=${2:-$LOOPS} \
+    caps=video/x-$1,stream-format=byte-stream ! $parse ! $dec"
+}
+# N copies of one chain (several streams in one process).
+copies() { local i; for i in $(seq "$1"); do printf ' %s' "$2"; done; }
+
+# cvlaunch PIPELINE... with the GPU sampled; echoes its summary line, the GPU's busy shares.
+launch() {
+  (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &)
+  sleep 0.3
+  local line
+  line=$(timeout 300 $BIN/cvlaunch "$@" 2>>"$LOG" | tail -1)
+  pkill -f "nvidia-smi dmon" || true
+  log "$line"
+  echo "$line $(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; d+=$5; n++}
+    END {if (n) printf "sm=%.0f nvdec=%.0f", s/n, d/n}' /tmp/dmon.txt)"
+}
+
+model_alone() { $BIN/model_only "$@" 2>>"$LOG" | tail -1 | tee -a "$LOG"; }
+
+case_model() {
+  local m b line
+  for m in $DET16 $DET; do
+    for s in 1 2; do
+      line=$(model_alone $m cuda 32 640x384 300 resident $s)
+      row "model alone: $(basename $m) b32 640x384, $s session(s)" "$(field fps "$line") frames/s"
+    done
+    line=$(model_alone $m cuda 1 640x384 400 resident)
+    row "model alone: $(basename $m) b1 640x384" "$(field ms_per_batch "$line") ms a frame"
+  done
+}
+
+case_streams() {
+  local codec line a
+  a=$(field fps "$(model_alone $DET16 cuda 32 640x384 300 resident 2)")
+  for codec in h264 h265; do
+    local src; src=$(source_of $codec)
+    line=$(launch $(copies "$N" "$src ! $CUDA ! fakesink"))
+    local dec; dec=$(field all_streams_fps "$line")
+    row "$N streams $codec 1080p, NVDEC alone" "$dec frames/s (NVDEC $(field nvdec "$line")% busy)"
+    line=$(launch $(copies "$N" "$src ! $CUDA ! queue max-size-buffers=64 ! yolodetect model=$DET16 \
+      execution-provider=cuda batch-size=32 engine-name=det ! fakesink"))
+    local det; det=$(field all_streams_fps "$line")
+    row "$N streams $codec 1080p -> yolodetect fp16 b32 (two shared sessions)" \
+      "$det frames/s = $(awk -v d="$det" -v n="$dec" -v a="$a" 'BEGIN {printf "%.2fx NVDEC alone, %.2fx the model alone (%s)", d/n, d/a, a}'); all $N running after $(field started_s "$line") s; GPU $(field sm "$line")% busy"
+  done
+}
+
+case_latency() {
+  rm -f /tmp/lat.jsonl
+  local m
+  for m in $DET16 $DET; do
+    launch "$(source_of h264 1) ! $CUDA ! identity sync=true ! timingmeta mode=ingress \
+      ! yolodetect model=$m execution-provider=cuda batch-size=1 \
+      ! timingmeta mode=egress log-file=/tmp/lat.jsonl ! fakesink name=sink sync=false" > /dev/null
+    local lat alone
+    lat=$(python3 -c "
+import json, statistics
+v = sorted(json.loads(l)['processing_ms'] for l in list(open('/tmp/lat.jsonl'))[30:])
+print(f'{statistics.median(v):.2f} ms median, p95 {v[int(len(v) * .95)]:.2f} ms')")
+    alone=$(field ms_per_batch "$(model_alone $m cuda 1 640x384 400 resident)")
+    row "one stream at 30 frames/s, batch 1, $(basename $m)" "$lat ingress to egress (model alone $alone ms)"
+  done
+}
+
+case_equal() {
+  local src; src=$(source_of h264 1)
+  local chain="yolodetect model=$DET batch-size=8 ! posedetect model=$POSE batch-size=8"
+  $BIN/cvlaunch --json /tmp/equal-cpu.jsonl $src ! $chain ! fakesink name=sink >> "$LOG" 2>&1
+  $BIN/cvlaunch --json /tmp/equal-cuda.jsonl $src ! "$CUDA" \
+    ! ${chain//batch-size=8/batch-size=8 execution-provider=cuda} ! fakesink name=sink >> "$LOG" 2>&1
+  python3 bench/compare_detections.py /tmp/equal-cpu.jsonl /tmp/equal-cuda.jsonl \
+    "default detector + pose model fp32 on the match: CPU vs CUDA (frames in CUDA memory)" >> "$TABLE"
+}
+
+cases=("$@")
+[ ${#cases[@]} -eq 0 ] || [ "${cases[0]}" = all ] && cases=(model streams latency equal)
+log "== $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader) ${cases[*]}"
+for c in "${cases[@]}"; do
+  "case_$c" || row "$c" "failed (see details.log)"
+done
+cat "$TABLE"
