@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Compares two runs' frame JSON Lines (cvlaunch --json / metaexport): per frame, detections of
 the same element and label are matched one to one by IoU (greedy, best first). Prints one
 Markdown table row: frames, detections on each side, matched at IoU >= 0.5, mean IoU of the
 matches, worst score difference, worst keypoint distance in pixels.
 
-    python3 pipelines/compare_detections.py A.jsonl B.jsonl "row title"
+    python3 bench/compare_detections.py A.jsonl B.jsonl "row title"
 """
 import json
 import sys

@@ -1,41 +1,44 @@
 #!/usr/bin/env bash
-# CPU benchmark of yolodetect against ONNX Runtime's model-only rate, measured in the same run.
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# The CPU benchmark: yolodetect against ONNX Runtime's model-only rate, and the whole annotated
+# pipeline against the Python+OpenCV loop doing the same work, measured in the same run.
 #
-#   pipelines/benchmark.sh [model|pipeline|all] [MODEL] [FRAMES] [ROUNDS]
+#   bench/cpu.sh [model|pipeline|all] [MODEL] [FRAMES] [ROUNDS]
 #
-# model (issue 2): yolodetect alone against ONNX Runtime's model-only rate:
-# 1. Encodes a non-square 854x480 H.264 clip (FRAMES frames, default 300) under bench-out/.
-# 2. Per round (default 3), interleaved so that machine noise hits both sides alike:
-#    model only: Python onnxruntime session.run, preallocated 640x640 batch-1 input (and
-#    640x384, the size rectangular inference runs this clip at);
-#    pipeline: filesrc ! decodebin ! videoconvert ! yolodetect MODEL [batch-size] ! fakesink,
-#    with the default batch size (4) and batch-size=1.
-# 3. Prints a table of medians. Pipeline rates are steady rates from the first frame out.
-#
-# pipeline (issue 4): the full annotated pipeline (decode -> [motionskip] -> yolodetect ->
-# posedetect -> overlayrender -> timingmeta -> avenc_mpeg4 -> mp4mux) against the Python+OpenCV
-# loop of pipelines/python_loop.py doing the same work with the same codec (cv2 mp4v = MPEG-4
-# part 2), on a 150-frame 854x480 clip; batch sizes 1/2/4/8, fixed and adaptive skipping.
-# `identity single-segment=true` after decodebin: GStreamer 1.22's avenc_mpeg4 writes an empty
-# MP4 when it gets qtdemux's segment unchanged (with or without courtvision in between); the
-# Python side re-timestamps frames too (cv2.VideoWriter counts them).
+# Clips: a rendered match (courtsrc: players, shuttle, sensor noise, lighting drift) at 854x480,
+# H.264, made once under bench-out/.
+# model: yolodetect alone against ONNX Runtime's model-only rate. Per round (default 3),
+#   interleaved so that machine noise hits both sides alike: model only (Python onnxruntime
+#   session.run, a preallocated batch-1 input at 640x640 and at 640x384, the size rectangular
+#   inference runs this clip at) and the pipeline (filesrc ! decodebin ! videoconvert !
+#   yolodetect MODEL ! fakesink) at the default batch size (4) and at 1. Medians; pipeline rates
+#   are steady rates from the first frame out.
+# pipeline: decode -> [motionskip] -> yolodetect -> posedetect -> overlayrender -> timingmeta
+#   -> avenc_mpeg4 -> mp4mux against bench/python_loop.py with the same models and codec (cv2
+#   mp4v = MPEG-4 part 2), 150 frames, whole processes (model load included); batch sizes
+#   1/2/4/8, fixed and adaptive skipping. `identity single-segment=true` after decodebin:
+#   GStreamer 1.22's avenc_mpeg4 writes an empty MP4 when it gets qtdemux's segment unchanged.
+# MODEL defaults to the default detector (models/courtvision-det.onnx), the pose model to
+# models/courtvision-pose.onnx (COURTVISION_POSE_MODEL); CVLAUNCH runs another build's launcher.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT=${1:-all}
-MODEL=${2:-../shared/models/yolo11n-det-dyn.onnx}
-POSE=${COURTVISION_POSE_MODEL:-../shared/models/yolo11n-pose-dyn.onnx}
+MODEL=${2:-models/courtvision-det.onnx}
+POSE=${COURTVISION_POSE_MODEL:-models/courtvision-pose.onnx}
 FRAMES=${3:-300}
 ROUNDS=${4:-3}
 OUT=bench-out
 mkdir -p "$OUT"
-cargo build --release --example cvlaunch -q
-LAUNCH=target/release/examples/cvlaunch
-CLIP=$OUT/clip-854x480-$FRAMES.mp4
-if [ ! -s "$CLIP" ]; then
-  gst-launch-1.0 -q videotestsrc num-buffers="$FRAMES" pattern=ball \
-    ! video/x-raw,width=854,height=480,framerate=30/1 ! x264enc speed-preset=fast \
-    ! mp4mux ! filesink location="$CLIP"
-fi
+cargo build --release -q -p courtvision-bench --bin cvlaunch -p gst-plugin-courtsrc
+LAUNCH=${CVLAUNCH:-target/release/cvlaunch}
+# A rendered match of N frames at 854x480, H.264 at a camera-like bitrate.
+clip() {
+  [ -s "$2" ] || GST_PLUGIN_PATH=target/release gst-launch-1.0 -q courtsrc seed=9006 players=4 \
+    num-buffers="$1" ! video/x-raw,width=854,height=480,framerate=30/1 ! videoconvert \
+    ! video/x-raw,format=I420 ! x264enc speed-preset=fast bitrate=2500 ! mp4mux ! filesink location="$2"
+}
+CLIP=$OUT/match-854x480-$FRAMES.mp4
+clip "$FRAMES" "$CLIP"
 
 if [ "$WHAT" = model ] || [ "$WHAT" = all ]; then
 fps() { sed -n 's/.*steady_fps=\([0-9.]*\).*/\1/p; s/.*input=.* fps=\([0-9.]*\)$/\1/p'; }
@@ -43,7 +46,7 @@ LOG=$OUT/benchmark.log
 : > "$LOG"
 for r in $(seq "$ROUNDS"); do
   for size in 640x640 640x384; do
-    line=$(python3 pipelines/ort_model_only.py "$MODEL" --size $size --batch 1 --runs 60)
+    line=$(python3 bench/ort_model_only.py "$MODEL" --size $size --batch 1 --runs 60)
     echo "round $r model-only $size: $line" | tee -a "$LOG"
     echo "mo_$size $(fps <<<"$line")" >> "$OUT/rates.$$"
   done
@@ -77,14 +80,12 @@ fi
 
 if [ "$WHAT" = pipeline ] || [ "$WHAT" = all ]; then
   python3 -c "import cv2" 2>/dev/null || python3 -m pip install -q opencv-python-headless
-  PCLIP=$OUT/clip-854x480-150.mp4
-  [ -s "$PCLIP" ] || gst-launch-1.0 -q videotestsrc num-buffers=150 pattern=ball \
-    ! video/x-raw,format=I420,width=854,height=480,framerate=30/1 ! x264enc speed-preset=fast \
-    ! mp4mux ! filesink location="$PCLIP"
+  PCLIP=$OUT/match-854x480-150.mp4
+  clip 150 "$PCLIP"
   PLOG=$OUT/pipeline.log
   : > "$PLOG"
   rm -f "$OUT/annotated.mp4"
-  py=$(python3 pipelines/python_loop.py "$PCLIP" "$OUT/python.mp4" "$MODEL" "$POSE")
+  py=$(python3 bench/python_loop.py "$PCLIP" "$OUT/python.mp4" "$MODEL" "$POSE")
   echo "python loop: $py" | tee -a "$PLOG"
   py_fps=$(sed 's/.*fps=//' <<<"$py")
   annotated() { # $1: batch size, $2: skip element (or empty), $3: fill
@@ -116,6 +117,6 @@ print(n)")
   echo
   echo "| annotated pipeline, 854x480 H.264, 150 frames, $(nproc)-core CPU (model load included) | frames/s | vs Python loop |"
   echo "| --- | --- | --- |"
-  printf "| Python+OpenCV loop (pipelines/python_loop.py) | %.1f | 1.00x |\n" "$py_fps"
+  printf "| Python+OpenCV loop (bench/python_loop.py) | %.1f | 1.00x |\n" "$py_fps"
   printf "%s\n" "${rows[@]}"
 fi

@@ -3,9 +3,9 @@
 # Packs a relocatable GStreamer runtime from this Debian machine into OUT.tar.xz: the launch and
 # inspect tools, the plugin scanner, the plugins bench/gpu.sh uses (NVDEC among them) and every
 # library they need beyond glibc and libstdc++. bench/gpu.sh unpacks it to /tmp/gst.
-#   bench/gst-runtime.sh OUT.tar.xz
+#   bench/gst-runtime.sh OUT.tar.xz [EXTRA-PLUGIN.so ...]
 set -euo pipefail
-out=$1
+out=$1; shift
 stage=$(mktemp -d)/gst
 mkdir -p "$stage/lib" "$stage/plugins" "$stage/bin"
 P=/usr/lib/x86_64-linux-gnu/gstreamer-1.0
@@ -13,6 +13,7 @@ for p in coreelements videotestsrc videoconvertscale app isomp4 videoparsersbad 
          multifile typefindfunctions; do
   cp "$P/libgst$p.so" "$stage/plugins/"
 done
+for extra in "$@"; do cp "$extra" "$stage/plugins/"; done
 cp /usr/bin/gst-launch-1.0 /usr/bin/gst-inspect-1.0 "$stage/bin/"
 cp /usr/lib/x86_64-linux-gnu/gstreamer1.0/gstreamer-1.0/gst-plugin-scanner "$stage/bin/"
 for f in "$stage"/plugins/*.so "$stage"/bin/*; do ldd "$f" | awk '/=>/ {print $3}'; done | sort -u |

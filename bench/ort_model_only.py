@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """ONNX Runtime's model-only rate: session.run on a preallocated input, nothing else.
 
-    python3 pipelines/ort_model_only.py MODEL [--size 640x640] [--batch 1] [--runs 100] [--threads 0]
+    python3 bench/ort_model_only.py MODEL [--size 640x640] [--batch 1] [--runs 100] [--threads 0]
 
 Prints one line: model, input shape, runs, seconds, frames/s.
 """

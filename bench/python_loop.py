@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """The straightforward Python + OpenCV loop courtvision is measured against: cv2 read ->
 letterbox -> onnxruntime batch 1 (detection model, then pose model) -> numpy decode + NMS ->
 cv2 draw -> cv2.VideoWriter (mp4v, MPEG-4 part 2). The same work as the annotated pipeline,
 written the way a hand-written analysis script usually is.
 
-    python3 pipelines/python_loop.py IN.mp4 OUT.mp4 DET.onnx POSE.onnx [--conf 0.25]
+    python3 bench/python_loop.py IN.mp4 OUT.mp4 DET.onnx POSE.onnx [--conf 0.25]
 
 Prints one line: frames, seconds, fps.
 """

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Baseline (c) of the GPU benchmark: the straightforward Python loop on the same GPU doing the
 same work as `nvh264dec ! yolodetect [! posedetect] ! fakesink` — cv2 reads the clip frame by
 frame, ultralytics predicts each frame with torch on the GPU (letterbox, inference, NMS, results
 in frame pixels), nothing drawn or written.
 
-    python3 pipelines/ultralytics_loop.py CLIP.mp4 DET.pt [POSE.pt] [--half] [--frames N]
+    python3 bench/ultralytics_loop.py CLIP.mp4 DET.pt [POSE.pt] [--half] [--frames N]
 
 Prints one line: frames, seconds, fps (model loading and the first frame's warm-up excluded).
 """

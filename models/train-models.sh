@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Trains the default models (models/README.md) on the GPU host, staged by
-# `pipelines/gpu-pack.sh train` (.device/train: GStreamer runtime with the plugin, ultralytics
-# wheels). Every call ends with usable exports in $OUT, so a machine lost between calls loses
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# Trains the default models (models/README.md) on a GPU host, from what models/train-pack.sh
+# staged in .device/train (a GStreamer runtime with courtsrc, the ultralytics wheels). Every call ends with usable exports in $OUT, so a machine lost between calls loses
 # nothing already copied back:
 #   start [HOURS]  install the wheels, render the datasets with courtsrc (train seeds 1000-1239,
 #                  val seeds 5000-5019; 20 frames each, every 6th of 4 s at 1280x720, 2-4
@@ -20,7 +20,9 @@ hours=${2:-0.1}
 if [ "$step" = start ]; then
   t0=$SECONDS
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .device/train/*.whl || exit 1
-  . .device/train/gpu-env.sh "" .device/train/gst-runtime.tar.xz
+  rm -rf /tmp/gst && tar -C /tmp -xJf .device/train/gst-runtime.tar.xz
+  export LD_LIBRARY_PATH=/tmp/gst/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} PATH=/tmp/gst/bin:$PATH
+  export GST_PLUGIN_SYSTEM_PATH=/tmp/gst/plugins GST_PLUGIN_SCANNER=/tmp/gst/bin/gst-plugin-scanner
   python3 -c "import ultralytics, polars; print('ultralytics', ultralytics.__version__)" || exit 1
   gst-inspect-1.0 courtsrc >/dev/null || { echo "courtsrc missing"; exit 1; }
   gen() {

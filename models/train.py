@@ -1,7 +1,8 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Trains courtvision's default models on courtsrc data with ultralytics, from scratch (no
 pretrained weights can be downloaded), and exports them to ONNX (fp32 and fp16).
 
-Runs on the GPU host (pipelines/train-models.sh prepares the data and calls it):
+Runs on a GPU host (models/train-models.sh prepares the data and calls it):
     python3 models/train.py TASK DATA_DIR VAL_DIR OUT_DIR HOURS [INIT.pt]
 TASK is detect (classes player, shuttle) or pose (player with 17 COCO keypoints). DATA_DIR and
 VAL_DIR are courtsrc dataset-dirs (courtsrc ... dataset-dir=DIR). Writes OUT_DIR/courtvision-

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Tiny ONNX models with planted outputs, in the exact layouts and metadata of ultralytics
 exports, so end-to-end tests can assert exact boxes and keypoints on the buffers.
 

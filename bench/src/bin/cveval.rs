@@ -1,14 +1,15 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! cveval: accuracy of a detector and a pose model on courtsrc clips against courtsrc's ground
 //! truth, through the real elements: mAP50 per class (COCO 101-point) and PCK@0.1 for keypoints.
 //!
-//!     cargo run --release --example cveval -- [--det MODEL] [--pose MODEL] [--seeds A-B]
+//!     cargo run --release -p courtvision-bench --bin cveval -- [--det MODEL] [--pose MODEL] [--seeds A-B]
 //!         [--frames N] [--every K] [--size WxH] [--sport badminton|netball] [--provider P]
 //!         [--json FILE] [--check]
 //!
 //! Each seed renders N frames (players 2 + seed % 3, noise seed % 13: the spread of the training
 //! data, on seeds it never saw) of which every K-th goes through `yolodetect` and `posedetect`
 //! at confidence 0.001 (as ultralytics' val does); PCK uses the pose predictions at 0.25, the
-//! elements' default. `--check` exits with status 2 when a target of issue 5 is missed
+//! elements' default. `--check` exits with status 2 when an accuracy target is missed
 //! (players ≥ 0.9, shuttle ≥ 0.7, PCK ≥ 0.8). `--det ''` or `--pose ''` leaves that model out.
 
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! cvlaunch: gst-launch for courtvision pipelines, with the plugin registered from this build
 //! and a summary at the end: frames, wall time, frames/s, detections per label.
 //!
-//!     cargo run --release --example cvlaunch -- [--progress] [--json FILE] 'PIPELINE ... ! fakesink name=sink'
+//!     cargo run --release -p courtvision-bench --bin cvlaunch -- [--progress] [--json FILE] 'PIPELINE ... ! fakesink name=sink'
 //!
 //! The summary counts buffers reaching the element named `sink` (else every sink: with several
 //! streams in one pipeline, the frames of all of them).

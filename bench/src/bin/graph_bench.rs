@@ -1,12 +1,13 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Per-batch cost of the two preprocessing paths on one provider (a measurement, not a test):
 //! `host`: CPU letterbox into the float batch tensor (`threads` workers) + run; `device`: the
 //! frames copied as uint8 into a frames batch (pinned memory under CUDA), uploaded once,
 //! letterboxed by the ONNX Runtime graph and run where they lie (what `preprocess=device`
-//! does with frames from host memory before the kernel took them; `COURTVISION_LETTERBOX_KERNEL=0`
-//! still); on CUDA also frames resident on the device, and frames uploaded one at a time for the
-//! letterbox kernel. All include the copy of the output to the host.
+//! does with frames from host memory under `COURTVISION_LETTERBOX_KERNEL=0`); on CUDA also
+//! frames resident on the device, and frames uploaded one at a time for the letterbox kernel.
+//! All include the copy of the output to the host.
 //!
-//!     cargo run --release -p courtvision-infer --example graph_bench -- MODEL [cpu|cuda] [nv12|bgrx] [WxH] [BATCH] [RUNS] [THREADS]
+//!     cargo run --release -p courtvision-bench --bin graph_bench -- MODEL [cpu|cuda] [nv12|bgrx] [WxH] [BATCH] [RUNS] [THREADS]
 use std::time::Instant;
 
 use courtvision_infer::cuda::upload_frame;

@@ -1,10 +1,11 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The letterbox kernel on the GPU against the CPU letterbox (a check for the GPU host, where
 //! the tests cannot run): pseudo-random frames of every format, padded pitches, odd sizes,
 //! downscaled, upscaled and rectangular, float32 and float16; prints the worst difference of
 //! each case and the kernel's time per 1080p NV12 frame, and exits 1 if a case differs by more
 //! than float16's rounding.
 //!
-//!     cargo run --release -p courtvision-infer --example letterbox_check
+//!     cargo run --release -p courtvision-bench --bin letterbox_check
 use courtvision_infer::cuda::{upload_frame, DeviceBuffer, LetterboxTarget};
 use courtvision_infer::preprocess::{letterbox_into, max_abs_diff, TestFrame};
 use courtvision_infer::{Letterbox, PixelFormat, YuvMatrix};

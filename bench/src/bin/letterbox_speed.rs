@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Times letterbox_into for common frame sizes and formats (a measurement, not a test):
-//!     cargo run --release -p courtvision-infer --example letterbox_speed
+//!     cargo run --release -p courtvision-bench --bin letterbox_speed
 use courtvision_infer::preprocess::{letterbox_into, FrameView, Letterbox, PixelFormat, YuvMatrix};
 use std::time::Instant;
 

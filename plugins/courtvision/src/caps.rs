@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Pad templates the elements share (not an element).
 
 /// Raw video in the formats courtvision reads and draws directly: RGB, RGBA, BGR, BGRx, I420,

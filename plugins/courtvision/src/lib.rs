@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! gst-plugin-courtvision: GStreamer elements for real-time sports video analysis.
 //!
 //! This file only registers the elements; each lives in its own folder (mod.rs + imp.rs).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! yolodetect on planted-output models: exact boxes, order, batching, formats, filters.
 
 mod common;

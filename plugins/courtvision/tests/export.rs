@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! metaexport: one valid JSON object per frame, in the documented schema.
 
 mod common;

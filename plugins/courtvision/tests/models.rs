@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Ultralytics YOLO11n exports (the default models) and a miniature 80-class raw head through
 //! whole pipelines: videotestsrc and an encoded file, at thresholds low enough that these
 //! frames, which the models were not trained for, give boxes. These assert counts, order, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! overlayrender: shapes at the right place and colour in every format, nothing else changed.
 
 mod common;

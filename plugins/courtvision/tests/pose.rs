@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! posedetect: keypoints at exact frame coordinates, alone and after yolodetect.
 
 mod common;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Engines shared by name (`engine-name`): several streams, one loaded model, each frame its
 //! own result.
 

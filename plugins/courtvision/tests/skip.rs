@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! motionskip decisions on generated video, feedback from the detectors, and results on skipped
 //! frames (fill=none|hold|interpolate) with a planted model whose box moves linearly.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! timingmeta: monotonic stage times, bus messages with their fields, a valid per-frame log.
 
 mod common;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Nodes appended to a YOLO model on its device: the best-class output.
 //!
 //! A raw head gives `[B, 4 + nc + kv, A]`: every class score of every anchor. The host decoder
@@ -196,8 +197,8 @@ pub fn with_best_class(
     // The first class with the largest score (ArgMax's order, select_last_index 0), and that
     // score. Not TopK with k=1 on the class axis: a top-k search per anchor, slow on ONNX
     // Runtime's CUDA provider (H100, yolo11n fp16 b32 at 640x384: the elements' run took
-    // 6.75 ms a batch against 6.48 with these two nodes (the model alone: 5.43, another visit); two
-    // sessions side by side 5733 against 6542 frames/s; gpu-visit section tk).
+    // 6.75 ms a batch with TopK against 6.48 with these two nodes; two sessions side by side
+    // 5733 against 6542 frames/s).
     let best = x
         .node(
             "ArgMax",

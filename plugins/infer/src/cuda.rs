@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The few CUDA driver calls that frames already on the GPU need (decoder output in device
 //! memory, letterboxed straight into the model's input batch, or copied device to device into
 //! a batch): the device's primary context, which ONNX Runtime's CUDA provider runs in, a stream

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Decoding of YOLO output tensors into objects in frame pixels, with NMS for raw heads.
 
 use crate::model::{ModelInfo, OutputLayout};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! ONNX Runtime: finding and loading the shared library, execution providers, sessions, and the
 //! reusable batch tensor that frames are letterboxed into.
 

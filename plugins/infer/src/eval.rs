@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Accuracy against ground truth: mean average precision at one IoU threshold (per class) and
 //! PCK for keypoints, the measures of the model cards. Small enough to write here rather than
 //! pull a Python toolkit into a Rust evaluator; matching and interpolation follow COCO

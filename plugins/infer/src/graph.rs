@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Letterbox preprocessing as an ONNX graph, run by ONNX Runtime on the model's execution
 //! provider: frames go in as uint8 (a quarter of the bytes of float32) and come out as the
 //! letterboxed, normalised float NCHW batch, computed in the same order as the CPU path in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! courtvision-infer: YOLO inference on ONNX Runtime, without GStreamer.
 //!
 //! - [`cuda`]: the CUDA driver calls for frames already in device memory (loaded at run time);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! What a YOLO ONNX export says about itself: ultralytics writes task, class names, keypoint
 //! shape, image size, stride, batch and NMS/end-to-end flags into the model's metadata_props.
 //! This module turns those strings (Python literals) and the graph's input/output shapes into a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Engines that several element instances share by name (`engine-name`): a pool of sessions of
 //! one model, each batch run on whichever session is free, and the batches that queue up while
 //! every session is busy run together as one (frames of several streams filling one batch).

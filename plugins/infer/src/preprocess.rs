@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Letterbox preprocessing straight from a video frame into one slot of the batch tensor.
 //!
 //! Scale (bilinear, as cv2.INTER_LINEAR that ultralytics uses), colour conversion, padding and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The detections meta: every object found in a frame, with its keypoints.
 
 use std::ffi::CStr;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The ground-truth meta: what a synthetic source (courtsrc) knows is in the frame. Same content
 //! as the detections meta, under its own API type, so that detectors, overlays and exporters
 //! never mistake it for a prediction, and an evaluator can read both from one buffer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! One JSON object per frame: the stable, documented serialization of a buffer's metadata.
 
 use serde::Serialize;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! courtvision-meta: the metadata courtvision attaches to video buffers, and its safe API.
 //!
 //! Applications embed this crate to read results:

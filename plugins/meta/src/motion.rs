@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Motion meta: a frame's motion score and the decision motionskip took for it.
 
 use std::ffi::CStr;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The GstMeta glue every courtvision meta shares: a Rust value stored after the GstMeta header,
 //! registered once per type, dropped with the buffer, and copied (or scaled by videoscale) by
 //! the transform function. Each meta type only says what it stores and how it merges/scales.

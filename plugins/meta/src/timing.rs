@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Timing meta: wall-clock ingress time of a frame and one entry per courtvision stage it went
 //! through (element, start, end, batch size), for end-to-end latency and per-stage times.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The detections meta on plain buffers: push/read, keypoints, copies, ROI mirror, JSON.
 
 use std::sync::Arc;

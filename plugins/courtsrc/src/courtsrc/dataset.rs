@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! courtsrc's `dataset-dir`: the frames it renders as a YOLO-format detection dataset
 //! (`detect/`: classes player and shuttle) and pose dataset (`pose/`: player with 17 COCO
 //! keypoints), with a data YAML for each, ready for `yolo train data=DIR/detect.yaml`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! courtsrc: renders a badminton (or netball) match the way videotestsrc renders test patterns,
 //! so that the project has video with known content without downloading any: a court under a
 //! perspective camera, two to four articulated players (17 COCO keypoints) that run, lunge,
@@ -173,6 +174,7 @@ impl ObjectImpl for CourtSrc {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
         let mut s = self.settings.lock().unwrap();
         match pspec.name() {
             "seed" => s.seed = value.get().expect("type checked upstream"),
@@ -313,6 +315,7 @@ impl BaseSrcImpl for CourtSrc {
     }
 
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        gst::debug!(CAT, imp = self, "caps {caps}");
         let info = gst_video::VideoInfo::from_caps(caps)
             .map_err(|_| gst::loggable_error!(CAT, "invalid caps {caps}"))?;
         let layout = layout(info.format())

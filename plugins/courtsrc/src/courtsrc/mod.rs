@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! `courtsrc`: a source of synthetic match video with ground truth (see imp.rs).
 
 use gst::glib;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Draws a [`Scene`] with tiny-skia and works out the ground truth of what was drawn: the hall
 //! and court are drawn once per caps into a background; each frame copies it, adds shadows,
 //! the players beyond the net, the net, the players before it and the shuttle (with motion

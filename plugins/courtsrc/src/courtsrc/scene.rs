@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The world courtsrc films: a court, a camera, players whose 17 COCO keypoints follow simple
 //! kinematics (run, ready stance, lunge, jump, overhead and side swings) and a shuttle (or ball)
 //! flying between them in rallies. Everything is in metres (x across the court, y along it, net

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Frames in CUDA memory from upstream (`video/x-raw(memory:CUDAMemory)`, as nvh264dec gives
 //! them): the model reads them where the decoder wrote them, with one device-to-device copy into
 //! the batch and no trip through host memory.

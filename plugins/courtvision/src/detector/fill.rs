@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Results for frames the detectors did not infer (motionskip's skipped frames): hold the last
 //! inferred frame's objects, or interpolate between the inferred frames on either side, with
 //! objects matched by class and overlap. Also the speeds behind the feedback event.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! metaexport: a pass-through element that writes one JSON object per frame (JSON Lines) to a
 //! file or stdout: frame number, timestamp, players with keypoints, the ball/shuttle position and
 //! every detection (schema: courtvision_meta::ExportRecord, documented in the README). Buffers
@@ -108,6 +109,7 @@ impl ObjectImpl for MetaExport {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
         let mut s = self.settings.lock().unwrap();
         let v: String = value
             .get::<Option<String>>()
@@ -199,6 +201,7 @@ impl BaseTransformImpl for MetaExport {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        gst::debug!(CAT, imp = self, "caps {incaps}");
         let size = gst_video::VideoInfo::from_caps(incaps)
             .map(|i| (i.width(), i.height()))
             .unwrap_or((0, 0));

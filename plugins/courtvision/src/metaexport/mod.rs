@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! `metaexport`: writes every frame's courtvision metadata as JSON Lines (see imp.rs).
 
 use gst::glib;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! The motion score and the skip decision, apart from GStreamer so they are unit-tested.
 
 use super::Mode;

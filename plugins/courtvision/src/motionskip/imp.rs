@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! motionskip: an in-place pass-through element that scores each frame's motion (mean absolute
 //! difference of a 64-wide downscaled luma grid against the previous frame: a few tens of
 //! microseconds at 1080p) and decides whether the detectors after it infer or skip the frame,
@@ -138,6 +139,7 @@ impl ObjectImpl for MotionSkip {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
         let mut s = self.settings.lock().unwrap();
         let p = &mut s.params;
         match pspec.name() {
@@ -236,6 +238,7 @@ impl BaseTransformImpl for MotionSkip {
     }
 
     fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        gst::debug!(CAT, imp = self, "caps {incaps}");
         let info = gst_video::VideoInfo::from_caps(incaps)
             .map_err(|_| gst::loggable_error!(CAT, "not raw video: {incaps}"))?;
         let mut st = self.state.lock().unwrap();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! `motionskip`: decides per frame whether the detectors infer or skip it (see imp.rs).
 
 use gst::glib;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Drawing for overlayrender: the detections of a frame are rasterised with tiny-skia (shapes)
 //! and ab_glyph (text, embedded DejaVu Sans) into an RGBA pixmap that covers only the region
 //! they touch, which is then alpha-blended into the frame in its own pixel format. Blending is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! overlayrender: draws boxes, labels with scores, keypoints and skeleton edges, track ids and an
 //! optional HUD onto each frame, in place, in RGB, RGBA, BGR, BGRx, I420 or NV12. Each layer can
 //! be switched off; colours follow ultralytics (class palette, pose palette).
@@ -124,6 +125,7 @@ impl ObjectImpl for OverlayRender {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
         let mut s = self.settings.lock().unwrap();
         let st = &mut s.style;
         match pspec.name() {
@@ -199,6 +201,17 @@ impl BaseTransformImpl for OverlayRender {
 }
 
 impl VideoFilterImpl for OverlayRender {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        gst::debug!(CAT, imp = self, "caps {incaps}");
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+
     fn transform_frame_ip(
         &self,
         frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,

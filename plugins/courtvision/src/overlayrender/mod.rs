@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! `overlayrender`: draws the courtvision metadata onto the video in place (see imp.rs).
 
 use gst::glib;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! timingmeta: `mode=ingress` stamps the wall-clock time a frame enters the pipeline;
 //! `mode=egress` computes each frame's end-to-end latency and per-stage times from the timing
 //! meta the courtvision elements fill in, and posts a `courtvision-timing` element message every
@@ -93,6 +94,7 @@ impl ObjectImpl for TimingMeta {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
         let mut s = self.settings.lock().unwrap();
         match pspec.name() {
             "mode" => s.mode = value.get().expect("type checked upstream"),

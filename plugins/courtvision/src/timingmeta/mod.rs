@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! `timingmeta`: stamps ingress time, or measures end-to-end latency at egress (see imp.rs).
 
 use gst::glib;

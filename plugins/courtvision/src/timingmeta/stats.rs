@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 //! Egress statistics: latency percentiles, fps, frame counts and per-stage times over a window.
 
 use std::collections::BTreeMap;

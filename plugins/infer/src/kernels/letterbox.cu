@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // courtvision's letterbox kernel: one frame in device memory (packed RGB/BGR/RGBA/BGRx, or YUV
 // 4:2:0 as I420 or NV12, at any pitch) straight into its slot of the model's input batch
 // (float32 or float16 NCHW), in one pass. It computes what the CPU path does

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Compiles the CUDA kernels in this folder to PTX with NVRTC, the CUDA runtime compiler from
 PyPI (no CUDA toolkit needed, no GPU either):
 
