@@ -5,20 +5,44 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 mod common;
 use common::*;
 
-/// The folder of this build's libgstcourtvision.so (beside the test binary's deps/).
+/// The folder of this build's libgstcourtvision.so, built first: `cargo test` builds only the
+/// Rust library the tests link, not the plugin GStreamer loads (a no-op when it is current).
 fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    assert!(
-        dir.join("libgstcourtvision.so").exists(),
-        "no libgstcourtvision.so in {}",
-        dir.display()
-    );
-    dir
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // target/<profile>/deps/<this test>
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args([
+                "build",
+                "--lib",
+                "-p",
+                "gst-plugin-courtvision",
+                "--manifest-path",
+            ])
+            .arg(repo().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(dir.parent().unwrap());
+        if dir.ends_with("release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("cargo");
+        assert!(status.success(), "building the plugin failed");
+        assert!(
+            dir.join("libgstcourtvision.so").exists(),
+            "no libgstcourtvision.so in {}",
+            dir.display()
+        );
+        dir
+    })
+    .clone()
 }
 
 fn output(cmd: &mut Command) -> String {
