@@ -36,7 +36,7 @@ struct Args {
 
 impl Args {
     fn parse() -> Result<Args, String> {
-        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"));
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../models"));
         let root = root.canonicalize().unwrap_or(root.to_path_buf());
         let root = root.display();
         let mut a = Args {

@@ -229,10 +229,7 @@ impl Detector {
         };
         match loaded {
             Ok((model, config)) => {
-                *lock(&self.shared.model) = Some(model);
-                let mut f = lock(&self.shared.filling);
-                f.config = Some(config);
-                f.batch = None;
+                self.shared.install(model, config);
                 Ok(())
             }
             Err(e) => {
@@ -246,11 +243,7 @@ impl Detector {
     fn unload(&self) {
         let _ = self.wait_loaded();
         *lock(&self.loading) = Loading::Idle;
-        *lock(&self.shared.model) = None;
-        let mut f = lock(&self.shared.filling);
-        f.config = None;
-        f.batch = None;
-        lock(&self.shared.queue).free.clear();
+        self.shared.clear();
     }
 
     /// Loads the model and works out the stream configuration it gives (on the loading thread).

@@ -39,7 +39,7 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Something the worker pushes downstream, in order.
-pub(super) enum Entry {
+enum Entry {
     /// A frame with a slot in the batch; `arrival` is wall-clock ns at chain.
     Frame {
         buffer: gst::Buffer,
@@ -54,7 +54,7 @@ pub(super) enum Entry {
 }
 
 /// A batch: its tensor and the frames (with events between them) it holds.
-pub(super) struct Batch {
+struct Batch {
     tensor: BatchTensor,
     entries: Vec<Entry>,
     frames: usize,
@@ -63,7 +63,7 @@ pub(super) struct Batch {
     fill: Duration,
 }
 
-pub(super) enum Item {
+enum Item {
     Batch(Batch),
     /// A serialized event or a skipped frame with no batch around it.
     Entry(Entry),
@@ -81,7 +81,7 @@ pub(super) struct Model {
 
 /// The worker's own state across batches: the last inferred frame's objects and, with
 /// fill=interpolate, the skipped frames (and events after them) waiting for the next one.
-pub(super) struct WorkerState {
+struct WorkerState {
     /// The element's name, for timing stages.
     source: Arc<str>,
     /// The queue's flush epoch this state belongs to.
@@ -94,21 +94,21 @@ pub(super) struct WorkerState {
 }
 
 /// Queue between the streaming thread and the worker task.
-pub(super) struct Queue {
-    pub(super) items: VecDeque<Item>,
+struct Queue {
+    items: VecDeque<Item>,
     /// Batches in `items` (not counting the one the worker runs).
-    pub(super) queued_batches: usize,
+    queued_batches: usize,
     /// Tensors ready for reuse.
-    pub(super) free: Vec<BatchTensor>,
-    pub(super) flushing: bool,
+    free: Vec<BatchTensor>,
+    flushing: bool,
     /// Last downstream flow, returned by chain.
-    pub(super) flow: Result<gst::FlowSuccess, gst::FlowError>,
+    flow: Result<gst::FlowSuccess, gst::FlowError>,
     /// When the batch being filled must run at the latest (max-batch-latency).
-    pub(super) deadline: Option<Instant>,
+    deadline: Option<Instant>,
     /// Mean time of a batch run, for the LATENCY answer.
-    pub(super) run_time: Option<Duration>,
+    run_time: Option<Duration>,
     /// Incremented at every flush: the worker drops what it holds from before.
-    pub(super) epoch: u64,
+    epoch: u64,
 }
 
 /// Stream configuration, from the model (in place once its load is waited for) and the caps.
@@ -138,25 +138,42 @@ pub(super) struct VideoConfig {
     cuda_memory: bool,
 }
 
-pub(super) struct Filling {
-    pub(super) config: Option<Config>,
-    pub(super) batch: Option<Batch>,
+struct Filling {
+    config: Option<Config>,
+    batch: Option<Batch>,
 }
 
 /// State shared with the worker task.
 pub(super) struct Shared {
     /// The element's debug category (the subclass's).
-    pub(super) cat: gst::DebugCategory,
+    cat: gst::DebugCategory,
     /// Locked by the streaming thread while it fills a batch; lock order: filling, then queue.
-    pub(super) filling: Mutex<Filling>,
-    pub(super) queue: Mutex<Queue>,
-    pub(super) cond: Condvar,
-    pub(super) model: Mutex<Option<Model>>,
+    filling: Mutex<Filling>,
+    queue: Mutex<Queue>,
+    cond: Condvar,
+    model: Mutex<Option<Model>>,
     /// Longest run of skipped frames announced by motionskip (for the LATENCY answer).
-    pub(super) max_skip: AtomicU32,
+    max_skip: AtomicU32,
 }
 
 impl Shared {
+    /// Puts a loaded model and the stream configuration it gives in place.
+    pub(super) fn install(&self, model: Model, config: Config) {
+        *lock(&self.model) = Some(model);
+        let mut f = lock(&self.filling);
+        f.config = Some(config);
+        f.batch = None;
+    }
+
+    /// Drops the model, its configuration and the batch tensors (READY → NULL).
+    pub(super) fn clear(&self) {
+        *lock(&self.model) = None;
+        let mut f = lock(&self.filling);
+        f.config = None;
+        f.batch = None;
+        lock(&self.queue).free.clear();
+    }
+
     pub(super) fn new(cat: gst::DebugCategory) -> Self {
         Shared {
             cat,
@@ -812,7 +829,7 @@ fn notify(signal: &Arc<(Mutex<bool>, Condvar)>) {
 
 /// One turn of the source pad task: wait for an item (or the batch deadline), handle it.
 /// The worker's pads: it pushes frames on `src` and sends feedback upstream through `sink`.
-pub(super) struct Pads {
+struct Pads {
     src: gst::Pad,
     sink: gst::Pad,
 }
