@@ -20,6 +20,18 @@ OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file_
 COCO17 = 17
 
 
+def save(graph, name, meta):
+    """Writes `graph` as OUT/name, opset 18, with ultralytics' metadata `meta`."""
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    m.ir_version = 9
+    for k, v in meta.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, name))
+    print("wrote", name)
+
+
 def model(name, base, score_pos, input_shape, meta, dtype=TensorProto.FLOAT, extra_rank2=False, weight=1.0):
     """base: constant output [1, d1, d2]; score_pos: (i, j) that gets weight x the frame's mean."""
     mask = np.zeros_like(base)
@@ -60,14 +72,7 @@ def model(name, base, score_pos, input_shape, meta, dtype=TensorProto.FLOAT, ext
         [helper.make_tensor_value_info("output0", dtype, out_shape)],
         inits,
     )
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    m.ir_version = 9
-    for k, v in meta.items():
-        p = m.metadata_props.add()
-        p.key, p.value = k, v
-    onnx.checker.check_model(m)
-    onnx.save(m, os.path.join(OUT, name))
-    print("wrote", name)
+    save(graph, name, meta)
 
 
 def tiny_raw_head(name, nc, meta):
@@ -113,14 +118,7 @@ def tiny_raw_head(name, nc, meta):
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", rows, "anchors"])],
         inits,
     )
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    m.ir_version = 9
-    for k, v in meta.items():
-        p = m.metadata_props.add()
-        p.key, p.value = k, v
-    onnx.checker.check_model(m)
-    onnx.save(m, os.path.join(OUT, name))
-    print("wrote", name)
+    save(graph, name, meta)
 
 
 def raw(anchors, nc, kv=0):
