@@ -4,7 +4,9 @@
 # and plugins, meson/ninja, PyGObject with GStreamer's overrides and a C compiler (the Python
 # and C examples, which the tests run), and ONNX Runtime 1.31.1 (the onnxruntime PyPI wheel
 # ships libonnxruntime.so, which the elements load at run time) with numpy and onnx for the
-# scripts.
+# scripts; for the `courtvision` command's tests, GStreamer's RTSP server (a camera that is
+# killed and restarted) and Chromium (its dashboard in a real headless browser), and Node.js
+# with npm where missing (the dashboard's charting library is bundled from npm at build time).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -14,11 +16,14 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   meson ninja-build python3-pip gcc
   python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0
+  gir1.2-gst-rtsp-server-1.0 chromium
 )
 PIP_PACKAGES=(onnxruntime==1.31.1 numpy onnx)
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+
+if ! command -v npm >/dev/null; then APT_PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

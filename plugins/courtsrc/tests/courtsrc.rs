@@ -4,6 +4,7 @@
 //! export, and a clear error where it cannot write.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use courtvision_meta::{Detection, DetectionList, GroundTruthMeta, Keypoint};
 use gst::prelude::*;
@@ -199,6 +200,56 @@ fn any_size_format_and_rate() {
     let frames = clip("seed=5 num-buffers=1", "video/x-raw");
     let s = frames[0].buffer.size();
     assert_eq!(s, 1280 * 720 * 4, "default RGBx 1280x720");
+}
+
+#[test]
+fn timestamps_go_on_over_a_caps_change() {
+    init();
+    let pipeline = gst::parse::launch(
+        "courtsrc seed=5 num-buffers=20 ! capsfilter name=cf \
+         caps=video/x-raw,format=RGBx,width=320,height=180,framerate=30/1 \
+         ! appsink name=out sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    let cf = pipeline.by_name("cf").unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let mut got = Vec::new();
+    while let Ok(sample) = sink.pull_sample() {
+        let b = sample.buffer().unwrap();
+        let w = gst_video::VideoInfo::from_caps(sample.caps().unwrap())
+            .unwrap()
+            .width();
+        got.push((b.pts().unwrap(), b.duration().unwrap(), b.offset(), w));
+        if got.len() == 10 {
+            // New size and rate mid-stream, in the same segment.
+            cf.set_property(
+                "caps",
+                gst::Caps::from_str("video/x-raw,format=RGBx,width=160,height=90,framerate=10/1")
+                    .unwrap(),
+            );
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    assert_eq!(got.len(), 20, "every frame, before and after the change");
+    assert!(got.iter().any(|f| f.3 == 160), "the new caps took effect");
+    for pair in got.windows(2) {
+        let ((p0, d0, o0, _), (p1, _, o1, _)) = (pair[0], pair[1]);
+        assert_eq!(p1, p0 + d0, "timestamps go on without a gap or a restart");
+        assert_eq!(o1, o0 + 1, "offsets go on");
+    }
+    let last = got.last().unwrap();
+    assert_eq!(
+        last.1,
+        gst::ClockTime::from_mseconds(100),
+        "10 fps after the change"
+    );
 }
 
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {

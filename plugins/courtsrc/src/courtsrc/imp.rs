@@ -81,10 +81,26 @@ struct Stream {
     settings: Settings,
     dataset: Option<DatasetWriter>,
     rgb: Vec<u8>,
+    /// Frames given since start (offsets and noise keep counting over caps changes).
     frame: u64,
+    /// Timestamp and frame count at the last caps change: timestamps go on from where the
+    /// previous caps left them, in the same segment, at the new frame rate.
+    base: (gst::ClockTime, u64),
     source: Arc<str>,
     player: Arc<str>,
     ball: Arc<str>,
+}
+
+impl Stream {
+    /// Timestamp of frame `n` (counted from start) at the current frame rate.
+    fn pts(&self, n: u64) -> gst::ClockTime {
+        let fps = self.info.fps();
+        let (num, den) = (fps.numer() as u64, fps.denom() as u64);
+        self.base.0
+            + gst::ClockTime::SECOND
+                .mul_div_floor((n - self.base.1) * den, num)
+                .unwrap_or(gst::ClockTime::ZERO)
+    }
 }
 
 #[derive(Default)]
@@ -365,7 +381,12 @@ impl BaseSrcImpl for CourtSrc {
             settings.sport
         );
         let (w, h) = (info.width() as usize, info.height() as usize);
-        *self.stream.lock().unwrap() = Some(Stream {
+        let mut stream = self.stream.lock().unwrap();
+        // A renegotiation mid-stream: carry on from the end of the last frame given.
+        let (frame, base) = stream.as_ref().map_or((0, (gst::ClockTime::ZERO, 0)), |s| {
+            (s.frame, (s.pts(s.frame), s.frame))
+        });
+        *stream = Some(Stream {
             layout,
             rgb: if dataset.is_some() {
                 vec![0; w * h * 3]
@@ -375,7 +396,8 @@ impl BaseSrcImpl for CourtSrc {
             scene,
             renderer,
             dataset,
-            frame: 0,
+            frame,
+            base,
             source: Arc::from(self.obj().name().as_str()),
             player: Arc::from("player"),
             ball: Arc::from(sport.ball_label()),
@@ -450,7 +472,7 @@ impl PushSrcImpl for CourtSrc {
         let fps = s.info.fps();
         let (num, den) = (fps.numer() as u64, fps.denom() as u64);
         let n = s.frame;
-        if n > 0 {
+        if n > s.base.1 {
             s.scene.step(den as f32 / num as f32);
         }
         let exposure = if s.settings.motion_blur {
@@ -466,10 +488,9 @@ impl PushSrcImpl for CourtSrc {
             gst::Buffer::with_size(s.info.size()).map_err(|_| gst::FlowError::Error)?;
         {
             let buf = buffer.get_mut().expect("new buffer is writable");
-            let pts = gst::ClockTime::SECOND.mul_div_floor(n * den, num);
-            let next = gst::ClockTime::SECOND.mul_div_floor((n + 1) * den, num);
+            let (pts, next) = (s.pts(n), s.pts(n + 1));
             buf.set_pts(pts);
-            buf.set_duration(next.zip(pts).map(|(a, b)| a - b));
+            buf.set_duration(next - pts);
             buf.set_offset(n);
             buf.set_offset_end(n + 1);
             {

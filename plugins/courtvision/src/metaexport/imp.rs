@@ -28,6 +28,7 @@ const DEFAULT_LOCATION: &str = "-";
 #[derive(Debug, Clone)]
 struct Settings {
     location: String,
+    append: bool,
     player_labels: String,
     ball_labels: String,
 }
@@ -37,6 +38,7 @@ impl Default for Settings {
         let roles = Roles::default();
         Settings {
             location: DEFAULT_LOCATION.into(),
+            append: false,
             player_labels: roles.players.join(","),
             ball_labels: roles.balls.join(","),
         }
@@ -89,6 +91,12 @@ impl ObjectImpl for MetaExport {
                     .default_value(Some(DEFAULT_LOCATION))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("append")
+                    .nick("Append")
+                    .blurb("Append to the file instead of replacing it (a stream that is restarted goes on in one file)")
+                    .default_value(false)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("player-labels")
                     .nick("Player labels")
                     .blurb("Comma-separated labels exported as players")
@@ -111,6 +119,10 @@ impl ObjectImpl for MetaExport {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         gst::info!(CAT, imp = self, "{} set to {:?}", pspec.name(), value);
         let mut s = self.settings.lock().unwrap();
+        if pspec.name() == "append" {
+            s.append = value.get().expect("type checked upstream");
+            return;
+        }
         let v: String = value
             .get::<Option<String>>()
             .expect("type checked upstream")
@@ -133,6 +145,7 @@ impl ObjectImpl for MetaExport {
         let s = self.settings.lock().unwrap();
         match pspec.name() {
             "location" => s.location.to_value(),
+            "append" => s.append.to_value(),
             "player-labels" => s.player_labels.to_value(),
             "ball-labels" => s.ball_labels.to_value(),
             other => unreachable!("unknown property {other}"),
@@ -173,12 +186,18 @@ impl BaseTransformImpl for MetaExport {
         let out: Box<dyn Write + Send> = if s.location == "-" {
             Box::new(std::io::stdout())
         } else {
-            let f = File::create(&s.location).map_err(|e| {
-                gst::error_msg!(
-                    gst::ResourceError::OpenWrite,
-                    ("cannot write {}: {}", s.location, e)
-                )
-            })?;
+            let f = File::options()
+                .write(true)
+                .create(true)
+                .append(s.append)
+                .truncate(!s.append)
+                .open(&s.location)
+                .map_err(|e| {
+                    gst::error_msg!(
+                        gst::ResourceError::OpenWrite,
+                        ("cannot write {}: {}", s.location, e)
+                    )
+                })?;
             Box::new(BufWriter::new(f))
         };
         let roles = Roles {

@@ -5,6 +5,13 @@
 //! `interval` ms (and at EOS): fps, latency p50/p95/p99/mean (ms), frames inferred/skipped/filled,
 //! position and duration (progress), mean time per stage. `log-file` gets one JSON line per frame
 //! (the seeds' frame timing fields).
+//!
+//! Latency from ingress to egress says how long a frame spent in the analysis, not how far the
+//! output is behind the camera: a live stream that cannot keep up queues frames in front of
+//! ingress and falls further behind while that latency stays flat. So egress also measures the
+//! lag behind the source (the pipeline clock's running time minus the frame's running time,
+//! live pipelines only) and the frames dropped upstream (gaps in the timestamps), and posts a
+//! warning when a live stream's lag p95 over a window passes `max-lag`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -35,6 +42,7 @@ struct Settings {
     mode: Mode,
     interval_ms: u32,
     log_file: Option<String>,
+    max_lag_ms: u32,
 }
 
 impl Default for Settings {
@@ -43,6 +51,7 @@ impl Default for Settings {
             mode: Mode::Ingress,
             interval_ms: 1000,
             log_file: None,
+            max_lag_ms: 500,
         }
     }
 }
@@ -52,6 +61,12 @@ struct State {
     window_start: Instant,
     log: Option<BufWriter<File>>,
     last_pts: Option<gst::ClockTime>,
+    /// End of the last frame (its timestamp plus duration), for counting drops.
+    expected: Option<(gst::ClockTime, gst::ClockTime)>,
+    /// Whether upstream is live (asked once, on the first frame).
+    live: Option<bool>,
+    /// A falling-behind warning was posted and the stream has not caught up since.
+    behind: bool,
 }
 
 #[derive(Default)]
@@ -83,6 +98,14 @@ impl ObjectImpl for TimingMeta {
                     .default_value(1000)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("max-lag")
+                    .nick("Max lag")
+                    .blurb("egress, live: lag p95 in ms over a window above which a warning says the stream cannot keep up")
+                    .minimum(1)
+                    .maximum(3_600_000)
+                    .default_value(500)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecString::builder("log-file")
                     .nick("Log file")
                     .blurb("egress: write one JSON line per frame (processing time, average latency, video and wall-clock time)")
@@ -99,6 +122,7 @@ impl ObjectImpl for TimingMeta {
         match pspec.name() {
             "mode" => s.mode = value.get().expect("type checked upstream"),
             "interval" => s.interval_ms = value.get().expect("type checked upstream"),
+            "max-lag" => s.max_lag_ms = value.get().expect("type checked upstream"),
             "log-file" => {
                 s.log_file = value
                     .get::<Option<String>>()
@@ -114,6 +138,7 @@ impl ObjectImpl for TimingMeta {
         match pspec.name() {
             "mode" => s.mode.to_value(),
             "interval" => s.interval_ms.to_value(),
+            "max-lag" => s.max_lag_ms.to_value(),
             "log-file" => s.log_file.to_value(),
             other => unreachable!("unknown property {other}"),
         }
@@ -143,7 +168,7 @@ impl ElementImpl for TimingMeta {
 }
 
 impl TimingMeta {
-    fn post(&self, report: Report, position: Option<gst::ClockTime>) {
+    fn post(&self, report: Report, position: Option<gst::ClockTime>, live: bool) {
         let obj = self.obj();
         let duration = obj.sink_pad().peer_query_duration::<gst::ClockTime>();
         let mut stages = gst::Structure::builder("stage-ms");
@@ -160,11 +185,35 @@ impl TimingMeta {
             .field("inferred", report.inferred)
             .field("skipped", report.skipped)
             .field("filled", report.filled)
+            .field("drops", report.drops)
+            .field("live", live)
+            .field("lag-p50", report.lag_p50)
+            .field("lag-p95", report.lag_p95)
+            .field("lag-max", report.lag_max)
             .field("position", position.map_or(-1i64, |p| p.nseconds() as i64))
             .field("duration", duration.map_or(-1i64, |d| d.nseconds() as i64))
             .field("stages", stages.build())
             .build();
         let _ = obj.post_message(gst::message::Element::builder(s).src(&*obj).build());
+    }
+}
+
+impl TimingMeta {
+    /// Whether upstream is live (a LATENCY query); false where nobody answers.
+    fn query_live(&self) -> bool {
+        let mut q = gst::query::Latency::new();
+        self.obj().sink_pad().peer_query(&mut q) && q.result().0
+    }
+
+    /// How far `buf` is behind its source: the clock's running time now minus the frame's.
+    fn lag_ms(&self, buf: &gst::BufferRef) -> Option<f64> {
+        let obj = self.obj();
+        let now = obj.current_running_time()?;
+        let segment = obj.segment();
+        let rt = segment
+            .downcast_ref::<gst::ClockTime>()?
+            .to_running_time(buf.pts()?)?;
+        Some((now.nseconds() as f64 - rt.nseconds() as f64) / 1e6)
     }
 }
 
@@ -192,6 +241,9 @@ impl BaseTransformImpl for TimingMeta {
             window_start: Instant::now(),
             log,
             last_pts: None,
+            expected: None,
+            live: None,
+            behind: false,
         });
         Ok(())
     }
@@ -218,10 +270,11 @@ impl BaseTransformImpl for TimingMeta {
                 (
                     st.stats.report(st.window_start.elapsed().as_secs_f64()),
                     st.last_pts,
+                    st.live == Some(true),
                 )
             });
-            if let Some((r, pos)) = report {
-                self.post(r, pos);
+            if let Some((r, pos, live)) = report {
+                self.post(r, pos, live);
             }
         }
         self.parent_sink_event(event)
@@ -243,8 +296,28 @@ impl BaseTransformImpl for TimingMeta {
         let filled = buf
             .meta::<DetectionsMeta>()
             .is_some_and(|m| m.detections().iter().any(|d| d.filled));
+        let live = self.state.lock().unwrap().as_ref().and_then(|st| st.live);
+        let live = live.unwrap_or_else(|| self.query_live());
+        let lag_ms = if live { self.lag_ms(buf) } else { None };
         let mut guard = self.state.lock().unwrap();
         let st = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        st.live = Some(live);
+        if let Some(lag) = lag_ms {
+            st.stats.add_lag(lag);
+        }
+        if let Some(pts) = buf.pts() {
+            if let Some((end, duration)) = st.expected {
+                // A frame that starts half a frame or more after the last one ended follows
+                // missing frames.
+                if duration > gst::ClockTime::ZERO && pts >= end + duration / 2 {
+                    let missing = (pts - end + duration / 2).nseconds() / duration.nseconds();
+                    st.stats.drops += missing;
+                }
+            }
+            if let Some(d) = buf.duration().or_else(|| st.expected.map(|e| e.1)) {
+                st.expected = Some((pts + d, d));
+            }
+        }
         st.stats.add(
             timing.as_ref().map(|t| t.data()),
             latency_ms,
@@ -259,6 +332,7 @@ impl BaseTransformImpl for TimingMeta {
                 "video_time": buf.pts().map(|p| p.nseconds() as f64 / 1e9),
                 "wall_time": now as f64 / 1e9,
                 "processing_ms": latency_ms,
+                "lag_ms": lag_ms,
                 "avg_latency_ms": st.stats.mean_latency(),
             });
             if let Err(e) = writeln!(log, "{line}") {
@@ -275,9 +349,28 @@ impl BaseTransformImpl for TimingMeta {
             let report = st.stats.report(elapsed.as_secs_f64());
             st.window_start = Instant::now();
             let pos = st.last_pts;
+            let behind = live && report.lag_p95 > settings.max_lag_ms as f64;
+            let warn = behind && !st.behind;
+            if st.behind && report.lag_p95 <= settings.max_lag_ms as f64 / 2.0 {
+                st.behind = false;
+            }
+            st.behind |= behind;
             drop(guard);
             gst::trace!(CAT, imp = self, "report {report:?}");
-            self.post(report, pos);
+            if warn {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Failed,
+                    (
+                        "live stream cannot keep up: {:.0} ms behind the source (p95 over {:.1} s, max-lag {} ms), {} frames dropped so far",
+                        report.lag_p95,
+                        elapsed.as_secs_f64(),
+                        settings.max_lag_ms,
+                        report.drops
+                    )
+                );
+            }
+            self.post(report, pos, live);
         }
         Ok(gst::FlowSuccess::Ok)
     }

@@ -12,7 +12,10 @@ pub struct Stats {
     pub inferred: u64,
     pub skipped: u64,
     pub filled: u64,
+    /// Frames missing between consecutive timestamps (dropped anywhere upstream).
+    pub drops: u64,
     latency_sum_ms: f64,
+    window_lag_ms: Vec<f64>,
     latency_n: u64,
     window_latency_ms: Vec<f64>,
     window_frames: u64,
@@ -31,6 +34,12 @@ pub struct Report {
     pub inferred: u64,
     pub skipped: u64,
     pub filled: u64,
+    pub drops: u64,
+    /// Lag behind the source (ms, clock running time minus the frame's running time): p50,
+    /// p95 and max over the window; empty window: 0.
+    pub lag_p50: f64,
+    pub lag_p95: f64,
+    pub lag_max: f64,
     /// Mean time per stage (element name → ms) over the window.
     pub stage_ms: Vec<(String, f64)>,
 }
@@ -76,6 +85,11 @@ impl Stats {
         }
     }
 
+    /// Adds the lag of the last frame behind its source (ms).
+    pub fn add_lag(&mut self, lag_ms: f64) {
+        self.window_lag_ms.push(lag_ms);
+    }
+
     /// Mean latency since the start (ms).
     pub fn mean_latency(&self) -> f64 {
         if self.latency_n == 0 {
@@ -94,6 +108,8 @@ impl Stats {
         } else {
             l.iter().sum::<f64>() / l.len() as f64
         };
+        let mut lag = std::mem::take(&mut self.window_lag_ms);
+        lag.sort_by(f64::total_cmp);
         let r = Report {
             fps: if seconds > 0.0 {
                 self.window_frames as f64 / seconds
@@ -108,6 +124,10 @@ impl Stats {
             inferred: self.inferred,
             skipped: self.skipped,
             filled: self.filled,
+            drops: self.drops,
+            lag_p50: percentile(&lag, 0.50),
+            lag_p95: percentile(&lag, 0.95),
+            lag_max: lag.last().copied().unwrap_or(0.0),
             stage_ms: std::mem::take(&mut self.window_stage_ms)
                 .into_iter()
                 .map(|(k, (sum, n))| (k, sum / n.max(1) as f64))
@@ -146,6 +166,16 @@ mod tests {
         assert_eq!(
             (r.frames, r.inferred, r.skipped, r.filled),
             (100, 25, 75, 50)
+        );
+        assert_eq!((r.lag_p50, r.lag_max), (0.0, 0.0), "no lag measured");
+        for lag in [30.0, 10.0, 20.0] {
+            s.add_lag(lag);
+        }
+        s.drops = 3;
+        let r = s.report(1.0);
+        assert_eq!(
+            (r.lag_p50, r.lag_p95, r.lag_max, r.drops),
+            (20.0, 30.0, 30.0, 3)
         );
         assert_eq!(s.report(1.0).fps, 0.0, "a new window");
         assert_eq!(s.mean_latency(), 50.5);
