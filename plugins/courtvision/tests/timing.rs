@@ -97,3 +97,67 @@ fn stages_messages_and_log() {
         assert!((v["video_time"].as_f64().unwrap() - 0.04 * i as f64).abs() < 1e-9);
     }
 }
+
+/// A live 30 frames/s source through `middle`, reporting every 200 ms with max-lag=150:
+/// the bus messages of egress and the warnings.
+fn live_run(middle: &str) -> (Vec<gst::Structure>, Vec<String>, usize) {
+    let r = run_full(
+        &format!(
+            "videotestsrc is-live=true num-buffers=45 ! video/x-raw,width=64,height=48,framerate=30/1 \
+             ! timingmeta mode=ingress ! {middle} \
+             ! timingmeta mode=egress interval=200 max-lag=150 ! fakesink name=sink sync=false"
+        ),
+        no_feed,
+    )
+    .unwrap();
+    let msgs = r
+        .messages
+        .into_iter()
+        .filter(|m| m.name() == "courtvision-timing")
+        .collect();
+    (msgs, r.warnings, r.frames.len())
+}
+
+#[test]
+fn a_live_stream_that_keeps_up_has_little_lag_and_no_warning() {
+    let (msgs, warnings, frames) = live_run("identity");
+    assert_eq!(frames, 45);
+    let last = msgs.last().unwrap();
+    assert!(last.get::<bool>("live").unwrap());
+    assert_eq!(last.get::<u64>("drops").unwrap(), 0);
+    for m in &msgs {
+        let p95 = m.get::<f64>("lag-p95").unwrap();
+        assert!((0.0..150.0).contains(&p95), "lag p95 {p95} ms in {m}");
+    }
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn a_live_stream_that_falls_behind_reports_its_lag_and_warns() {
+    // 60 ms a frame against a frame every 33 ms: each frame is later than the one before.
+    let (msgs, warnings, frames) = live_run("identity sleep-time=60000");
+    assert_eq!(frames, 45, "nothing dropped here, only late");
+    let lag_max = msgs
+        .iter()
+        .map(|m| m.get::<f64>("lag-max").unwrap())
+        .fold(0.0, f64::max);
+    // 45 frames take 2.7 s to process against 1.5 s of video: the last is > 1 s behind.
+    assert!(lag_max > 1000.0, "lag max {lag_max} ms");
+    let p50 = msgs.last().unwrap().get::<f64>("latency-p50").unwrap();
+    assert!(
+        p50 < lag_max / 2.0,
+        "ingress-to-egress latency ({p50} ms) does not show the lag"
+    );
+    assert_eq!(warnings.len(), 1, "one warning until it catches up: {warnings:?}");
+    assert!(warnings[0].contains("cannot keep up"), "{}", warnings[0]);
+}
+
+#[test]
+fn frames_dropped_upstream_are_counted() {
+    // A leaky queue in front of a slow stage drops the oldest frames.
+    let (msgs, _, frames) =
+        live_run("queue leaky=downstream max-size-buffers=1 ! identity sleep-time=60000");
+    let drops = msgs.last().unwrap().get::<u64>("drops").unwrap();
+    assert!(drops > 10, "{drops} drops");
+    assert_eq!(frames as u64 + drops, 45, "every frame is either out or counted as dropped");
+}
