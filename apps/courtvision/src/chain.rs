@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The pipelines the command runs, spelled as gst-launch descriptions of the courtvision
+//! elements (the same chain as pipelines/common.sh): sources by URI, the analysis chain with
+//! engines shared by name across every stream of the process, and the outputs.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+
+/// Where inference runs (the detectors' `execution-provider`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Device {
+    Cpu,
+    Cuda,
+    /// CUDA where ONNX Runtime has it and a GPU answers, else the CPU.
+    Auto,
+}
+
+impl Device {
+    fn provider(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+            Device::Auto => "auto",
+        }
+    }
+}
+
+/// Options of the analysis shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct Analysis {
+    /// Where inference runs.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: Device,
+    /// Detector model (players and shuttle) [default: courtvision-det.onnx of the models folder].
+    #[arg(long, value_name = "ONNX")]
+    pub det_model: Option<PathBuf>,
+    /// Pose model (players with skeletons) [default: courtvision-pose.onnx of the models folder].
+    #[arg(long, value_name = "ONNX")]
+    pub pose_model: Option<PathBuf>,
+    /// Detect the shuttle only, without the pose model.
+    #[arg(long)]
+    pub no_pose: bool,
+}
+
+/// The models folder: $COURTVISION_MODELS, else <prefix>/share/courtvision/models next to an
+/// installed binary, else the source tree's models/.
+pub fn models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("COURTVISION_MODELS") {
+        return dir.into();
+    }
+    let installed = std::env::current_exe().ok().and_then(|exe| {
+        let dir = exe.parent()?.parent()?.join("share/courtvision/models");
+        dir.is_dir().then_some(dir)
+    });
+    installed.unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")))
+}
+
+fn model(given: &Option<PathBuf>, name: &str) -> Result<String, String> {
+    let path = given.clone().unwrap_or_else(|| models_dir().join(name));
+    if !path.is_file() {
+        return Err(format!(
+            "model {} not found (--det-model/--pose-model, or COURTVISION_MODELS)",
+            path.display()
+        ));
+    }
+    Ok(gst_quote(&path.canonicalize().unwrap_or(path).display().to_string()))
+}
+
+/// Quotes a value for a gst-launch description.
+pub fn gst_quote(v: &str) -> String {
+    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// How a chain runs: files as fast as they decode, or a live source in real time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    File,
+    /// Live: a leaky queue of this many frames bounds the lag (the oldest frames go first) and
+    /// timingmeta warns past `max_lag_ms`.
+    Live { queue: u32, max_lag_ms: u32 },
+}
+
+impl Analysis {
+    /// Checks the models, so a bad path is one clear error before any stream starts.
+    pub fn check(&self) -> Result<(), String> {
+        model(&self.det_model, "courtvision-det.onnx")?;
+        if !self.no_pose {
+            model(&self.pose_model, "courtvision-pose.onnx")?;
+        }
+        Ok(())
+    }
+
+    /// The analysis chain from decoded video to annotated video with metadata: the elements
+    /// are named (skip, det, pose, egress) so the command can read and steer them.
+    pub fn chain(&self, pace: Pace) -> Result<String, String> {
+        let provider = self.device.provider();
+        let det = model(&self.det_model, "courtvision-det.onnx")?;
+        // Files: interpolate skipped frames between inferred ones (exact, a few frames of
+        // latency); live: hold the last results and bound the batch wait.
+        let (queue, fill, egress) = match pace {
+            Pace::File => (
+                "queue max-size-buffers=8".to_string(),
+                "fill=interpolate".to_string(),
+                "timingmeta name=egress mode=egress".to_string(),
+            ),
+            Pace::Live { queue, max_lag_ms } => (
+                format!(
+                    "queue name=inqueue leaky=downstream max-size-buffers={queue} \
+                     max-size-bytes=0 max-size-time=0"
+                ),
+                "fill=hold max-batch-latency=50".to_string(),
+                format!("timingmeta name=egress mode=egress max-lag={max_lag_ms}"),
+            ),
+        };
+        let mut c = format!(
+            "videoconvert ! timingmeta mode=ingress ! motionskip name=skip mode=adaptive ! {queue} \
+             ! yolodetect name=det model={det} classes=shuttle {fill} execution-provider={provider} \
+             engine-name=courtvision-det-{provider}"
+        );
+        if !self.no_pose {
+            let pose = model(&self.pose_model, "courtvision-pose.onnx")?;
+            c += &format!(
+                " ! posedetect name=pose model={pose} {fill} execution-provider={provider} \
+                 engine-name=courtvision-pose-{provider}"
+            );
+        }
+        c += &format!(" ! overlayrender hud=true ! {egress}");
+        Ok(c)
+    }
+}
+
+/// The source part for a URI: file://, rtsp://, http(s):// through uridecodebin (only
+/// the video stream is linked, an audio stream left unlinked), /dev/videoN and v4l2:// through v4l2src, and courtsrc://
+/// (a rendered live match: courtsrc://?seed=7&players=4).
+pub fn source(uri: &str, live: bool) -> Result<String, String> {
+    if let Some(dev) = uri.strip_prefix("v4l2://").or_else(|| {
+        uri.starts_with("/dev/video").then_some(uri)
+    }) {
+        let dev = if dev.is_empty() { "/dev/video0" } else { dev };
+        return Ok(format!("v4l2src device={} ! decodebin", gst_quote(dev)));
+    }
+    if let Some(rest) = uri.strip_prefix("courtsrc://") {
+        let mut props = Vec::new();
+        for kv in rest.trim_start_matches('/').trim_start_matches('?').split('&') {
+            if kv.is_empty() {
+                continue;
+            }
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("{uri}: expected key=value, got {kv}"))?;
+            if !matches!(k, "seed" | "players" | "sport" | "num-buffers" | "noise") {
+                return Err(format!("{uri}: courtsrc has no setting {k}"));
+            }
+            props.push(format!("{k}={}", gst_quote(v)));
+        }
+        let (w, h) = (1280, 720);
+        return Ok(format!(
+            "courtsrc is-live={live} {} ! video/x-raw,width={w},height={h},framerate=30/1",
+            props.join(" ")
+        ));
+    }
+    let scheme = uri.split_once("://").map(|(s, _)| s).unwrap_or("");
+    match scheme {
+        "file" | "rtsp" | "rtsps" | "http" | "https" => Ok(format!(
+            "uridecodebin uri={}",
+            gst_quote(uri)
+        )),
+        _ => Err(format!(
+            "{uri}: not a source courtvision reads (file://, rtsp://, http(s)://, /dev/videoN, \
+             v4l2://DEVICE, courtsrc://)"
+        )),
+    }
+}
+
+/// A file URI for a path.
+pub fn file_uri(path: &Path) -> Result<String, String> {
+    let abs = path
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    gst::glib::filename_to_uri(&abs, None)
+        .map(|u| u.to_string())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The annotated MP4 output (H.264, the encoder and muxer of GStreamer's plugins).
+pub fn mp4_output(path: &Path) -> String {
+    format!(
+        "videoconvert ! video/x-raw,format=I420 ! queue max-size-buffers=8 \
+         ! x264enc speed-preset=veryfast ! mp4mux \
+         ! filesink location={}",
+        gst_quote(&path.display().to_string())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_by_uri() {
+        assert!(source("rtsp://127.0.0.1:8554/cam", true)
+            .unwrap()
+            .starts_with("uridecodebin uri=\"rtsp://127.0.0.1:8554/cam\""));
+        assert!(source("/dev/video2", true)
+            .unwrap()
+            .starts_with("v4l2src device=\"/dev/video2\""));
+        let c = source("courtsrc://?seed=7&players=2", true).unwrap();
+        assert!(c.contains("seed=\"7\"") && c.contains("players=\"2\""), "{c}");
+        assert!(source("courtsrc://?bogus=1", true).is_err());
+        assert!(source("ftp://host/x.mp4", true).unwrap_err().contains("not a source"));
+        assert!(source("match.mp4", false).is_err(), "a path is not a URI");
+    }
+
+    #[test]
+    fn quoting_survives_spaces_and_quotes() {
+        assert_eq!(gst_quote("a b\"c"), "\"a b\\\"c\"");
+    }
+}
