@@ -30,6 +30,10 @@ pub struct AnalyzeArgs {
     /// Analyse again where the outputs are already complete.
     #[arg(long)]
     pub force: bool,
+    /// Seconds without a frame out after which a job is failed as stuck (a file whose
+    /// decoder neither gives frames nor reports an error).
+    #[arg(long, default_value_t = 60.0)]
+    pub stall_timeout: f64,
     /// Serve the dashboard, /metrics and the API on this address (e.g. 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
@@ -116,22 +120,34 @@ pub fn run(args: AnalyzeArgs, multi: MultiProgress) -> Result<bool, String> {
         .map(|_| {
             let queue = queue.clone();
             let analysis = args.analysis.clone();
+            let stall = Duration::from_secs_f64(args.stall_timeout.max(0.1));
             std::thread::spawn(move || loop {
                 let Some(job) = queue.lock().unwrap().pop_front() else {
                     return;
                 };
-                run_job(&job, &analysis);
+                run_job(&job, &analysis, stall);
             })
         })
         .collect();
     // The display: a bar per running job, from the streams' figures.
     let mut bars: Vec<(Arc<Stream>, ProgressBar)> = Vec::new();
-    let style = ProgressStyle::with_template(
-        "{prefix:>12} [{bar:30}] {percent:>3}% {msg} ETA {eta}",
-    )
-    .unwrap()
-    .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {percent:>3}% {msg} ETA {eta}")
+            .unwrap()
+            .progress_chars("=> ");
+    let interrupted = crate::interrupted();
     loop {
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            // Ctrl-C: the waiting jobs are not started, the running ones stop (their partial
+            // outputs are removed) and the table says so.
+            for job in queue.lock().unwrap().drain(..) {
+                job.stream.set_error(Some("interrupted".into()));
+                job.stream.set_state(State::Stopped);
+            }
+            for s in registry.all() {
+                s.request_stop();
+            }
+        }
         let all = registry.all();
         for s in &all {
             let st = s.status();
@@ -179,7 +195,9 @@ pub fn run(args: AnalyzeArgs, multi: MultiProgress) -> Result<bool, String> {
     bar.finish_and_clear();
     let statuses = registry.statuses();
     print!("{}", crate::summary::table(&statuses));
-    Ok(statuses.iter().all(|s| s.state != State::Failed))
+    Ok(statuses
+        .iter()
+        .all(|s| !matches!(s.state, State::Failed | State::Stopped)))
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -190,7 +208,7 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn run_job(job: &Job, analysis: &Analysis) {
+fn run_job(job: &Job, analysis: &Analysis, stall: Duration) {
     let s = &job.stream;
     let (mp4, jsonl) = (part(&job.mp4), part(&job.jsonl));
     let desc = chain::file_uri(&job.input).and_then(|uri| {
@@ -204,7 +222,7 @@ fn run_job(job: &Job, analysis: &Analysis) {
     });
     let started = Instant::now();
     let ended = match desc {
-        Ok(desc) => s.run_once(&desc, None, |_, _| {}),
+        Ok(desc) => s.run_once(&desc, Some(stall), |_, _| {}),
         Err(e) => Ended::Invalid(e),
     };
     let error = match ended {
@@ -214,7 +232,11 @@ fn run_job(job: &Job, analysis: &Analysis) {
             .err()
             .map(|e| format!("cannot write the outputs: {e}")),
         Ended::Error { text, .. } | Ended::Invalid(text) => Some(text),
-        Ended::Stalled(_) | Ended::Stopped => Some("stopped".into()),
+        Ended::Stalled(d) => Some(format!(
+            "stuck: no frame and no error for {:.0} s (a damaged or truncated file?)",
+            d.as_secs_f64()
+        )),
+        Ended::Stopped => Some("interrupted".into()),
     };
     tracing::debug!(job = %s.name, secs = started.elapsed().as_secs_f64(), "ended");
     match error {
@@ -223,8 +245,13 @@ fn run_job(job: &Job, analysis: &Analysis) {
             tracing::error!(job = %s.name, "{e}");
             let _ = std::fs::remove_file(&mp4);
             let _ = std::fs::remove_file(&jsonl);
+            let stopped = s.stopping();
             s.set_error(Some(e));
-            s.set_state(State::Failed);
+            s.set_state(if stopped {
+                State::Stopped
+            } else {
+                State::Failed
+            });
         }
     }
 }

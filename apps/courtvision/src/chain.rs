@@ -64,7 +64,9 @@ fn model(given: &Option<PathBuf>, name: &str) -> Result<String, String> {
             path.display()
         ));
     }
-    Ok(gst_quote(&path.canonicalize().unwrap_or(path).display().to_string()))
+    Ok(gst_quote(
+        &path.canonicalize().unwrap_or(path).display().to_string(),
+    ))
 }
 
 /// Quotes a value for a gst-launch description.
@@ -76,9 +78,14 @@ pub fn gst_quote(v: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pace {
     File,
-    /// Live: a leaky queue of this many frames bounds the lag (the oldest frames go first) and
-    /// timingmeta warns past `max_lag_ms`.
-    Live { queue: u32, max_lag_ms: u32 },
+    /// Live: a queue of this many frames in front of the detectors (named `inqueue`: the live
+    /// command makes it leaky once the source says it is live, so it bounds the lag by dropping
+    /// the oldest frames; a file played in `live` loses none), and timingmeta warns past
+    /// `max_lag_ms`.
+    Live {
+        queue: u32,
+        max_lag_ms: u32,
+    },
 }
 
 impl Analysis {
@@ -97,7 +104,8 @@ impl Analysis {
         let provider = self.device.provider();
         let det = model(&self.det_model, "courtvision-det.onnx")?;
         // Files: interpolate skipped frames between inferred ones (exact, a few frames of
-        // latency); live: hold the last results and bound the batch wait.
+        // latency); live: hold the last results, one frame a batch (frames of several streams
+        // still batch together in the shared engine).
         let (queue, fill, egress) = match pace {
             Pace::File => (
                 "queue max-size-buffers=8".to_string(),
@@ -106,10 +114,9 @@ impl Analysis {
             ),
             Pace::Live { queue, max_lag_ms } => (
                 format!(
-                    "queue name=inqueue leaky=downstream max-size-buffers={queue} \
-                     max-size-bytes=0 max-size-time=0"
+                    "queue name=inqueue max-size-buffers={queue} max-size-bytes=0 max-size-time=0"
                 ),
-                "fill=hold max-batch-latency=50".to_string(),
+                "fill=hold batch-size=1".to_string(),
                 format!("timingmeta name=egress mode=egress max-lag={max_lag_ms}"),
             ),
         };
@@ -134,15 +141,20 @@ impl Analysis {
 /// the video stream is linked, an audio stream left unlinked), /dev/videoN and v4l2:// through v4l2src, and courtsrc://
 /// (a rendered live match: courtsrc://?seed=7&players=4).
 pub fn source(uri: &str, live: bool) -> Result<String, String> {
-    if let Some(dev) = uri.strip_prefix("v4l2://").or_else(|| {
-        uri.starts_with("/dev/video").then_some(uri)
-    }) {
+    if let Some(dev) = uri
+        .strip_prefix("v4l2://")
+        .or_else(|| uri.starts_with("/dev/video").then_some(uri))
+    {
         let dev = if dev.is_empty() { "/dev/video0" } else { dev };
         return Ok(format!("v4l2src device={} ! decodebin", gst_quote(dev)));
     }
     if let Some(rest) = uri.strip_prefix("courtsrc://") {
         let mut props = Vec::new();
-        for kv in rest.trim_start_matches('/').trim_start_matches('?').split('&') {
+        for kv in rest
+            .trim_start_matches('/')
+            .trim_start_matches('?')
+            .split('&')
+        {
             if kv.is_empty() {
                 continue;
             }
@@ -162,10 +174,9 @@ pub fn source(uri: &str, live: bool) -> Result<String, String> {
     }
     let scheme = uri.split_once("://").map(|(s, _)| s).unwrap_or("");
     match scheme {
-        "file" | "rtsp" | "rtsps" | "http" | "https" => Ok(format!(
-            "uridecodebin uri={}",
-            gst_quote(uri)
-        )),
+        "file" | "rtsp" | "rtsps" | "http" | "https" => {
+            Ok(format!("uridecodebin uri={}", gst_quote(uri)))
+        }
         _ => Err(format!(
             "{uri}: not a source courtvision reads (file://, rtsp://, http(s)://, /dev/videoN, \
              v4l2://DEVICE, courtsrc://)"
@@ -206,9 +217,14 @@ mod tests {
             .unwrap()
             .starts_with("v4l2src device=\"/dev/video2\""));
         let c = source("courtsrc://?seed=7&players=2", true).unwrap();
-        assert!(c.contains("seed=\"7\"") && c.contains("players=\"2\""), "{c}");
+        assert!(
+            c.contains("seed=\"7\"") && c.contains("players=\"2\""),
+            "{c}"
+        );
         assert!(source("courtsrc://?bogus=1", true).is_err());
-        assert!(source("ftp://host/x.mp4", true).unwrap_err().contains("not a source"));
+        assert!(source("ftp://host/x.mp4", true)
+            .unwrap_err()
+            .contains("not a source"));
         assert!(source("match.mp4", false).is_err(), "a path is not a URI");
     }
 

@@ -45,8 +45,7 @@ impl App {
 /// Binds `addr` (an error now if it cannot) and serves `app` on a thread of its own until the
 /// process ends; the address bound (port 0 picks one).
 pub fn serve(addr: SocketAddr, app: Arc<App>) -> Result<SocketAddr, String> {
-    let listener =
-        std::net::TcpListener::bind(addr).map_err(|e| format!("--http {addr}: {e}"))?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("--http {addr}: {e}"))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| format!("--http {addr}: {e}"))?;
@@ -89,9 +88,18 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 
 fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX) }))
-        .route("/app.js", get(|| async { asset("text/javascript", APP_JS) }))
-        .route("/uplot.js", get(|| async { asset("text/javascript", UPLOT_JS) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript", APP_JS) }),
+        )
+        .route(
+            "/uplot.js",
+            get(|| async { asset("text/javascript", UPLOT_JS) }),
+        )
         .route("/uplot.css", get(|| async { asset("text/css", UPLOT_CSS) }))
         .route("/metrics", get(metrics))
         .route("/api/sources", get(sources).post(add_source))
@@ -107,7 +115,10 @@ async fn metrics(AxState(app): AxState<Arc<App>>) -> Response {
         crate::metrics::render(&statuses, nvml.as_ref())
     };
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()

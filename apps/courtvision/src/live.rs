@@ -4,8 +4,11 @@
 //! fails or stops sending is rebuilt after a pause that doubles up to a bound; a source whose
 //! data is bad (no type found, no decoder) fails at once.
 //!
-//! When a source cannot keep up (timingmeta's lag p95 above `--max-lag`, or frames dropped by
-//! the leaky queue in front of the detectors), the policy skips more: motionskip's `min-skip`
+//! A live source (one that answers the LATENCY query as live: cameras, RTSP) drops frames
+//! rather than fall behind: the queue in front of the detectors becomes leaky at its first
+//! report. A file is not live and loses no frame. When a live source cannot keep up
+//! (timingmeta's lag p95 above `--max-lag`, or frames dropped by that queue), the policy skips
+//! more: motionskip's `min-skip`
 //! goes up a step per report, to `MAX_LEVEL`; after five calm reports (lag under half the
 //! bound, no drops) it comes down a step. The leaky queue bounds the lag meanwhile by dropping
 //! the oldest frames, which timingmeta counts.
@@ -118,7 +121,12 @@ impl Live {
         // Checked now, so a bad URI is an answer, not a failed stream.
         chain::source(&uri, true)?;
         let jsonl = self.args.out.join(format!("{name}.jsonl"));
-        let stream = Stream::new(&name, &uri, State::Connecting, vec![jsonl.display().to_string()]);
+        let stream = Stream::new(
+            &name,
+            &uri,
+            State::Connecting,
+            vec![jsonl.display().to_string()],
+        );
         self.registry.add(stream.clone());
         let me = self.clone();
         let s = stream.clone();
@@ -201,7 +209,11 @@ impl Live {
                 }
                 Ended::Eos => "the source ended the stream".to_string(),
                 Ended::Stalled(d) => format!("no frame for {:.1} s", d.as_secs_f64()),
-                Ended::Invalid(e) | Ended::Error { text: e, content: true } => {
+                Ended::Invalid(e)
+                | Ended::Error {
+                    text: e,
+                    content: true,
+                } => {
                     tracing::error!(stream = %s.name, "{e}");
                     s.set_error(Some(e));
                     s.set_state(State::Failed);
@@ -256,6 +268,8 @@ impl Live {
 
 /// The live policy of one source (see the module's comment).
 struct Policy {
+    /// The queue in front of the detectors was made leaky (this connection).
+    leaky: bool,
     level: u32,
     calm: u32,
     drops: u64,
@@ -265,6 +279,7 @@ struct Policy {
 impl Policy {
     fn new(max_lag: f64) -> Policy {
         Policy {
+            leaky: false,
             level: 0,
             calm: 0,
             drops: 0,
@@ -275,11 +290,18 @@ impl Policy {
     /// timingmeta's drop count starts again with each connection.
     fn new_connection(&mut self) {
         self.drops = 0;
+        self.leaky = false;
     }
 
     fn step(&mut self, s: &Stream, pipeline: &gst::Pipeline, m: &gst::StructureRef) {
         if !m.get::<bool>("live").unwrap_or(false) {
             return;
+        }
+        if !self.leaky {
+            if let Some(q) = pipeline.by_name("inqueue") {
+                q.set_property_from_str("leaky", "downstream");
+            }
+            self.leaky = true;
         }
         let lag = m.get::<f64>("lag-p95").unwrap_or(0.0);
         let drops = m.get::<u64>("drops").unwrap_or(0);
@@ -322,7 +344,10 @@ pub fn run(args: LiveArgs) -> Result<bool, String> {
         return Err("no source: give SOURCE URIs, or --http to add them from the dashboard".into());
     }
     if let Some(addr) = args.http {
-        crate::http::serve(addr, crate::http::App::new(live.registry.clone(), Some(live.clone())))?;
+        crate::http::serve(
+            addr,
+            crate::http::App::new(live.registry.clone(), Some(live.clone())),
+        )?;
     }
     let interrupted = crate::interrupted();
     live.wait(|| interrupted.load(std::sync::atomic::Ordering::Relaxed));

@@ -23,7 +23,11 @@ use clap::{Parser, Subcommand};
 use indicatif::MultiProgress;
 
 #[derive(Parser)]
-#[command(name = "courtvision", version, about = "Sports video analysis with the courtvision GStreamer elements")]
+#[command(
+    name = "courtvision",
+    version,
+    about = "Sports video analysis with the courtvision GStreamer elements"
+)]
 struct Cli {
     /// Log filter (tracing's EnvFilter: error, warn, info, debug, or per target)
     /// [default: warn for analyze, info for live].

@@ -25,25 +25,86 @@ fn counter(r: &Registry, name: &str, help: &str) -> IntCounterVec {
 /// The text of /metrics for these streams, with GPU figures from `nvml` where present.
 pub fn render(streams: &[Status], nvml: Option<&Nvml>) -> String {
     let r = Registry::new();
-    let fps = gauge(&r, "courtvision_stream_fps", "Frames per second out of the stream over the last report window", &["stream"]);
-    let latency = gauge(&r, "courtvision_stream_latency_ms", "Ingress-to-egress latency of the analysis (ms)", &["stream", "quantile"]);
-    let lag = gauge(&r, "courtvision_stream_lag_ms", "Lag of the output behind a live source (ms)", &["stream", "quantile"]);
-    let state = gauge(&r, "courtvision_stream_state", "1 for the stream's current state", &["stream", "state"]);
-    let level = gauge(&r, "courtvision_stream_skip_level", "Frames the live policy skips in a row at least (0 = as configured)", &["stream"]);
-    let position = gauge(&r, "courtvision_stream_position_seconds", "Position in the input", &["stream"]);
-    let duration = gauge(&r, "courtvision_stream_duration_seconds", "Duration of the input (0 = unknown or live)", &["stream"]);
-    let frames = counter(&r, "courtvision_stream_frames_total", "Frames out of the analysis");
-    let inferred = counter(&r, "courtvision_stream_inferred_total", "Frames the detectors ran on");
-    let skipped = counter(&r, "courtvision_stream_skipped_total", "Frames motionskip skipped");
-    let drops = counter(&r, "courtvision_stream_drops_total", "Frames dropped before the output (a live stream that could not keep up)");
-    let detections = counter(&r, "courtvision_stream_detections_total", "Detections out of the analysis");
-    let reconnects = counter(&r, "courtvision_stream_reconnects_total", "Connections after the first");
+    let fps = gauge(
+        &r,
+        "courtvision_stream_fps",
+        "Frames per second out of the stream over the last report window",
+        &["stream"],
+    );
+    let latency = gauge(
+        &r,
+        "courtvision_stream_latency_ms",
+        "Ingress-to-egress latency of the analysis (ms)",
+        &["stream", "quantile"],
+    );
+    let lag = gauge(
+        &r,
+        "courtvision_stream_lag_ms",
+        "Lag of the output behind a live source (ms)",
+        &["stream", "quantile"],
+    );
+    let state = gauge(
+        &r,
+        "courtvision_stream_state",
+        "1 for the stream's current state",
+        &["stream", "state"],
+    );
+    let level = gauge(
+        &r,
+        "courtvision_stream_skip_level",
+        "Frames the live policy skips in a row at least (0 = as configured)",
+        &["stream"],
+    );
+    let position = gauge(
+        &r,
+        "courtvision_stream_position_seconds",
+        "Position in the input",
+        &["stream"],
+    );
+    let duration = gauge(
+        &r,
+        "courtvision_stream_duration_seconds",
+        "Duration of the input (0 = unknown or live)",
+        &["stream"],
+    );
+    let frames = counter(
+        &r,
+        "courtvision_stream_frames_total",
+        "Frames out of the analysis",
+    );
+    let inferred = counter(
+        &r,
+        "courtvision_stream_inferred_total",
+        "Frames the detectors ran on",
+    );
+    let skipped = counter(
+        &r,
+        "courtvision_stream_skipped_total",
+        "Frames motionskip skipped",
+    );
+    let drops = counter(
+        &r,
+        "courtvision_stream_drops_total",
+        "Frames dropped before the output (a live stream that could not keep up)",
+    );
+    let detections = counter(
+        &r,
+        "courtvision_stream_detections_total",
+        "Detections out of the analysis",
+    );
+    let reconnects = counter(
+        &r,
+        "courtvision_stream_reconnects_total",
+        "Connections after the first",
+    );
     for s in streams {
         let n = s.name.as_str();
         let f = &s.figures;
         fps.with_label_values(&[n]).set(f.fps);
         latency.with_label_values(&[n, "0.5"]).set(f.latency_p50_ms);
-        latency.with_label_values(&[n, "0.95"]).set(f.latency_p95_ms);
+        latency
+            .with_label_values(&[n, "0.95"])
+            .set(f.latency_p95_ms);
         lag.with_label_values(&[n, "0.5"]).set(f.lag_p50_ms);
         lag.with_label_values(&[n, "0.95"]).set(f.lag_p95_ms);
         for st in State::ALL {
@@ -76,10 +137,30 @@ pub fn render(streams: &[Status], nvml: Option<&Nvml>) -> String {
 }
 
 fn gpu(r: &Registry, nvml: &Nvml) {
-    let util = gauge(r, "courtvision_gpu_utilization_percent", "GPU utilisation (NVML)", &["gpu", "name"]);
-    let used = gauge(r, "courtvision_gpu_memory_used_bytes", "GPU memory in use (NVML)", &["gpu", "name"]);
-    let total = gauge(r, "courtvision_gpu_memory_total_bytes", "GPU memory (NVML)", &["gpu", "name"]);
-    let dec = gauge(r, "courtvision_gpu_decoder_utilization_percent", "Video decoder (NVDEC) utilisation (NVML)", &["gpu", "name"]);
+    let util = gauge(
+        r,
+        "courtvision_gpu_utilization_percent",
+        "GPU utilisation (NVML)",
+        &["gpu", "name"],
+    );
+    let used = gauge(
+        r,
+        "courtvision_gpu_memory_used_bytes",
+        "GPU memory in use (NVML)",
+        &["gpu", "name"],
+    );
+    let total = gauge(
+        r,
+        "courtvision_gpu_memory_total_bytes",
+        "GPU memory (NVML)",
+        &["gpu", "name"],
+    );
+    let dec = gauge(
+        r,
+        "courtvision_gpu_decoder_utilization_percent",
+        "Video decoder (NVDEC) utilisation (NVML)",
+        &["gpu", "name"],
+    );
     for i in 0..nvml.device_count().unwrap_or(0) {
         let Ok(d) = nvml.device_by_index(i) else {
             continue;

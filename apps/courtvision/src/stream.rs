@@ -125,7 +125,10 @@ pub enum Ended {
     Eos,
     /// An error on the bus (element: message); `content` when the data itself is bad (no
     /// type found, wrong type, no decoder), which no reconnection mends.
-    Error { text: String, content: bool },
+    Error {
+        text: String,
+        content: bool,
+    },
     /// The pipeline could not be built (a missing element, a bad description).
     Invalid(String),
     /// No frame for the stall timeout.
@@ -174,16 +177,16 @@ impl Stream {
 
     pub fn set_state(&self, state: State) {
         let mut s = self.status.lock().unwrap();
+        let mut span = self.span.lock().unwrap();
+        if state == State::Connecting && span.0.is_none() {
+            span.0 = Some(Instant::now());
+        }
+        if state.finished() && span.1.is_none() {
+            span.1 = Some(Instant::now());
+        }
         if s.state != state {
             tracing::info!(stream = %self.name, from = s.state.name(), to = state.name(), "state");
             s.state = state;
-            let mut span = self.span.lock().unwrap();
-            if state == State::Connecting && span.0.is_none() {
-                span.0 = Some(Instant::now());
-            }
-            if state.finished() {
-                span.1 = Some(Instant::now());
-            }
         }
     }
 
@@ -322,8 +325,10 @@ impl Stream {
             }
             let frames = counters.frames.load(Ordering::Relaxed);
             self.frames_now.store(frames, Ordering::Relaxed);
-            self.detections_now
-                .store(counters.detections.load(Ordering::Relaxed), Ordering::Relaxed);
+            self.detections_now.store(
+                counters.detections.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
             let last = *counters.last.lock().unwrap();
             if frames > 0 && self.state() == State::Connecting {
                 self.set_state(State::Live);
@@ -358,8 +363,10 @@ impl Stream {
         };
         self.frames_now
             .store(counters.frames.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.detections_now
-            .store(counters.detections.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.detections_now.store(
+            counters.detections.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         if let Some((pad, id)) = probe {
             pad.remove_probe(id);
         }

@@ -12,7 +12,15 @@ pub fn table(streams: &[Status]) -> String {
         .max(6);
     let mut out = format!(
         "{:<w$}  {:<10} {:>8} {:>7} {:>8} {:>10} {:>6} {:>10}  {}\n",
-        "stream", "state", "frames", "fps", "time_s", "detections", "drops", "reconnects", "outputs / error"
+        "stream",
+        "state",
+        "frames",
+        "fps",
+        "time_s",
+        "detections",
+        "drops",
+        "reconnects",
+        "outputs / error"
     );
     for s in streams {
         let f = &s.figures;

@@ -148,7 +148,11 @@ fn a_live_stream_that_falls_behind_reports_its_lag_and_warns() {
         p50 < lag_max / 2.0,
         "ingress-to-egress latency ({p50} ms) does not show the lag"
     );
-    assert_eq!(warnings.len(), 1, "one warning until it catches up: {warnings:?}");
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning until it catches up: {warnings:?}"
+    );
     assert!(warnings[0].contains("cannot keep up"), "{}", warnings[0]);
 }
 
@@ -159,5 +163,9 @@ fn frames_dropped_upstream_are_counted() {
         live_run("queue leaky=downstream max-size-buffers=1 ! identity sleep-time=60000");
     let drops = msgs.last().unwrap().get::<u64>("drops").unwrap();
     assert!(drops > 10, "{drops} drops");
-    assert_eq!(frames as u64 + drops, 45, "every frame is either out or counted as dropped");
+    assert_eq!(
+        frames as u64 + drops,
+        45,
+        "every frame is either out or counted as dropped"
+    );
 }
