@@ -26,6 +26,7 @@ SIZE=${DEMO_SIZE:-1280x720}
   ! video/x-raw,width="${SIZE%x*}",height="${SIZE#*x}",framerate=30/1 \
   ! ${ANALYSIS/timingmeta mode=egress/timingmeta mode=egress log-file=$OUT/timing.jsonl} \
   ! metaexport name=sink location="$OUT/demo.jsonl" \
-  ! videoconvert ! queue max-size-buffers=8 ! x264enc speed-preset=veryfast \
+  ! videoconvert ! video/x-raw,format=I420 ! queue max-size-buffers=8 \
+  ! x264enc speed-preset=veryfast tune=zerolatency \
   ! mp4mux ! filesink location="$OUT/demo.mp4"
 echo "wrote $OUT/demo.mp4, $OUT/demo.jsonl ($(wc -l < "$OUT/demo.jsonl") frames) and $OUT/timing.jsonl"

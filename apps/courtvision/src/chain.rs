@@ -139,7 +139,7 @@ impl Analysis {
 
 /// The source part for a URI: file://, rtsp://, http(s):// through uridecodebin (only
 /// the video stream is linked, an audio stream left unlinked), /dev/videoN and v4l2:// through v4l2src, and courtsrc://
-/// (a rendered live match: courtsrc://?seed=7&players=4).
+/// (a rendered live match: courtsrc://?seed=7&players=4&width=640&height=360).
 pub fn source(uri: &str, live: bool) -> Result<String, String> {
     if let Some(dev) = uri
         .strip_prefix("v4l2://")
@@ -150,6 +150,7 @@ pub fn source(uri: &str, live: bool) -> Result<String, String> {
     }
     if let Some(rest) = uri.strip_prefix("courtsrc://") {
         let mut props = Vec::new();
+        let (mut w, mut h) = (1280u32, 720u32);
         for kv in rest
             .trim_start_matches('/')
             .trim_start_matches('?')
@@ -161,12 +162,21 @@ pub fn source(uri: &str, live: bool) -> Result<String, String> {
             let (k, v) = kv
                 .split_once('=')
                 .ok_or_else(|| format!("{uri}: expected key=value, got {kv}"))?;
-            if !matches!(k, "seed" | "players" | "sport" | "num-buffers" | "noise") {
-                return Err(format!("{uri}: courtsrc has no setting {k}"));
+            let size = |v: &str| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| (16..=7680).contains(n))
+                    .ok_or_else(|| format!("{uri}: {k} must be 16..7680"))
+            };
+            match k {
+                "width" => w = size(v)?,
+                "height" => h = size(v)?,
+                "seed" | "players" | "sport" | "num-buffers" | "noise" => {
+                    props.push(format!("{k}={}", gst_quote(v)))
+                }
+                _ => return Err(format!("{uri}: courtsrc has no setting {k}")),
             }
-            props.push(format!("{k}={}", gst_quote(v)));
         }
-        let (w, h) = (1280, 720);
         return Ok(format!(
             "courtsrc is-live={live} {} ! video/x-raw,width={w},height={h},framerate=30/1",
             props.join(" ")
@@ -222,6 +232,9 @@ mod tests {
             "{c}"
         );
         assert!(source("courtsrc://?bogus=1", true).is_err());
+        let c = source("courtsrc://?width=320&height=180", true).unwrap();
+        assert!(c.ends_with("width=320,height=180,framerate=30/1"), "{c}");
+        assert!(source("courtsrc://?width=0", true).is_err());
         assert!(source("ftp://host/x.mp4", true)
             .unwrap_err()
             .contains("not a source"));

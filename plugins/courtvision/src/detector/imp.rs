@@ -413,6 +413,10 @@ impl Detector {
             info: Arc::new(info),
             labels,
             batch_size,
+            max_batch_bytes: match settings.max_batch_bytes {
+                0 => usize::MAX,
+                n => n as usize,
+            },
             preprocess_threads,
             device_preprocess,
             copier,

@@ -58,6 +58,8 @@ struct Batch {
     tensor: BatchTensor,
     entries: Vec<Entry>,
     frames: usize,
+    /// Bytes of the video buffers it holds (inferred and skipped frames).
+    bytes: usize,
     params: DecodeParams,
     /// Time spent putting its frames in.
     fill: Duration,
@@ -116,6 +118,8 @@ pub(super) struct Config {
     pub(super) info: Arc<ModelInfo>,
     pub(super) labels: Vec<Arc<str>>,
     pub(super) batch_size: usize,
+    /// A batch holding this many bytes of video runs partial (`max-batch-bytes`).
+    pub(super) max_batch_bytes: usize,
     pub(super) preprocess_threads: usize,
     /// Frames go to the provider as uint8 and are letterboxed there (`preprocess`).
     pub(super) device_preprocess: bool,
@@ -333,9 +337,19 @@ impl Detector {
             };
             let arrival = wall_clock_ns();
             if MotionMeta::is_skip(&buffer) {
-                // No inference: keep its place among the frames around it.
+                // No inference: keep its place among the frames around it. A batch that holds
+                // too much video with it runs now, partial.
+                let size = buffer.size();
+                let max_bytes = config.max_batch_bytes;
                 self.shared
                     .keep_in_order(f, Entry::Skipped { buffer, arrival });
+                if let Some(b) = f.batch.as_mut() {
+                    b.bytes += size;
+                    if b.bytes >= max_bytes {
+                        let partial = f.batch.take();
+                        self.shared.submit(partial);
+                    }
+                }
                 return lock(&self.shared.queue).flow;
             }
             if f.batch.is_none() {
@@ -382,9 +396,13 @@ impl Detector {
                 return Err(gst::FlowError::Error);
             }
             batch.fill += fill_start.elapsed();
+            batch.bytes += buffer.size();
             batch.entries.push(Entry::Frame { buffer, arrival });
             batch.frames += 1;
-            if batch.frames == batch.tensor.slots() || batch.frames == config.batch_size {
+            if batch.frames == batch.tensor.slots()
+                || batch.frames == config.batch_size
+                || batch.bytes >= config.max_batch_bytes
+            {
                 let full = f.batch.take();
                 self.shared.submit(full);
                 true
@@ -496,6 +514,7 @@ impl Detector {
             tensor,
             entries: Vec::with_capacity(slots),
             frames: 0,
+            bytes: 0,
             params,
             fill: Duration::ZERO,
         })
@@ -1084,6 +1103,7 @@ fn run_batch(
         frames,
         params,
         fill,
+        ..
     } = batch;
     // The engine's part (preprocessing, model, output copy) of the batch's time.
     let mut engine_time = Duration::ZERO;

@@ -68,6 +68,9 @@ pub const DEFAULT_IOU: f64 = 0.7;
 pub const DEFAULT_MAX_DET: u32 = 300;
 /// Batch size when the property is 0 (auto) and the model's batch is dynamic.
 pub const DEFAULT_DYNAMIC_BATCH: usize = 4;
+/// Video a batch may hold before it runs partial: a few 1080p frames, under two at 4K, so a
+/// detector holds at most about twice this (the batch running and the one filling).
+pub const DEFAULT_MAX_BATCH_BYTES: u64 = 48 << 20;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -78,6 +81,7 @@ pub struct Settings {
     pub device_id: u32,
     pub intra_threads: u32,
     pub batch_size: u32,
+    pub max_batch_bytes: u64,
     pub max_batch_latency_ms: u32,
     pub conf_threshold: f64,
     pub iou_threshold: f64,
@@ -106,6 +110,7 @@ impl Default for Settings {
             device_id: 0,
             intra_threads: 0,
             batch_size: 0,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
             max_batch_latency_ms: 0,
             conf_threshold: DEFAULT_CONF,
             iou_threshold: DEFAULT_IOU,
@@ -168,6 +173,12 @@ pub fn properties() -> Vec<glib::ParamSpec> {
             .blurb("Frames per inference batch (0 = the model's static batch, else 4).")
             .maximum(64)
             .default_value(0)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt64::builder("max-batch-bytes")
+            .nick("Max batch bytes")
+            .blurb("Most bytes of video a batch holds (its frames and the skipped frames between them) before it runs partial (0 = no bound).")
+            .default_value(DEFAULT_MAX_BATCH_BYTES)
             .mutable_ready()
             .build(),
         glib::ParamSpecUInt::builder("max-batch-latency")
@@ -309,6 +320,7 @@ impl Settings {
             "device-id" => self.device_id = get(value),
             "intra-threads" => self.intra_threads = get(value),
             "batch-size" => self.batch_size = get(value),
+            "max-batch-bytes" => self.max_batch_bytes = get(value),
             "max-batch-latency" => self.max_batch_latency_ms = get(value),
             "conf-threshold" => self.conf_threshold = get(value),
             "iou-threshold" => self.iou_threshold = get(value),
@@ -338,6 +350,7 @@ impl Settings {
             "device-id" => self.device_id.to_value(),
             "intra-threads" => self.intra_threads.to_value(),
             "batch-size" => self.batch_size.to_value(),
+            "max-batch-bytes" => self.max_batch_bytes.to_value(),
             "max-batch-latency" => self.max_batch_latency_ms.to_value(),
             "conf-threshold" => self.conf_threshold.to_value(),
             "iou-threshold" => self.iou_threshold.to_value(),
