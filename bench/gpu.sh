@@ -19,6 +19,12 @@
 #            timingmeta's ingress-to-egress latency against the model alone at batch 1
 #   equal    the same detections on the CPU and on the GPU: the match through the default
 #            detector and pose model (fp32), CPU provider against CUDA with the letterbox kernel
+#   capacity live 1080p30 streams (the H.264 match paced at its real rate before NVDEC, as a
+#            camera sends it) through detection + pose (fp16, engines shared by name), for
+#            CAP_N streams (default "96 128 160"): each stream's lag behind its source (p95 of
+#            the worst report window after 3 s), the worst and the median stream, drops
+#   soak     SOAK_N live streams (default 64) as in capacity for SOAK_LOOPS plays of the clip
+#            (default 8: about 2 minutes): the process's resident memory every 5 s
 # Details (every command's output) go to $OUT/details.log, the table to $OUT/table.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -145,6 +151,40 @@ case_equal() {
     ! ${chain//batch-size=8/batch-size=8 execution-provider=cuda} ! fakesink name=sink >> "$LOG" 2>&1
   python3 bench/compare_detections.py /tmp/equal-cpu.jsonl /tmp/equal-cuda.jsonl \
     "default detector + pose model fp32 on the match: CPU vs CUDA (frames in CUDA memory)" >> "$TABLE"
+}
+
+# One live 1080p30 stream: paced before the decoder, detection + pose into shared engines.
+live_chain() {
+  echo "multifilesrc location=$CLIPS/match-1080p.h264 loop=true num-buffers=$1 \
+    caps=video/x-h264,stream-format=byte-stream ! h264parse ! identity sync=true ! nvh264dec \
+    ! $CUDA ! timingmeta mode=ingress ! queue leaky=downstream max-size-buffers=16 \
+    ! yolodetect model=$DET16 execution-provider=cuda batch-size=1 engine-name=det classes=shuttle \
+    ! posedetect model=models/courtvision-pose-fp16.onnx execution-provider=cuda batch-size=1 engine-name=pose \
+    ! timingmeta mode=egress ! fakesink sync=false"
+}
+
+case_capacity() {
+  local n line
+  for n in ${CAP_N:-96 128 160}; do
+    line=$(launch $(copies "$n" "$(live_chain 1)"))
+    row "$n live 1080p30 H.264 streams, detection + pose fp16" \
+      "lag p95 worst stream $(field lag_p95_max_ms "$line") ms, median $(field lag_p95_median_ms "$line") ms; drops $(field drops "$line"); $(field all_streams_fps "$line") frames/s; GPU $(field sm "$line")% busy, NVDEC $(field nvdec "$line")%; all running after $(field started_s "$line") s"
+  done
+}
+
+case_soak() {
+  local n=${SOAK_N:-64}
+  rm -f /tmp/rss.txt
+  (timeout 600 $BIN/cvlaunch $(copies "$n" "$(live_chain "${SOAK_LOOPS:-8}")") >> "$LOG" 2>&1 &)
+  sleep 2
+  local pid t=0
+  pid=$(pgrep -f "cvlaunch multifilesrc" | head -1)
+  while kill -0 "$pid" 2>/dev/null; do
+    echo "$t $(awk '/VmRSS/ {print $2}' /proc/"$pid"/status 2>/dev/null)" >> /tmp/rss.txt
+    sleep 5; t=$((t + 5))
+  done
+  cp /tmp/rss.txt "$OUT/soak-rss.txt"
+  row "soak: $n live streams, ${SOAK_LOOPS:-8} plays of the clip" "$(awk '$2 > 0 && $1 >= 30 {if (!a) a=$2; b=$2; if ($2 > m) m=$2} END {printf "RSS after 30 s %.0f MiB, end %.0f MiB, peak %.0f MiB, drift %+.1f%% (peak %+.1f%%)", a/1024, b/1024, m/1024, 100*(b-a)/a, 100*(m-a)/a}' /tmp/rss.txt)"
 }
 
 cases=("$@")

@@ -31,6 +31,9 @@ struct Stats {
     first_eos: Option<(Instant, u64)>,
     json: Option<std::io::BufWriter<std::fs::File>>,
     size: (u32, u32),
+    /// Per egress timingmeta: each report's lag p95 (ms) after the first 3 s of video, and
+    /// the drops of its last report.
+    lag: BTreeMap<String, (Vec<f64>, u64)>,
 }
 
 fn main() {
@@ -125,8 +128,22 @@ fn run() -> Result<(), String> {
     }
     let start = Instant::now();
     courtvision_bench::start(&pipeline)?;
+    let lag_stats = stats.clone();
     let result = courtvision_bench::run_to_eos(&pipeline, |msg| match msg.view() {
         gst::MessageView::Warning(w) => eprintln!("warning: {}", w.error()),
+        gst::MessageView::Element(e)
+            if e.structure()
+                .is_some_and(|s| s.name() == "courtvision-timing" && !progress) =>
+        {
+            let s = e.structure().expect("checked");
+            let src = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
+            let mut st = lag_stats.lock().unwrap();
+            let entry = st.lag.entry(src).or_default();
+            if s.get::<i64>("position").unwrap_or(0) >= 3_000_000_000 {
+                entry.0.push(s.get::<f64>("lag-p95").unwrap_or(0.0));
+            }
+            entry.1 = s.get::<u64>("drops").unwrap_or(0);
+        }
         gst::MessageView::Element(e) if progress => {
             if let Some(s) = e.structure().filter(|s| s.name() == "courtvision-timing") {
                 let pos = s.get::<i64>("position").unwrap_or(-1);
@@ -200,5 +217,22 @@ fn run() -> Result<(), String> {
         dets,
         s.detections
     );
+    // Live capacity: each stream's worst window p95 lag, the worst and the median stream.
+    let mut worst: Vec<f64> = s
+        .lag
+        .values()
+        .filter(|(v, _)| !v.is_empty())
+        .map(|(v, _)| v.iter().copied().fold(0.0, f64::max))
+        .collect();
+    if !worst.is_empty() {
+        worst.sort_by(f64::total_cmp);
+        println!(
+            "lag_streams={} lag_p95_max_ms={:.1} lag_p95_median_ms={:.1} drops={}",
+            worst.len(),
+            worst[worst.len() - 1],
+            worst[worst.len() / 2],
+            s.lag.values().map(|(_, d)| d).sum::<u64>()
+        );
+    }
     result
 }

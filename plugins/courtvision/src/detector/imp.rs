@@ -409,10 +409,12 @@ impl Detector {
             labels: labels.clone(),
             source: Arc::from(name.as_str()),
         };
+        let auto_batch = info.static_batch.is_none() && settings.batch_size == 0;
         let config = Config {
             info: Arc::new(info),
             labels,
             batch_size,
+            auto_batch,
             max_batch_bytes: match settings.max_batch_bytes {
                 0 => usize::MAX,
                 n => n as usize,

@@ -58,8 +58,6 @@ struct Batch {
     tensor: BatchTensor,
     entries: Vec<Entry>,
     frames: usize,
-    /// Bytes of the video buffers it holds (inferred and skipped frames).
-    bytes: usize,
     params: DecodeParams,
     /// Time spent putting its frames in.
     fill: Duration,
@@ -118,7 +116,9 @@ pub(super) struct Config {
     pub(super) info: Arc<ModelInfo>,
     pub(super) labels: Vec<Arc<str>>,
     pub(super) batch_size: usize,
-    /// A batch holding this many bytes of video runs partial (`max-batch-bytes`).
+    /// batch-size=0 on a model without a static batch: the batch is cut to the frames whose
+    /// video fits in `max_batch_bytes` (fewer frames held at 4K).
+    pub(super) auto_batch: bool,
     pub(super) max_batch_bytes: usize,
     pub(super) preprocess_threads: usize,
     /// Frames go to the provider as uint8 and are letterboxed there (`preprocess`).
@@ -140,6 +140,8 @@ pub(super) struct VideoConfig {
     letterbox: Letterbox,
     /// The caps say `memory:CUDAMemory`.
     cuda_memory: bool,
+    /// Frames per batch for this video (see `Config::auto_batch`).
+    batch: usize,
 }
 
 struct Filling {
@@ -337,19 +339,9 @@ impl Detector {
             };
             let arrival = wall_clock_ns();
             if MotionMeta::is_skip(&buffer) {
-                // No inference: keep its place among the frames around it. A batch that holds
-                // too much video with it runs now, partial.
-                let size = buffer.size();
-                let max_bytes = config.max_batch_bytes;
+                // No inference: keep its place among the frames around it.
                 self.shared
                     .keep_in_order(f, Entry::Skipped { buffer, arrival });
-                if let Some(b) = f.batch.as_mut() {
-                    b.bytes += size;
-                    if b.bytes >= max_bytes {
-                        let partial = f.batch.take();
-                        self.shared.submit(partial);
-                    }
-                }
                 return lock(&self.shared.queue).flow;
             }
             if f.batch.is_none() {
@@ -396,13 +388,9 @@ impl Detector {
                 return Err(gst::FlowError::Error);
             }
             batch.fill += fill_start.elapsed();
-            batch.bytes += buffer.size();
             batch.entries.push(Entry::Frame { buffer, arrival });
             batch.frames += 1;
-            if batch.frames == batch.tensor.slots()
-                || batch.frames == config.batch_size
-                || batch.bytes >= config.max_batch_bytes
-            {
+            if batch.frames == batch.tensor.slots() || batch.frames == video.batch {
                 let full = f.batch.take();
                 self.shared.submit(full);
                 true
@@ -437,7 +425,7 @@ impl Detector {
             classes,
             agnostic: settings.agnostic_nms,
         };
-        let slots = config.info.static_batch.unwrap_or(config.batch_size);
+        let slots = config.info.static_batch.unwrap_or(video.batch);
         let spec = config.device_preprocess.then(|| GraphSpec {
             format: video.format,
             matrix: video.matrix,
@@ -514,7 +502,6 @@ impl Detector {
             tensor,
             entries: Vec::with_capacity(slots),
             frames: 0,
-            bytes: 0,
             params,
             fill: Duration::ZERO,
         })
@@ -635,6 +622,11 @@ impl Detector {
                 YuvMatrix::Bt601
             },
             full_range: colorimetry.range() == gst_video::VideoColorRange::Range0_255,
+            batch: if config.auto_batch {
+                (config.max_batch_bytes / info.size().max(1)).clamp(1, config.batch_size)
+            } else {
+                config.batch_size
+            },
             letterbox,
             info,
             cuda_memory: cudamem::is_cuda_caps(caps),
@@ -759,7 +751,10 @@ impl Detector {
                 gst::ClockTime::SECOND.mul_div_floor(fps.denom() as u64, fps.numer() as u64)
             });
         let fill = match frame {
-            Some(frame) => frame * (config.batch_size.saturating_sub(1) as u64),
+            Some(frame) => {
+                let batch = config.video.as_ref().map_or(config.batch_size, |v| v.batch);
+                frame * (batch.saturating_sub(1) as u64)
+            }
             None => gst::ClockTime::from_mseconds(max_wait as u64),
         };
         let held = if lock(&self.settings).fill == Fill::Interpolate {
@@ -1103,7 +1098,6 @@ fn run_batch(
         frames,
         params,
         fill,
-        ..
     } = batch;
     // The engine's part (preprocessing, model, output copy) of the batch's time.
     let mut engine_time = Duration::ZERO;

@@ -298,6 +298,7 @@ impl BaseTransformImpl for TimingMeta {
             .is_some_and(|m| m.detections().iter().any(|d| d.filled));
         let live = self.state.lock().unwrap().as_ref().and_then(|st| st.live);
         let live = live.unwrap_or_else(|| self.query_live());
+        // identity sync=true answers as live: a recording played at its real rate has a lag.
         let lag_ms = if live { self.lag_ms(buf) } else { None };
         let mut guard = self.state.lock().unwrap();
         let st = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
