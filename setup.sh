@@ -48,6 +48,13 @@ then
     || python3 -m pip install -q --break-system-packages "${PIP_PACKAGES[@]}"
 fi
 
+# The dashboard test drives Chromium with playwright-core (pinned by its package-lock.json).
+browser=apps/courtvision/tests/browser
+if [ ! -d "$browser/node_modules/playwright-core" ]; then
+  echo "setup: installing the dashboard test's packages (npm ci)"
+  (cd "$(dirname "$0")/$browser" && npm ci --no-audit --no-fund -q)
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found: install Rust (rustup) first" >&2
   exit 1

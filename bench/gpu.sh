@@ -21,7 +21,7 @@
 #            detector and pose model (fp32), CPU provider against CUDA with the letterbox kernel
 #   capacity live 1080p30 streams (the H.264 match paced at its real rate before NVDEC, as a
 #            camera sends it) through detection + pose (fp16, engines shared by name), for
-#            CAP_N streams (default "96 128 160"): each stream's lag behind its source (p95 of
+#            CAP_N streams (default "32 64 96"): each stream's lag behind its source (p95 of
 #            the worst report window after 3 s), the worst and the median stream, drops
 #   soak     SOAK_N live streams (default 64) as in capacity for SOAK_LOOPS plays of the clip
 #            (default 8: about 2 minutes): the process's resident memory every 5 s
@@ -89,7 +89,7 @@ launch() {
   (nvidia-smi dmon -s u -d 1 > /tmp/dmon.txt 2>&1 &)
   sleep 0.3
   local line
-  line=$(timeout 300 $BIN/cvlaunch "$@" 2>>"$LOG" | tail -1)
+  line=$(timeout 300 $BIN/cvlaunch "$@" 2>>"$LOG" | grep -E '^(frames|lag_streams)=' | tr '\n' ' ')
   pkill -f "nvidia-smi dmon" || true
   log "$line"
   echo "$line $(awk '$1 ~ /^[0-9]+$/ && $2 > 0 {s+=$2; d+=$5; n++}
@@ -165,7 +165,7 @@ live_chain() {
 
 case_capacity() {
   local n line
-  for n in ${CAP_N:-96 128 160}; do
+  for n in ${CAP_N:-32 64 96}; do
     line=$(launch $(copies "$n" "$(live_chain 1)"))
     row "$n live 1080p30 H.264 streams, detection + pose fp16" \
       "lag p95 worst stream $(field lag_p95_max_ms "$line") ms, median $(field lag_p95_median_ms "$line") ms; drops $(field drops "$line"); $(field all_streams_fps "$line") frames/s; GPU $(field sm "$line")% busy, NVDEC $(field nvdec "$line")%; all running after $(field started_s "$line") s"
@@ -175,10 +175,8 @@ case_capacity() {
 case_soak() {
   local n=${SOAK_N:-64}
   rm -f /tmp/rss.txt
-  (timeout 600 $BIN/cvlaunch $(copies "$n" "$(live_chain "${SOAK_LOOPS:-8}")") >> "$LOG" 2>&1 &)
-  sleep 2
-  local pid t=0
-  pid=$(pgrep -f "cvlaunch multifilesrc" | head -1)
+  $BIN/cvlaunch $(copies "$n" "$(live_chain "${SOAK_LOOPS:-8}")") >> "$LOG" 2>&1 &
+  local pid=$! t=0
   while kill -0 "$pid" 2>/dev/null; do
     echo "$t $(awk '/VmRSS/ {print $2}' /proc/"$pid"/status 2>/dev/null)" >> /tmp/rss.txt
     sleep 5; t=$((t + 5))

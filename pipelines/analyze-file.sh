@@ -9,6 +9,7 @@ IN=$(realpath "$1"); OUT=$(realpath -m "$2")
 [ -r "$IN" ] || { echo "$0: cannot read $1" >&2; exit 1; }
 . "$(dirname "$0")/common.sh"
 "${LAUNCH[@]}" filesrc location="$IN" ! decodebin ! videoconvert ! $ANALYSIS \
-  ! metaexport name=sink location="${OUT%.*}.jsonl" ! videoconvert ! x264enc speed-preset=veryfast \
+  ! metaexport name=sink location="${OUT%.*}.jsonl" ! videoconvert ! video/x-raw,format=I420 \
+  ! x264enc speed-preset=veryfast tune=zerolatency \
   ! mp4mux ! filesink location="$OUT"
 echo "wrote $OUT and ${OUT%.*}.jsonl"

@@ -465,6 +465,7 @@ fn live_sources_reconnect_end_fail_and_come_and_go_without_touching_the_others()
         lines(&out.join("cam.jsonl"))
     );
     server.kill().unwrap();
+    server.wait().unwrap();
 }
 
 #[test]
