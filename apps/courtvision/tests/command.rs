@@ -76,6 +76,26 @@ fn decoded_frames(path: &Path) -> u64 {
     frames
 }
 
+/// `courtvision analyze` of `inputs` into `out`, `jobs` at a time, on the CPU, detection only.
+fn analyze(out: &Path, jobs: u32, inputs: &[PathBuf]) -> std::process::Output {
+    Command::new(BIN)
+        .args([
+            "analyze",
+            "--device",
+            "cpu",
+            "--no-pose",
+            "--stall-timeout",
+            "10",
+        ])
+        .arg("--jobs")
+        .arg(jobs.to_string())
+        .arg("--out")
+        .arg(out)
+        .args(inputs)
+        .output()
+        .unwrap()
+}
+
 /// Bytes that are no media format.
 fn noise(n: u32) -> Vec<u8> {
     (0..n)
@@ -229,26 +249,12 @@ fn analyze_runs_a_queue_reports_failures_and_skips_what_is_complete() {
     let whole = std::fs::read(d.join("a.mp4")).unwrap();
     std::fs::write(d.join("cut.mp4"), &whole[..whole.len() / 3]).unwrap();
     let out = d.join("out");
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "analyze",
-            "--out",
-            out.to_str().unwrap(),
-            "--jobs",
-            "2",
-            "--device",
-            "cpu",
-            "--no-pose",
-            "--stall-timeout",
-            "10",
-        ];
-        args.extend_from_slice(extra);
-        for f in ["a.mp4", "noise.mp4", "b.mp4", "cut.mp4"] {
-            args.push(Box::leak(d.join(f).display().to_string().into_boxed_str()));
-        }
-        Command::new(BIN).args(&args).output().unwrap()
-    };
-    let first = run(&[]);
+    let inputs: Vec<PathBuf> = ["a.mp4", "noise.mp4", "b.mp4", "cut.mp4"]
+        .iter()
+        .map(|f| d.join(f))
+        .collect();
+    let run = || analyze(&out, 2, &inputs);
+    let first = run();
     let table = String::from_utf8_lossy(&first.stdout).to_string();
     assert_eq!(
         first.status.code(),
@@ -291,7 +297,7 @@ fn analyze_runs_a_queue_reports_failures_and_skips_what_is_complete() {
         45,
         "the annotated video, every frame"
     );
-    let again = run(&[]);
+    let again = run();
     let table = String::from_utf8_lossy(&again.stdout).to_string();
     assert!(
         row(&table, "a").contains("skipped") && row(&table, "b").contains("skipped"),
@@ -313,27 +319,14 @@ fn truncated_files_fail_every_time_and_never_hang() {
     clip(&d.join("whole.mp4"), 1, 30);
     let whole = std::fs::read(d.join("whole.mp4")).unwrap();
     let runs = 40;
-    let mut args: Vec<String> = [
-        "analyze",
-        "--jobs",
-        "4",
-        "--device",
-        "cpu",
-        "--no-pose",
-        "--stall-timeout",
-        "10",
-        "--out",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(d.join("out").display().to_string());
-    for i in 0..runs {
-        let p = d.join(format!("cut{i}.mp4"));
-        std::fs::write(&p, &whole[..whole.len() / 3]).unwrap();
-        args.push(p.display().to_string());
-    }
-    let out = Command::new(BIN).args(&args).output().unwrap();
+    let inputs: Vec<PathBuf> = (0..runs)
+        .map(|i| {
+            let p = d.join(format!("cut{i}.mp4"));
+            std::fs::write(&p, &whole[..whole.len() / 3]).unwrap();
+            p
+        })
+        .collect();
+    let out = analyze(&d.join("out"), 4, &inputs);
     let table = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(out.status.code(), Some(1), "{table}");
     let failed = table.lines().filter(|l| l.contains(" failed ")).count();
