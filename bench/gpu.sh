@@ -154,12 +154,13 @@ case_equal() {
 }
 
 # One live 1080p30 stream: paced before the decoder, detection + pose into shared engines.
+# DET_OPTS / POSE_OPTS replace the per-element batching options.
 live_chain() {
   echo "multifilesrc location=$CLIPS/match-1080p.h264 loop=true num-buffers=$1 \
     caps=video/x-h264,stream-format=byte-stream ! h264parse ! identity sync=true ! nvh264dec \
     ! $CUDA ! timingmeta mode=ingress ! queue leaky=downstream max-size-buffers=16 \
-    ! yolodetect model=$DET16 execution-provider=cuda batch-size=1 engine-name=det classes=shuttle \
-    ! posedetect model=models/courtvision-pose-fp16.onnx execution-provider=cuda batch-size=1 engine-name=pose \
+    ! yolodetect model=$DET16 execution-provider=cuda ${DET_OPTS:-batch-size=1 engine-name=det} classes=shuttle \
+    ${POSE_OPTS-! posedetect model=models/courtvision-pose-fp16.onnx execution-provider=cuda batch-size=1 engine-name=pose} \
     ! timingmeta mode=egress ! fakesink sync=false"
 }
 
@@ -170,6 +171,25 @@ case_capacity() {
     row "$n live 1080p30 H.264 streams, detection + pose fp16" \
       "lag p95 worst stream $(field lag_p95_max_ms "$line") ms, median $(field lag_p95_median_ms "$line") ms; drops $(field drops "$line"); $(field all_streams_fps "$line") frames/s; GPU $(field sm "$line")% busy, NVDEC $(field nvdec "$line")%; all running after $(field started_s "$line") s"
   done
+}
+
+# What limits live streams: the same 16 streams with the detectors' start-up logged, and
+# variants of the per-element batching, each row with its rate and start-up.
+case_diag() {
+  local n=${DIAG_N:-16} line v
+  for v in "shared b1 det+pose|||" \
+           "shared b1 det only|batch-size=1 engine-name=det||none" \
+           "own sessions b1 det only|batch-size=1||none" \
+           "shared b4 lat40 det only|batch-size=4 max-batch-latency=40 engine-name=det||none"; do
+    IFS='|' read -r name det _ nopose <<<"$v"
+    local chain
+    if [ "$nopose" = none ]; then chain=$(DET_OPTS=$det POSE_OPTS= live_chain 2)
+    else chain=$(DET_OPTS=$det live_chain 2); fi
+    line=$(launch $(copies "$n" "$chain"))
+    row "diag $n streams: $name" "steady $(field steady_fps "$line") frames/s, all running after $(field started_s "$line") s, lag p95 median $(field lag_p95_median_ms "$line") ms, drops $(field drops "$line"), GPU $(field sm "$line")%"
+  done
+  GST_DEBUG=yolodetect:4,posedetect:4 timeout 120 $BIN/cvlaunch $(copies 4 "$(live_chain 1)") 2>&1 \
+    | grep -E "loaded|READY|PAUSED" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-220 > "$OUT/diag-load.log"
 }
 
 case_soak() {

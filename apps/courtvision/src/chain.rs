@@ -120,8 +120,16 @@ impl Analysis {
                 format!("timingmeta name=egress mode=egress max-lag={max_lag_ms}"),
             ),
         };
+        // Files: motionskip decides in the decoding thread and the queue feeds the detectors.
+        // Live: the queue comes first, so the frames it drops are dropped before motionskip
+        // decides which of the rest to infer.
+        let skip = "motionskip name=skip mode=adaptive";
+        let front = match pace {
+            Pace::File => format!("{skip} ! {queue}"),
+            Pace::Live { .. } => format!("{queue} ! {skip}"),
+        };
         let mut c = format!(
-            "videoconvert ! timingmeta mode=ingress ! motionskip name=skip mode=adaptive ! {queue} \
+            "videoconvert ! timingmeta mode=ingress ! {front} \
              ! yolodetect name=det model={det} classes=shuttle {fill} execution-provider={provider} \
              engine-name=courtvision-det-{provider}"
         );

@@ -353,7 +353,7 @@ fn live_sources_reconnect_end_fail_and_come_and_go_without_touching_the_others()
         &cam,
         &short,
         &bad,
-        "synth=courtsrc://?seed=4&players=2",
+        "synth=courtsrc://?seed=4&players=2&width=320&height=180",
         "--out",
         out.to_str().unwrap(),
         "--http",
@@ -366,7 +366,7 @@ fn live_sources_reconnect_end_fail_and_come_and_go_without_touching_the_others()
         "--max-backoff",
         "1",
         "--stall-timeout",
-        "3",
+        "8",
     ]);
     let url = cmd.url();
     wait_for("the camera live", 90, || {
@@ -439,7 +439,9 @@ fn live_sources_reconnect_end_fail_and_come_and_go_without_touching_the_others()
         other => panic!("adding a bad URI: {other:?}"),
     }
     let r = ureq::post(&format!("{url}/api/sources"))
-        .send_json(serde_json::json!({"uri": "courtsrc://?seed=8", "name": "second"}))
+        .send_json(
+            serde_json::json!({"uri": "courtsrc://?seed=8&width=320&height=180", "name": "second"}),
+        )
         .unwrap();
     assert_eq!(r.status(), 201);
     wait_for("the added source live", 90, || {
@@ -476,7 +478,7 @@ fn the_dashboard_in_headless_chromium() {
     let cmd = Running::start(&[
         "live",
         &short,
-        "synth=courtsrc://?seed=6&players=2",
+        "synth=courtsrc://?seed=6&players=2&width=320&height=180",
         "--out",
         out.to_str().unwrap(),
         "--http",

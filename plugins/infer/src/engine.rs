@@ -1309,9 +1309,13 @@ fn register_provider(
         )));
     }
     let result = if p == Provider::Cuda {
+        // cuDNN's exhaustive search (ONNX Runtime's default) benchmarks every convolution
+        // again for each new input shape: a shared engine runs batches of 1 to 32 frames, and
+        // each new size stalled every stream on it for hundreds of ms during the first seconds.
         ep::CUDA::default()
             .with_device_id(cfg.device_id)
             .with_cuda_graph(cfg.cuda_graph)
+            .with_conv_algorithm_search(ep::cuda::ConvAlgorithmSearch::Heuristic)
             .register(builder)
     } else {
         let mut trt = ep::TensorRT::default().with_device_id(cfg.device_id);

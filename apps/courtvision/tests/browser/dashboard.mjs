@@ -52,7 +52,7 @@ try {
   if (!(rss > 0)) fail("process memory not shown");
 
   // Adding a source from the page.
-  await page.fill("input[name=uri]", "courtsrc://?seed=11");
+  await page.fill("input[name=uri]", "courtsrc://?seed=11&width=320&height=180");
   await page.fill("input[name=name]", "added");
   await page.click("button[type=submit]");
   await page.waitForSelector("#add-result:has-text('added added')", { timeout: 10000 });
