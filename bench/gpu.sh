@@ -23,6 +23,8 @@
 #            camera sends it) through detection + pose (fp16, engines shared by name), for
 #            CAP_N streams (default "32 64 96"): each stream's lag behind its source (p95 of
 #            the worst report window after 3 s), the worst and the median stream, drops
+#   diag     16 live streams (DIAG_N) with variants of the per-element batching, and the
+#            detectors' load log of 4 streams in $OUT/diag-load.log
 #   soak     SOAK_N live streams (default 64) as in capacity for SOAK_LOOPS plays of the clip
 #            (default 8: about 2 minutes): the process's resident memory every 5 s
 # Details (every command's output) go to $OUT/details.log, the table to $OUT/table.md.
@@ -167,7 +169,7 @@ live_chain() {
 case_capacity() {
   local n line
   for n in ${CAP_N:-32 64 96}; do
-    line=$(launch $(copies "$n" "$(live_chain 1)"))
+    line=$(launch $(copies "$n" "$(live_chain "${CAP_LOOPS:-2}")"))
     row "$n live 1080p30 H.264 streams, detection + pose fp16" \
       "lag p95 worst stream $(field lag_p95_max_ms "$line") ms, median $(field lag_p95_median_ms "$line") ms; drops $(field drops "$line"); $(field all_streams_fps "$line") frames/s; GPU $(field sm "$line")% busy, NVDEC $(field nvdec "$line")%; all running after $(field started_s "$line") s"
   done
