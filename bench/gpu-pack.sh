@@ -5,6 +5,7 @@
 #   .device/ort1, .device/ort2  ONNX Runtime for CUDA, from ORT_CUDA_DIR (a folder holding
 #                libonnxruntime.so.1.31.1.xz, libonnxruntime_providers_cuda.so.xz and
 #                libonnxruntime_providers_shared.so), split in two halves;
+#   .device/cmd  the courtvision command and the GStreamer runtime (bench/gpu.sh command);
 #   .device/run  a relocatable GStreamer runtime with NVDEC (nvh264dec, nvh265dec), cvlaunch
 #                and model_only built here, and two 1080p clips of a rendered match (courtsrc:
 #                players, shuttle, sensor noise, lighting drift) at camera bitrates: H.264 at
@@ -19,16 +20,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${ORT_CUDA_DIR:?set ORT_CUDA_DIR to the folder with ONNX Runtime for CUDA}"
-rm -rf .device/ort1 .device/ort2 .device/run
+rm -rf .device/ort1 .device/ort2 .device/run .device/cmd
 mkdir -p .device/ort1 .device/ort2 .device/run
 split -b 30000000 -d "$ORT_CUDA_DIR"/libonnxruntime_providers_cuda.so.xz .device/cudaxz.part
 mv .device/cudaxz.part00 .device/ort1/ && mv .device/cudaxz.part01 .device/ort2/
 cp "$ORT_CUDA_DIR"/libonnxruntime.so.1.31.1.xz "$ORT_CUDA_DIR"/libonnxruntime_providers_shared.so .device/ort2/
 
+mkdir -p .device/cmd
 cargo build --release -q -p courtvision-bench --bin cvlaunch --bin model_only
+cargo build --release -q -p courtvision
+cp target/release/courtvision .device/cmd/ && strip .device/cmd/courtvision
 cp target/release/cvlaunch target/release/model_only .device/run/
 strip .device/run/cvlaunch .device/run/model_only
 bash bench/gst-runtime.sh .device/run/gst-runtime.tar.xz
+cp .device/run/gst-runtime.tar.xz .device/cmd/
 
 cargo build --release -q -p gst-plugin-courtsrc
 match="courtsrc seed=9005 players=4 num-buffers=480 ! video/x-raw,width=1920,height=1080,framerate=30/1

@@ -25,6 +25,9 @@
 #            the worst report window after 3 s), the worst and the median stream, drops
 #   diag     16 live streams (DIAG_N) with variants of the per-element batching, and the
 #            detectors' load log of 4 streams in $OUT/diag-load.log
+#   command  the courtvision command on the GPU (from .device/cmd, staged by gpu-pack.sh):
+#            `live` with rendered sources on CUDA and --http, /metrics read while it runs
+#            (the GPU's series from NVML)
 #   soak     SOAK_N live streams (default 64) as in capacity for SOAK_LOOPS plays of the clip
 #            (default 8: about 2 minutes): the process's resident memory every 5 s
 # Details (every command's output) go to $OUT/details.log, the table to $OUT/table.md.
@@ -192,6 +195,21 @@ case_diag() {
   done
   GST_DEBUG=yolodetect:4,posedetect:4 timeout 120 $BIN/cvlaunch $(copies 4 "$(live_chain 1)") 2>&1 \
     | grep -E "loaded|READY|PAUSED" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-220 > "$OUT/diag-load.log"
+}
+
+case_command() {
+  local c=.device/cmd
+  [ -x /tmp/gst/bin/gst-launch-1.0 ] || tar -C /tmp -xJf $c/gst-runtime.tar.xz
+  export LD_LIBRARY_PATH=/tmp/gst/lib:$LD_LIBRARY_PATH GST_PLUGIN_SYSTEM_PATH=/tmp/gst/plugins
+  export GST_PLUGIN_SCANNER=/tmp/gst/bin/gst-plugin-scanner GST_REGISTRY=/tmp/gst-registry.bin
+  local src=() i
+  for i in 1 2 3 4; do src+=("s$i=courtsrc://?seed=$i&width=640&height=360"); done
+  COURTVISION_MODELS=$PWD/models $c/courtvision live "${src[@]}" --device cuda --out /tmp/cmd-out \
+    --http 127.0.0.1:18080 --duration 25 > "$OUT/command-summary.txt" 2> "$OUT/command-log.txt" &
+  sleep 18
+  python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:18080/metrics').read().decode())" > "$OUT/command-metrics.txt"
+  wait
+  row "courtvision live, 4 rendered 640x360 sources, --device cuda" "$(grep -c '^courtvision_gpu' "$OUT/command-metrics.txt") GPU series in /metrics: $(grep -E '^courtvision_gpu_(utilization|decoder)' "$OUT/command-metrics.txt" | tr '\n' ' '); $(awk '$1 ~ /^s[0-9]/ {n++; f+=$3} END {printf "%d sources, %d frames", n, f}' "$OUT/command-summary.txt")"
 }
 
 case_soak() {
