@@ -14,7 +14,7 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::chain::{self, Analysis, Pace};
-use crate::stream::{Ended, Registry, State, Stream};
+use crate::stream::{Ended, Registry, State, Stream, Watchdog};
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -222,7 +222,14 @@ fn run_job(job: &Job, analysis: &Analysis, stall: Duration) {
     });
     let started = Instant::now();
     let ended = match desc {
-        Ok(desc) => s.run_once(&desc, Some(stall), |_, _| {}),
+        Ok(desc) => s.run_once(
+            &desc,
+            Some(Watchdog {
+                first: stall,
+                between: stall,
+            }),
+            |_, _| {},
+        ),
         Err(e) => Ended::Invalid(e),
     };
     let error = match ended {

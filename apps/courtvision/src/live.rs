@@ -22,7 +22,7 @@ use clap::Args;
 use gst::prelude::*;
 
 use crate::chain::{self, Analysis, Pace};
-use crate::stream::{Ended, Registry, State, Stream};
+use crate::stream::{Ended, Registry, State, Stream, Watchdog};
 
 /// The most frames skipped in a row the policy asks for.
 pub const MAX_LEVEL: u32 = 6;
@@ -54,6 +54,10 @@ pub struct LiveArgs {
     /// Seconds without a frame after which a source counts as dropped and is reconnected.
     #[arg(long, default_value_t = 10.0)]
     pub stall_timeout: f64,
+    /// Seconds a connection may take to its first frame out (connecting, loading the models,
+    /// the first inference on a GPU) before it is retried.
+    #[arg(long, default_value_t = 60.0)]
+    pub connect_timeout: f64,
     /// Lag behind the source (ms, p95) above which the source skips more.
     #[arg(long, default_value_t = 500)]
     pub max_lag: u32,
@@ -79,8 +83,16 @@ pub struct Live {
 impl Live {
     pub fn new(args: LiveArgs) -> Result<Arc<Live>, String> {
         args.analysis.check()?;
-        if args.backoff <= 0.0 || args.max_backoff < args.backoff || args.stall_timeout <= 0.0 {
-            return Err("--backoff must be > 0 and <= --max-backoff; --stall-timeout > 0".into());
+        if args.backoff <= 0.0
+            || args.max_backoff < args.backoff
+            || args.stall_timeout <= 0.0
+            || args.connect_timeout <= 0.0
+        {
+            return Err(
+                "--backoff must be > 0 and <= --max-backoff; --stall-timeout and \
+                 --connect-timeout > 0"
+                    .into(),
+            );
         }
         std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
         Ok(Arc::new(Live {
@@ -192,7 +204,10 @@ impl Live {
                     policy.new_connection();
                     s.run_once(
                         &desc,
-                        Some(Duration::from_secs_f64(a.stall_timeout)),
+                        Some(Watchdog {
+                            first: Duration::from_secs_f64(a.connect_timeout),
+                            between: Duration::from_secs_f64(a.stall_timeout),
+                        }),
                         |p, m| policy.step(s, p, m),
                     )
                 }

@@ -119,6 +119,14 @@ pub struct Stream {
     span: Mutex<(Option<Instant>, Option<Instant>)>,
 }
 
+/// How long a pipeline may go without a frame out: until its first (connecting, loading the
+/// models, the first inference on a GPU), and between two.
+#[derive(Debug, Clone, Copy)]
+pub struct Watchdog {
+    pub first: Duration,
+    pub between: Duration,
+}
+
 /// How one run of a pipeline ended.
 #[derive(Debug)]
 pub enum Ended {
@@ -264,7 +272,7 @@ impl Stream {
     pub fn run_once(
         &self,
         desc: &str,
-        stall: Option<Duration>,
+        watchdog: Option<Watchdog>,
         mut on_timing: impl FnMut(&gst::Pipeline, &gst::StructureRef),
     ) -> Ended {
         self.close_connection();
@@ -276,7 +284,7 @@ impl Stream {
             },
             Err(e) => return Ended::Invalid(format!("pipeline: {e}")),
         };
-        let ended = self.watch(&pipeline, stall, &mut on_timing);
+        let ended = self.watch(&pipeline, watchdog, &mut on_timing);
         // Tearing down can take a moment (a source that no longer answers); the figures are
         // already kept.
         pipeline.set_state(gst::State::Null).ok();
@@ -286,7 +294,7 @@ impl Stream {
     fn watch(
         &self,
         pipeline: &gst::Pipeline,
-        stall: Option<Duration>,
+        watchdog: Option<Watchdog>,
         on_timing: &mut impl FnMut(&gst::Pipeline, &gst::StructureRef),
     ) -> Ended {
         let counters = Counters::default();
@@ -334,8 +342,11 @@ impl Stream {
                 self.set_state(State::Live);
                 self.set_error(None);
             }
-            if let Some(limit) = stall {
-                let since = last.map_or(started.elapsed(), |t| t.elapsed());
+            if let Some(w) = watchdog {
+                let (since, limit) = match last {
+                    Some(t) => (t.elapsed(), w.between),
+                    None => (started.elapsed(), w.first),
+                };
                 if since > limit {
                     break Ended::Stalled(since);
                 }
