@@ -169,3 +169,37 @@ fn frames_dropped_upstream_are_counted() {
         "every frame is either out or counted as dropped"
     );
 }
+
+/// The batch sizes yolodetect ran 8 frames of 320x240 RGB (230 kB each) in, with `props`.
+fn batch_sizes(props: &str) -> Vec<u32> {
+    let r = run_full(
+        &format!(
+            "{} ! timingmeta mode=ingress ! yolodetect model={} {props} \
+             ! timingmeta mode=egress ! fakesink name=sink",
+            appsrc_rgb(320, 240),
+            planted("planted-det-raw-dyn.onnx"),
+        ),
+        grey_rgb(320, 240, vec![150; 8]),
+    )
+    .unwrap();
+    r.frames
+        .iter()
+        .map(|f| f.timing.as_ref().unwrap().stages[0].batch_size)
+        .collect()
+}
+
+#[test]
+fn the_automatic_batch_holds_no_more_video_than_max_batch_bytes() {
+    assert_eq!(batch_sizes("max-batch-bytes=0"), vec![4; 8], "unbounded: the default 4");
+    assert_eq!(
+        batch_sizes("max-batch-bytes=500000"),
+        vec![2; 8],
+        "two 230 kB frames fit in 500 kB"
+    );
+    assert_eq!(batch_sizes("max-batch-bytes=100000"), vec![1; 8], "at least one frame");
+    assert_eq!(
+        batch_sizes("batch-size=4 max-batch-bytes=100000"),
+        vec![4; 8],
+        "an explicit batch-size is kept"
+    );
+}
