@@ -6,6 +6,6 @@ set -euo pipefail
 DEV=${1:-/dev/video0}
 [ -e "$DEV" ] || { echo "$0: no camera at $DEV" >&2; exit 1; }
 . "$(dirname "$0")/common.sh"
-ANALYSIS=${ANALYSIS//fill=interpolate/fill=hold max-batch-latency=50}
+ANALYSIS=$LIVE_ANALYSIS
 if [ -n "${DISPLAY:-}" ]; then SINK="videoconvert ! autovideosink sync=false name=sink"; else SINK="metaexport ! fakesink name=sink"; fi
 exec "${LAUNCH[@]}" v4l2src device="$DEV" ! decodebin ! videoconvert ! $ANALYSIS ! $SINK

@@ -10,7 +10,7 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 rtsp://HOST/PATH [rtsp://HOST/PATH ...]" >&2; exit 2; }
 # common.sh changes into the checkout; the camera files go where the script was started ($OLDPWD).
 . "$(dirname "$0")/common.sh"
-ANALYSIS=${ANALYSIS//fill=interpolate/fill=hold max-batch-latency=50}
+ANALYSIS=$LIVE_ANALYSIS
 if [ $# -gt 1 ]; then
   ANALYSIS=${ANALYSIS//yolodetect /yolodetect engine-name=rtsp-det }
   ANALYSIS=${ANALYSIS//posedetect /posedetect engine-name=rtsp-pose }
