@@ -190,13 +190,21 @@ fn batch_sizes(props: &str) -> Vec<u32> {
 
 #[test]
 fn the_automatic_batch_holds_no_more_video_than_max_batch_bytes() {
-    assert_eq!(batch_sizes("max-batch-bytes=0"), vec![4; 8], "unbounded: the default 4");
+    assert_eq!(
+        batch_sizes("max-batch-bytes=0"),
+        vec![4; 8],
+        "unbounded: the default 4"
+    );
     assert_eq!(
         batch_sizes("max-batch-bytes=500000"),
         vec![2; 8],
         "two 230 kB frames fit in 500 kB"
     );
-    assert_eq!(batch_sizes("max-batch-bytes=100000"), vec![1; 8], "at least one frame");
+    assert_eq!(
+        batch_sizes("max-batch-bytes=100000"),
+        vec![1; 8],
+        "at least one frame"
+    );
     assert_eq!(
         batch_sizes("batch-size=4 max-batch-bytes=100000"),
         vec![4; 8],
