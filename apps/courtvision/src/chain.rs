@@ -81,11 +81,19 @@ pub enum Pace {
     /// Live: a queue of this many frames in front of the detectors (named `inqueue`: the live
     /// command makes it leaky once the source says it is live, so it bounds the lag by dropping
     /// the oldest frames; a file played in `live` loses none), and timingmeta warns past
-    /// `max_lag_ms`.
+    /// `max_lag_ms`. `min_skip` > 0 starts motionskip skipping at least that many frames in
+    /// a row (the live policy's level).
     Live {
         queue: u32,
         max_lag_ms: u32,
+        min_skip: u32,
     },
+}
+
+/// motionskip's `max-skip` for a `min-skip` the live policy asks for: its default (4), or more
+/// where `min-skip` is higher (it may not pass `max-skip`).
+pub fn max_skip(min_skip: u32) -> u32 {
+    min_skip.max(4)
 }
 
 impl Analysis {
@@ -106,27 +114,33 @@ impl Analysis {
         // Files: interpolate skipped frames between inferred ones (exact, a few frames of
         // latency); live: hold the last results, one frame a batch (frames of several streams
         // still batch together in the shared engine).
-        let (queue, fill, egress) = match pace {
-            Pace::File => (
-                "queue max-size-buffers=8".to_string(),
-                "fill=interpolate".to_string(),
-                "timingmeta name=egress mode=egress".to_string(),
-            ),
-            Pace::Live { queue, max_lag_ms } => (
-                format!(
-                    "queue name=inqueue max-size-buffers={queue} max-size-bytes=0 max-size-time=0"
-                ),
-                "fill=hold batch-size=1".to_string(),
-                format!("timingmeta name=egress mode=egress max-lag={max_lag_ms}"),
-            ),
-        };
         // Files: motionskip decides in the decoding thread and the queue feeds the detectors.
         // Live: the queue comes first, so the frames it drops are dropped before motionskip
         // decides which of the rest to infer.
         let skip = "motionskip name=skip mode=adaptive";
-        let front = match pace {
-            Pace::File => format!("{skip} ! {queue}"),
-            Pace::Live { .. } => format!("{queue} ! {skip}"),
+        let (front, fill, egress) = match pace {
+            Pace::File => (
+                format!("{skip} ! queue max-size-buffers=8"),
+                "fill=interpolate".to_string(),
+                "timingmeta name=egress mode=egress".to_string(),
+            ),
+            Pace::Live {
+                queue,
+                max_lag_ms,
+                min_skip,
+            } => (
+                format!(
+                    "queue name=inqueue max-size-buffers={queue} max-size-bytes=0 max-size-time=0 \
+                     ! {skip}{}",
+                    if min_skip > 0 {
+                        format!(" min-skip={min_skip} max-skip={}", max_skip(min_skip))
+                    } else {
+                        String::new()
+                    }
+                ),
+                "fill=hold batch-size=1".to_string(),
+                format!("timingmeta name=egress mode=egress max-lag={max_lag_ms}"),
+            ),
         };
         let mut c = format!(
             "videoconvert ! timingmeta mode=ingress ! {front} \
@@ -247,6 +261,31 @@ mod tests {
             .unwrap_err()
             .contains("not a source"));
         assert!(source("match.mp4", false).is_err(), "a path is not a URI");
+    }
+
+    #[test]
+    fn the_live_chain_starts_at_the_policy_level() {
+        let a = Analysis {
+            device: Device::Cpu,
+            det_model: None,
+            pose_model: None,
+            no_pose: true,
+        };
+        let live = |min_skip| {
+            a.chain(Pace::Live {
+                queue: 8,
+                max_lag_ms: 500,
+                min_skip,
+            })
+            .unwrap()
+        };
+        assert!(live(6).contains("motionskip name=skip mode=adaptive min-skip=6 max-skip=6"));
+        assert!(live(2).contains("min-skip=2 max-skip=4"));
+        assert!(!live(0).contains("min-skip"));
+        assert!(
+            live(0).find("inqueue") < live(0).find("motionskip"),
+            "queue first"
+        );
     }
 
     #[test]

@@ -168,19 +168,10 @@ impl Live {
             a.analysis.chain(Pace::Live {
                 queue: a.queue,
                 max_lag_ms: a.max_lag,
+                min_skip: level,
             })?,
             chain::gst_quote(&jsonl.display().to_string())
         );
-        if level > 0 {
-            d = d.replacen(
-                "motionskip name=skip mode=adaptive",
-                &format!(
-                    "motionskip name=skip mode=adaptive min-skip={level} max-skip={}",
-                    level.max(4)
-                ),
-                1,
-            );
-        }
         if a.record {
             let mp4 = a.out.join(format!("{}-{connection}.mp4", s.name));
             d += &format!(" ! {}", chain::mp4_output(&mp4));
@@ -342,7 +333,7 @@ impl Policy {
                 self.level
             );
             if let Some(skip) = pipeline.by_name("skip") {
-                skip.set_property("max-skip", self.level.max(4));
+                skip.set_property("max-skip", chain::max_skip(self.level));
                 skip.set_property("min-skip", self.level);
             }
             s.update(|st| st.skip_level = self.level);

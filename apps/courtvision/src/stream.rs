@@ -110,9 +110,8 @@ pub struct Stream {
     pub uri: String,
     status: Mutex<Status>,
     stop: AtomicBool,
-    /// Frames and detections out of the current pipeline (probe).
-    frames_now: AtomicU64,
-    detections_now: AtomicU64,
+    /// Frames and detections out of the current pipeline, counted by its probe.
+    now: Counters,
     /// Counts of earlier connections, added to the current one's.
     base: Mutex<Figures>,
     /// First connection and end.
@@ -162,8 +161,7 @@ impl Stream {
                 elapsed_s: 0.0,
             }),
             stop: AtomicBool::new(false),
-            frames_now: AtomicU64::new(0),
-            detections_now: AtomicU64::new(0),
+            now: Counters::default(),
             base: Mutex::new(Figures::default()),
             span: Mutex::new((None, None)),
         })
@@ -173,8 +171,8 @@ impl Stream {
         let mut s = self.status.lock().unwrap().clone();
         let base = self.base.lock().unwrap();
         // Frames and detections straight from the probe: exact at any moment.
-        s.figures.frames = base.frames + self.frames_now.load(Ordering::Relaxed);
-        s.figures.detections = base.detections + self.detections_now.load(Ordering::Relaxed);
+        s.figures.frames = base.frames + self.now.frames.load(Ordering::Relaxed);
+        s.figures.detections = base.detections + self.now.detections.load(Ordering::Relaxed);
         s.elapsed_s = match *self.span.lock().unwrap() {
             (Some(a), Some(b)) => (b - a).as_secs_f64(),
             (Some(a), None) => a.elapsed().as_secs_f64(),
@@ -212,7 +210,7 @@ impl Stream {
 
     /// Frames out of the current (or last) connection.
     pub fn connection_frames(&self) -> u64 {
-        self.frames_now.load(Ordering::Relaxed)
+        self.now.frames.load(Ordering::Relaxed)
     }
 
     pub fn request_stop(&self) {
@@ -239,8 +237,9 @@ impl Stream {
     fn close_connection(&self) {
         let s = self.status.lock().unwrap();
         let mut b = self.base.lock().unwrap();
-        b.frames += self.frames_now.swap(0, Ordering::Relaxed);
-        b.detections += self.detections_now.swap(0, Ordering::Relaxed);
+        b.frames += self.now.frames.swap(0, Ordering::Relaxed);
+        b.detections += self.now.detections.swap(0, Ordering::Relaxed);
+        *self.now.last.lock().unwrap() = None;
         b.inferred = s.figures.inferred;
         b.skipped = s.figures.skipped;
         b.drops = s.figures.drops;
@@ -297,12 +296,11 @@ impl Stream {
         watchdog: Option<Watchdog>,
         on_timing: &mut impl FnMut(&gst::Pipeline, &gst::StructureRef),
     ) -> Ended {
-        let counters = Counters::default();
         let probe = pipeline
             .by_name("egress")
             .and_then(|e| e.static_pad("src"))
             .and_then(|pad| {
-                let c = counters.clone();
+                let c = self.now.clone();
                 pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
                     if let Some(buffer) = info.buffer() {
                         c.frames.fetch_add(1, Ordering::Relaxed);
@@ -331,13 +329,8 @@ impl Stream {
             if self.stopping() {
                 break Ended::Stopped;
             }
-            let frames = counters.frames.load(Ordering::Relaxed);
-            self.frames_now.store(frames, Ordering::Relaxed);
-            self.detections_now.store(
-                counters.detections.load(Ordering::Relaxed),
-                Ordering::Relaxed,
-            );
-            let last = *counters.last.lock().unwrap();
+            let frames = self.now.frames.load(Ordering::Relaxed);
+            let last = *self.now.last.lock().unwrap();
             if frames > 0 && self.state() == State::Connecting {
                 self.set_state(State::Live);
                 self.set_error(None);
@@ -372,12 +365,6 @@ impl Stream {
                 _ => {}
             }
         };
-        self.frames_now
-            .store(counters.frames.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.detections_now.store(
-            counters.detections.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
         if let Some((pad, id)) = probe {
             pad.remove_probe(id);
         }
@@ -385,6 +372,8 @@ impl Stream {
     }
 }
 
+/// What the output probe counts (shared with it: it outlives no pipeline, and the stream
+/// reads it at any moment).
 #[derive(Clone, Default)]
 struct Counters {
     frames: Arc<AtomicU64>,

@@ -33,14 +33,20 @@ fn clip(path: &Path, seed: u64, frames: u32) {
         path.display()
     ))
     .unwrap();
+    play_to_eos(&p);
+}
+
+/// Plays `p` to its end, which must be EOS, not an error.
+fn play_to_eos(p: &gst::Element) {
     p.set_state(gst::State::Playing).unwrap();
-    let bus = p.bus().unwrap();
-    let msg = bus
+    let msg = p
+        .bus()
+        .unwrap()
         .timed_pop_filtered(
             gst::ClockTime::from_seconds(60),
             &[gst::MessageType::Eos, gst::MessageType::Error],
         )
-        .expect("clip written");
+        .expect("EOS or an error within 60 s");
     assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
     p.set_state(gst::State::Null).unwrap();
 }
@@ -61,17 +67,7 @@ fn decoded_frames(path: &Path) -> u64 {
         *c.lock().unwrap() += 1;
         gst::PadProbeReturn::Ok
     });
-    p.set_state(gst::State::Playing).unwrap();
-    let msg = p
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("decoded");
-    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
-    p.set_state(gst::State::Null).unwrap();
+    play_to_eos(p.upcast_ref());
     let frames = *n.lock().unwrap();
     frames
 }
