@@ -4,8 +4,8 @@
 # and plugins, meson/ninja, PyGObject with GStreamer's overrides and a C compiler (the Python
 # and C examples, which the tests run), and ONNX Runtime 1.31.1 (the onnxruntime PyPI wheel
 # ships libonnxruntime.so, which the elements load at run time) with numpy and onnx for the
-# scripts; for the `courtvision` command's tests, GStreamer's RTSP server (a camera that is
-# killed and restarted) and Chromium (its dashboard in a real headless browser), and Node.js
+# scripts; GStreamer's RTSP server library (the `courtvision` command serves annotated video
+# over RTSP; its tests run a camera that is killed and restarted) and Chromium (its dashboard in a real headless browser), and Node.js
 # with npm where missing (the dashboard's charting library is bundled from npm at build time).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
@@ -16,7 +16,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   meson ninja-build python3-pip gcc
   python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0
-  gir1.2-gst-rtsp-server-1.0 chromium
+  libgstrtspserver-1.0-dev gir1.2-gst-rtsp-server-1.0 chromium
 )
 PIP_PACKAGES=(onnxruntime==1.31.1 numpy onnx)
 

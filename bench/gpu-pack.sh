@@ -32,7 +32,7 @@ cargo build --release -q -p courtvision
 cp target/release/courtvision .device/cmd/ && strip .device/cmd/courtvision
 cp target/release/cvlaunch target/release/model_only .device/run/
 strip .device/run/cvlaunch .device/run/model_only
-bash bench/gst-runtime.sh .device/run/gst-runtime.tar.xz
+bash bench/gst-runtime.sh .device/run/gst-runtime.tar.xz target/release/courtvision
 cp .device/run/gst-runtime.tar.xz .device/cmd/
 
 cargo build --release -q -p gst-plugin-courtsrc

@@ -12,6 +12,9 @@
 #   model    the model alone: the default detector (YOLO11n), fp16 and fp32, batch 32 at
 #            640x384 (what 1080p letterboxes to), input resident on the GPU, one session and
 #            two side by side; batch 1 in ms
+#   ceiling  what the GPU can infer at most: the detector and the pose model fp16 alone, two
+#            sessions each, at batches 32, 8 and 1 (640x384), and the live 1080p30 streams that
+#            makes for detection + pose on every frame
 #   streams  N streams (default 16) of the 1080p match, H.264 and HEVC, through NVDEC into CUDA
 #            memory: the decoders alone, then into yolodetect fp16 b32 sharing two sessions;
 #            the rate while every stream runs, the start-up until all run
@@ -112,6 +115,16 @@ case_model() {
     done
     line=$(model_alone $m cuda 1 640x384 400 resident)
     row "model alone: $(basename $m) b1 640x384" "$(field ms_per_batch "$line") ms a frame"
+  done
+}
+
+case_ceiling() {
+  local b det pose
+  for b in 32 8 1; do
+    det=$(field fps "$(model_alone $DET16 cuda $b 640x384 300 resident 2)")
+    pose=$(field fps "$(model_alone models/courtvision-pose-fp16.onnx cuda $b 640x384 300 resident 2)")
+    row "models alone fp16, batch $b, two sessions: detector / pose model" \
+      "$det / $pose frames/s: detection + pose on every frame at most $(awk -v d="$det" -v p="$pose" 'BEGIN {printf "%.0f frames/s = %.0f live 1080p30 streams", 1/(1/d+1/p), 1/(1/d+1/p)/30}')"
   done
 }
 

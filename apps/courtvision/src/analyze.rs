@@ -228,6 +228,7 @@ fn run_job(job: &Job, analysis: &Analysis, stall: Duration) {
                 first: stall,
                 between: stall,
             }),
+            |_| {},
             |_, _| {},
         ),
         Err(e) => Ended::Invalid(e),

@@ -159,7 +159,8 @@ impl Analysis {
     }
 }
 
-/// The source part for a URI: file://, rtsp://, http(s):// through uridecodebin (only
+/// The source part for a URI: file:// through filesrc and decodebin (push mode, see below),
+/// rtsp://, http(s):// through uridecodebin (only
 /// the video stream is linked, an audio stream left unlinked), /dev/videoN and v4l2:// through v4l2src, and courtsrc://
 /// (a rendered live match: courtsrc://?seed=7&players=4&width=640&height=360).
 pub fn source(uri: &str, live: bool) -> Result<String, String> {
@@ -206,9 +207,22 @@ pub fn source(uri: &str, live: bool) -> Result<String, String> {
     }
     let scheme = uri.split_once("://").map(|(s, _)| s).unwrap_or("");
     match scheme {
-        "file" | "rtsp" | "rtsps" | "http" | "https" => {
-            Ok(format!("uridecodebin uri={}", gst_quote(uri)))
+        // Files are read in push mode (the queue answers no pull): decodebin hides the errors
+        // of an element it is bringing up until that element reaches PAUSED, and a demuxer in
+        // pull mode starts its own thread there, which can fail (a truncated MP4) before
+        // decodebin lifts the filter; the error is then dropped and the pipeline prerolls for
+        // ever. In push mode the demuxer runs in the thread that brings it up, after the
+        // filter is lifted, so its error always reaches the bus.
+        "file" => {
+            let path = gst::glib::filename_from_uri(uri)
+                .map_err(|e| format!("{uri}: {e}"))?
+                .0;
+            Ok(format!(
+                "filesrc location={} ! queue name=filequeue ! decodebin",
+                gst_quote(&path.display().to_string())
+            ))
         }
+        "rtsp" | "rtsps" | "http" | "https" => Ok(format!("uridecodebin uri={}", gst_quote(uri))),
         _ => Err(format!(
             "{uri}: not a source courtvision reads (file://, rtsp://, http(s)://, /dev/videoN, \
              v4l2://DEVICE, courtsrc://)"

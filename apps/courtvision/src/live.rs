@@ -22,6 +22,7 @@ use clap::Args;
 use gst::prelude::*;
 
 use crate::chain::{self, Analysis, Pace};
+use crate::rtsp::RtspOut;
 use crate::stream::{Ended, Registry, State, Stream, Watchdog};
 
 /// The most frames skipped in a row the policy asks for.
@@ -42,6 +43,10 @@ pub struct LiveArgs {
     /// Serve the dashboard, /metrics and the API (add and remove sources) on this address.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
+    /// Serve each source's annotated video over RTSP on this address: rtsp://ADDR/NAME
+    /// (H.264, encoded while someone watches).
+    #[arg(long, value_name = "ADDR")]
+    pub rtsp: Option<SocketAddr>,
     /// Retries after a failure before a source is given up (0 = retry for ever).
     #[arg(long, default_value_t = 0)]
     pub max_retries: u32,
@@ -76,6 +81,7 @@ pub struct LiveArgs {
 pub struct Live {
     args: LiveArgs,
     pub registry: Arc<Registry>,
+    rtsp: Option<Arc<RtspOut>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     next: Mutex<u32>,
 }
@@ -95,9 +101,11 @@ impl Live {
             );
         }
         std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+        let rtsp = args.rtsp.map(RtspOut::start).transpose()?;
         Ok(Arc::new(Live {
             args,
             registry: Arc::default(),
+            rtsp,
             threads: Mutex::default(),
             next: Mutex::new(0),
         }))
@@ -140,6 +148,9 @@ impl Live {
             vec![jsonl.display().to_string()],
         );
         self.registry.add(stream.clone());
+        if let Some(r) = &self.rtsp {
+            r.mount(&name);
+        }
         let me = self.clone();
         let s = stream.clone();
         self.threads
@@ -156,6 +167,9 @@ impl Live {
             .remove(name)
             .ok_or_else(|| format!("no source named {name}"))?;
         s.request_stop();
+        if let Some(r) = &self.rtsp {
+            r.unmount(name);
+        }
         Ok(())
     }
 
@@ -172,11 +186,23 @@ impl Live {
             })?,
             chain::gst_quote(&jsonl.display().to_string())
         );
+        let mut outputs = Vec::new();
         if a.record {
             let mp4 = a.out.join(format!("{}-{connection}.mp4", s.name));
-            d += &format!(" ! {}", chain::mp4_output(&mp4));
-        } else {
-            d += " ! fakesink sync=false";
+            outputs.push(chain::mp4_output(&mp4));
+        }
+        if self.rtsp.is_some() {
+            outputs.push(RtspOut::sink());
+        }
+        match outputs.as_slice() {
+            [] => d += " ! fakesink sync=false",
+            [one] => d += &format!(" ! {one}"),
+            many => {
+                d += " ! tee name=outputs";
+                for o in many {
+                    d += &format!(" outputs. ! queue ! {o}");
+                }
+            }
         }
         Ok(d)
     }
@@ -199,6 +225,11 @@ impl Live {
                             first: Duration::from_secs_f64(a.connect_timeout),
                             between: Duration::from_secs_f64(a.stall_timeout),
                         }),
+                        |p| {
+                            if let Some(r) = &self.rtsp {
+                                r.connect(p, &s.name);
+                            }
+                        },
                         |p, m| policy.step(s, p, m),
                     )
                 }

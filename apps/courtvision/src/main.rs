@@ -4,13 +4,14 @@
 //! a summary, and a dashboard with /metrics and an API.
 //!
 //!     courtvision analyze IN... [--out DIR] [--jobs N] [--device cpu|cuda|auto]
-//!     courtvision live SOURCE... [--http ADDR] [--record]
+//!     courtvision live SOURCE... [--http ADDR] [--record] [--rtsp ADDR]
 
 mod analyze;
 mod chain;
 mod http;
 mod live;
 mod metrics;
+mod rtsp;
 mod stream;
 mod summary;
 

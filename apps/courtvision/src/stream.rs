@@ -272,6 +272,7 @@ impl Stream {
         &self,
         desc: &str,
         watchdog: Option<Watchdog>,
+        prepare: impl FnOnce(&gst::Pipeline),
         mut on_timing: impl FnMut(&gst::Pipeline, &gst::StructureRef),
     ) -> Ended {
         self.close_connection();
@@ -283,7 +284,11 @@ impl Stream {
             },
             Err(e) => return Ended::Invalid(format!("pipeline: {e}")),
         };
+        prepare(&pipeline);
         let ended = self.watch(&pipeline, watchdog, &mut on_timing);
+        if !matches!(ended, Ended::Eos | Ended::Invalid(_)) {
+            finish(&pipeline);
+        }
         // Tearing down can take a moment (a source that no longer answers); the figures are
         // already kept.
         pipeline.set_state(gst::State::Null).ok();
@@ -369,6 +374,28 @@ impl Stream {
             pad.remove_probe(id);
         }
         ended
+    }
+}
+
+/// Ends the outputs of a live chain that stops, stalls or fails before its source ended: an end
+/// of stream sent in after the source (into the queue in front of the detectors, which a live
+/// source never blocks on) lets the frames already analysed through and the outputs close
+/// (an MP4 recording gets its index), within a bound.
+fn finish(pipeline: &gst::Pipeline) {
+    let Some(pad) = pipeline
+        .by_name("inqueue")
+        .and_then(|q| q.static_pad("sink"))
+    else {
+        return;
+    };
+    if pipeline.current_state() != gst::State::Playing || !pad.send_event(gst::event::Eos::new()) {
+        return;
+    }
+    if let Some(bus) = pipeline.bus() {
+        bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(5),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
     }
 }
 

@@ -21,11 +21,7 @@ fn here() -> PathBuf {
 
 /// Renders `frames` frames of a match (courtsrc seed) into an H.264 MP4.
 fn clip(path: &Path, seed: u64, frames: u32) {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstcourtsrc::plugin_register_static().unwrap();
-    });
+    init();
     let p = gst::parse::launch(&format!(
         "courtsrc seed={seed} num-buffers={frames} ! video/x-raw,width=320,height=180,framerate=30/1 \
          ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast ! mp4mux \
@@ -34,6 +30,15 @@ fn clip(path: &Path, seed: u64, frames: u32) {
     ))
     .unwrap();
     play_to_eos(&p);
+}
+
+/// GStreamer, with courtsrc, for the test's own pipelines.
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstcourtsrc::plugin_register_static().unwrap();
+    });
 }
 
 /// Plays `p` to its end, which must be EOS, not an error.
@@ -457,6 +462,106 @@ fn live_sources_reconnect_end_fail_and_come_and_go_without_touching_the_others()
     );
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// Up to `n` frames of rtsp://127.0.0.1:PORT/PATH, decoded: their (width, height), or the
+/// client's error.
+fn rtsp_frames(port: u16, path: &str, n: usize) -> Result<Vec<(i32, i32)>, String> {
+    let p = gst::parse::launch(&format!(
+        "rtspsrc location=rtsp://127.0.0.1:{port}/{path} ! rtph264depay ! h264parse \
+         ! avdec_h264 ! fakesink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let got = sizes.clone();
+    let pad = p.by_name("sink").unwrap().static_pad("sink").unwrap();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, _| {
+        let caps = pad.current_caps().unwrap();
+        let s = caps.structure(0).unwrap();
+        let size = (
+            s.get::<i32>("width").unwrap(),
+            s.get::<i32>("height").unwrap(),
+        );
+        let mut g = got.lock().unwrap();
+        g.push(size);
+        if g.len() >= n {
+            gst::PadProbeReturn::Remove
+        } else {
+            gst::PadProbeReturn::Ok
+        }
+    });
+    p.set_state(gst::State::Playing).unwrap();
+    let bus = p.bus().unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut error = None;
+    while Instant::now() < end && sizes.lock().unwrap().len() < n {
+        if let Some(m) = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(200),
+            &[gst::MessageType::Error, gst::MessageType::Eos],
+        ) {
+            error = Some(format!("{m:?}"));
+            break;
+        }
+    }
+    p.set_state(gst::State::Null).unwrap();
+    let sizes = sizes.lock().unwrap().clone();
+    match error {
+        Some(e) if sizes.is_empty() => Err(e),
+        _ => Ok(sizes),
+    }
+}
+
+/// `--rtsp`: each source's annotated video at rtsp://ADDR/NAME, to several clients at once,
+/// beside the recording; an unknown name is refused; a removed source is no longer served.
+#[test]
+fn live_video_is_served_over_rtsp() {
+    init();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("live");
+    let port = free_port();
+    let rtsp = format!("127.0.0.1:{port}");
+    let cmd = Running::start(&[
+        "live",
+        "court=courtsrc://?seed=5&players=2&width=320&height=180",
+        "--out",
+        out.to_str().unwrap(),
+        "--rtsp",
+        &rtsp,
+        "--record",
+        "--http",
+        "127.0.0.1:0",
+        "--device",
+        "cpu",
+        "--no-pose",
+    ]);
+    let url = cmd.url();
+    wait_for("the source live", 90, || state(&url, "court") == "live");
+    let clients: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || rtsp_frames(port, "court", 45)))
+        .collect();
+    for c in clients {
+        let sizes = c.join().unwrap().expect("frames over RTSP");
+        assert_eq!(sizes.len(), 45, "every client gets the video");
+        assert!(sizes.iter().all(|&s| s == (320, 180)), "{sizes:?}");
+    }
+    assert!(
+        rtsp_frames(port, "nothing", 1).is_err(),
+        "an unknown name is refused"
+    );
+    let r = ureq::delete(&format!("{url}/api/sources/court"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(
+        rtsp_frames(port, "court", 1).is_err(),
+        "a removed source is no longer served"
+    );
+    let (code, _) = cmd.interrupt();
+    assert_eq!(code, 0);
+    let recorded = out.join("court-1.mp4");
+    assert!(decoded_frames(&recorded) > 45, "the recording beside it");
 }
 
 #[test]

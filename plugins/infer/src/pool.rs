@@ -20,13 +20,12 @@
 //! stream waiting a whole run: no thread of the pool's own. Combining pays on a GPU, where a run of more frames
 //! costs less a frame; on the CPU it measured no faster and took more memory (off by default).
 //!
-//! On a GPU, a session runs one input size: with combining on, every run is `max_batch`
-//! frames (a lone batch of fewer frames is copied into a batch of that size), because a
-//! session whose input size changes picks its convolution kernels anew (seconds on the H100,
-//! every time runs of two sizes alternate). Sharers of different model input sizes (dynamic
-//! models, `input-size`, frames of other aspect ratios) each run on the sessions that ran
-//! their size last: with as many sessions as sizes, no session switches (see
-//! `State::runnable`).
+//! On a GPU, a session's runs take a few batch sizes only: with combining on, a run is padded
+//! to the next power of two (at most `max_batch`), so a lone live frame runs as one frame and
+//! not as a batch of thirty-two, while a session sees at most six sizes, each of which ORT
+//! keeps its kernels for. Sharers of different model input sizes (dynamic models,
+//! `input-size`, frames of other aspect ratios) each run on the sessions that ran their size
+//! last: with as many sessions as sizes, no session switches (see `State::runnable`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -437,15 +436,19 @@ impl EnginePool {
     }
 
     fn run_on(&self, engine: &mut Engine, mut group: Vec<(u64, Request)>) -> Vec<(u64, Reply)> {
-        // On a GPU every run of a session has one input size, `max_batch` frames (the slots
-        // past the frames run on stale data; a sharer's batch of more slots runs as it is,
-        // hence engine-batch-size at least the sharers' batch-size): a session whose input
-        // size changes picks its convolution kernels anew, seconds each time (seen on the H100
-        // as 4 s stalls whenever runs of 4 and 32 frames alternated). On the CPU a run takes
-        // the frames there are.
+        // On a GPU a run takes a bucket of slots, the next power of two of its frames (at
+        // most `max_batch`; the slots past the frames run on stale data; a sharer's batch of
+        // a bucket's size runs as it is): few batch sizes, whose kernels each session keeps,
+        // and a lone frame of a live stream runs as one frame. (Every run padded to
+        // `max_batch` cost live streams thirty-two frames of work for each, and a session
+        // picking kernels by benchmark for each new size stalled seconds; with cuDNN's
+        // heuristic a new size costs milliseconds, once.) On the CPU a run takes the frames
+        // there are.
         let fixed = self.provider != Provider::Cpu && self.max_batch > 1;
         let total: usize = group.iter().map(|(_, r)| r.frames).sum();
-        let alone = group.len() == 1 && (!fixed || group[0].1.tensor.slots() >= self.max_batch);
+        let alone = group.len() == 1
+            && (!fixed
+                || bucket(group[0].1.tensor.slots(), self.max_batch) == group[0].1.tensor.slots());
         if alone {
             let (id, mut r) = group.pop().expect("one request");
             let result = engine.run(&r.tensor, r.rows).map(|o| Ran {
@@ -465,7 +468,7 @@ impl EnginePool {
         }
         let slots = match self.info.static_batch {
             Some(b) => b,
-            None if fixed => self.max_batch,
+            None if fixed => bucket(total, self.max_batch),
             None => total,
         };
         let rows = group[0].1.rows;
@@ -502,6 +505,12 @@ impl EnginePool {
             })
             .collect()
     }
+}
+
+/// The slots of a GPU run of `frames` frames: the next power of two, at most `max_batch` (or
+/// `frames` where a sharer's batch is larger still).
+fn bucket(frames: usize, max_batch: usize) -> usize {
+    frames.next_power_of_two().min(max_batch).max(frames)
 }
 
 /// What a name stands for: the settings its pool was loaded with, and the pool while anyone
@@ -665,6 +674,25 @@ mod tests {
     /// Frame `i`'s output rows in a reply.
     fn frame_rows(reply: &Reply, i: usize) -> Vec<f32> {
         reply.batch().unwrap().frame(i).0.to_vec()
+    }
+
+    /// GPU runs take power-of-two buckets up to the pool's largest batch: a live stream's lone
+    /// frame runs as one, three frames as four, and a sharer's larger batch as it is.
+    #[test]
+    fn gpu_runs_are_padded_to_power_of_two_buckets() {
+        let got: Vec<usize> = [1, 2, 3, 5, 9, 17, 31, 32].map(|n| bucket(n, 32)).to_vec();
+        assert_eq!(got, [1, 2, 4, 8, 16, 32, 32, 32]);
+        assert_eq!(bucket(13, 24), 16);
+        assert_eq!(
+            bucket(20, 24),
+            24,
+            "the pool's largest batch caps the bucket"
+        );
+        assert_eq!(
+            bucket(48, 32),
+            48,
+            "a sharer's batch above the cap runs as it is"
+        );
     }
 
     /// One engine per name while anyone holds it; other settings under a held name (the model,
