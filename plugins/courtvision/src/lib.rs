@@ -10,6 +10,7 @@ mod caps;
 pub mod detector;
 pub mod metaexport;
 pub mod motionskip;
+pub mod objecttrack;
 pub mod overlayrender;
 pub mod posedetect;
 pub mod timingmeta;
@@ -25,6 +26,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     timingmeta::register(plugin)?;
     overlayrender::register(plugin)?;
     posedetect::register(plugin)?;
+    objecttrack::register(plugin)?;
     Ok(())
 }
 

@@ -243,6 +243,44 @@ impl DetectionsMeta {
     pub fn reserve(&mut self, n: usize, k: usize) {
         self.0.data.reserve(n, k)
     }
+
+    /// Sets the track identity of detection `index` (see [`set_track_id`], which also updates
+    /// its region-of-interest mirror).
+    pub fn set_track_id(&mut self, index: usize, id: Option<u64>) {
+        if let Some(d) = self.0.data.detections.get_mut(index) {
+            d.track_id = id;
+        }
+    }
+}
+
+/// Sets the track identity of detection `index` of the buffer's detections meta, and the
+/// `track-id` of its GstVideoRegionOfInterestMeta mirror (the one whose id is `index`).
+pub fn set_track_id(buffer: &mut gst::BufferRef, index: usize, id: Option<u64>) {
+    if let Some(mut meta) = buffer.meta_mut::<DetectionsMeta>() {
+        meta.set_track_id(index, id);
+    }
+    for mut roi in buffer.iter_meta_mut::<gst_video::VideoRegionOfInterestMeta>() {
+        if roi.id() != index as i32 {
+            continue;
+        }
+        // SAFETY: the ROI meta belongs to this buffer, which is writable (`&mut`); its param
+        // structures are owned by the meta, and the pointer is used while the meta is borrowed.
+        unsafe {
+            use glib::translate::ToGlibPtr;
+            let raw = roi.as_mut_ptr();
+            let param = gst_video::ffi::gst_video_region_of_interest_meta_get_param(
+                raw,
+                ROI_PARAM.to_glib_none().0,
+            );
+            if !param.is_null() {
+                let s = gst::StructureRef::from_glib_borrow_mut(param);
+                match id {
+                    Some(id) => s.set("track-id", id),
+                    None => s.remove_field("track-id"),
+                }
+            }
+        }
+    }
 }
 
 impl DetectionList {

@@ -108,10 +108,10 @@ pub fn labels(truth: &Truth, w: f32, h: f32) -> (String, String) {
             (b[3] - b[1]) / h
         )
     };
-    for (b, kpts) in &truth.players {
-        let _ = writeln!(det, "0 {}", norm(b));
-        let _ = write!(pose, "0 {}", norm(b));
-        for &(x, y, v) in kpts {
+    for p in &truth.players {
+        let _ = writeln!(det, "0 {}", norm(&p.bbox));
+        let _ = write!(pose, "0 {}", norm(&p.bbox));
+        for &(x, y, v) in &p.kpts {
             if v {
                 let _ = write!(pose, " {:.6} {:.6} 2", x / w, y / h);
             } else {
@@ -129,13 +129,18 @@ pub fn labels(truth: &Truth, w: f32, h: f32) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::courtsrc::render::TruthPlayer;
 
     #[test]
     fn label_lines_are_normalised_yolo() {
         let mut kpts = [(64.0, 36.0, true); 17];
         kpts[3] = (0.0, 0.0, false);
         let truth = Truth {
-            players: vec![([0.0, 0.0, 64.0, 72.0], kpts)],
+            players: vec![TruthPlayer {
+                id: 1,
+                bbox: [0.0, 0.0, 64.0, 72.0],
+                kpts,
+            }],
             ball: Some([120.0, 60.0, 128.0, 72.0]),
             ball_centre: Some((124.0, 66.0)),
         };

@@ -132,9 +132,9 @@ impl ObjectImpl for CourtSrc {
                     .build(),
                 glib::ParamSpecUInt::builder("players")
                     .nick("Players")
-                    .blurb("Players on court (2 singles, 3, 4 doubles)")
+                    .blurb("Players on court: badminton 2 (singles) to 4 (doubles), netball 2 to 14 (7 a side, each team in one kit)")
                     .minimum(2)
-                    .maximum(4)
+                    .maximum(14)
                     .default_value(2)
                     .mutable_ready()
                     .build(),
@@ -344,6 +344,19 @@ impl BaseSrcImpl for CourtSrc {
         }
         let settings = self.settings.lock().unwrap().clone();
         let sport = settings.sport.into();
+        let most = Scene::max_players(sport);
+        if settings.players as usize > most {
+            gst::element_imp_error!(
+                self,
+                gst::LibraryError::Settings,
+                (
+                    "{:?} takes at most {most} players, not {}",
+                    settings.sport,
+                    settings.players
+                )
+            );
+            return Err(gst::loggable_error!(CAT, "too many players"));
+        }
         let scene = Scene::new(
             sport,
             settings.players as usize,
@@ -421,20 +434,26 @@ impl BaseSrcImpl for CourtSrc {
     }
 }
 
+/// The ground truth's identity of the shuttle (ball); players are 1, 2, ... (at most 14).
+pub const BALL_ID: u64 = 100;
+
 /// The ground truth as courtvision detections: class 0 player (17 keypoints, score 1 inside the
-/// frame, 0 outside), class 1 shuttle/ball; confidence 1.
+/// frame, 0 outside; `track_id` the player's identity for the match), class 1 shuttle/ball
+/// (`track_id` [`BALL_ID`]); confidence 1.
 fn truth_list(truth: &Truth, s: &Stream) -> DetectionList {
     let mut list = DetectionList::default();
     list.reserve(truth.players.len() + 1, 17);
-    for (b, kpts) in &truth.players {
-        let det = Detection::new(
+    for p in &truth.players {
+        let mut det = Detection::new(
             0,
             s.player.clone(),
             1.0,
-            BBox::from_corners(*b),
+            BBox::from_corners(p.bbox),
             s.source.clone(),
         );
-        let k: Vec<Keypoint> = kpts
+        det.track_id = Some(p.id);
+        let k: Vec<Keypoint> = p
+            .kpts
             .iter()
             .map(|&(x, y, v)| Keypoint {
                 x,
@@ -445,16 +464,15 @@ fn truth_list(truth: &Truth, s: &Stream) -> DetectionList {
         list.push(det, &k);
     }
     if let Some(b) = &truth.ball {
-        list.push(
-            Detection::new(
-                1,
-                s.ball.clone(),
-                1.0,
-                BBox::from_corners(*b),
-                s.source.clone(),
-            ),
-            &[],
+        let mut det = Detection::new(
+            1,
+            s.ball.clone(),
+            1.0,
+            BBox::from_corners(*b),
+            s.source.clone(),
         );
+        det.track_id = Some(BALL_ID);
+        list.push(det, &[]);
     }
     list
 }

@@ -16,11 +16,21 @@ use super::scene::*;
 /// Keypoints in pixels with whether they are inside the frame.
 pub type Keypoints2 = [(f32, f32, bool); 17];
 
+/// A player in a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TruthPlayer {
+    /// The player's identity for the whole match (1, 2, ...).
+    pub id: u64,
+    /// Box (x1, y1, x2, y2).
+    pub bbox: [f32; 4],
+    /// Keypoints (x, y, visible).
+    pub kpts: Keypoints2,
+}
+
 /// What is in a frame: players with their 17 keypoints and the shuttle (ball), in pixels.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Truth {
-    /// Box (x1, y1, x2, y2) and keypoints (x, y, visible).
-    pub players: Vec<([f32; 4], Keypoints2)>,
+    pub players: Vec<TruthPlayer>,
     /// Box (x1, y1, x2, y2) of the shuttle, including its motion blur.
     pub ball: Option<[f32; 4]>,
     /// Where the shuttle's centre is at the frame's time.
@@ -285,7 +295,7 @@ impl Renderer {
         if truth.ball_centre.is_none() {
             truth.ball = None;
         }
-        for ((_, body), bounds) in bodies.iter().zip(boxes) {
+        for ((i, body), bounds) in bodies.iter().zip(boxes) {
             let Some(bounds) = bounds else { continue };
             if bounds.is_empty() {
                 continue;
@@ -303,7 +313,11 @@ impl Renderer {
                     kpts[k] = (q.x, q.y, self.inside(q.x, q.y));
                 }
             }
-            truth.players.push((clipped, kpts));
+            truth.players.push(TruthPlayer {
+                id: scene.players[*i].id,
+                bbox: clipped,
+                kpts,
+            });
         }
         truth
     }
@@ -419,7 +433,9 @@ impl Renderer {
         ));
         parts.push((depth(torso_c) + 0.1, Part::Torso));
         parts.push((depth(b.head.0) - 0.01, Part::Head));
-        parts.push((depth(b.racket.1), Part::Racket));
+        if scene.sport == Sport::Badminton {
+            parts.push((depth(b.racket.1), Part::Racket));
+        }
         parts.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut bounds = Bounds::new();
         for (_, part) in parts {
@@ -1016,7 +1032,7 @@ mod tests {
                 alone.players = vec![scene.players[i].clone()];
                 let truth = r.render(&alone, 0.0);
                 let drawn = diff(r.rgba(), &base, w as usize);
-                let [x1, y1, x2, y2] = truth.players[0].0;
+                let [x1, y1, x2, y2] = truth.players[0].bbox;
                 assert!(!drawn.is_empty());
                 let body: Vec<_> = drawn
                     .iter()
@@ -1038,12 +1054,12 @@ mod tests {
                 assert!(body.iter().any(|p| near(x2 - 1.0, p.0)), "right edge {x2}");
                 assert!(body.iter().any(|p| near(y1, p.1)), "top edge {y1}");
                 assert!(body.iter().any(|p| near(y2 - 1.0, p.1)), "bottom edge {y2}");
-                for &(x, y, v) in &truth.players[0].1 {
+                for &(x, y, v) in &truth.players[0].kpts {
                     if v {
                         assert!(
                             x >= x1 && x <= x2 && y >= y1 && y <= y2,
                             "keypoint ({x}, {y}) outside {:?}",
-                            truth.players[0].0
+                            truth.players[0].bbox
                         );
                     }
                 }

@@ -36,6 +36,56 @@ impl Sport {
     }
 }
 
+/// A netball playing position; each may only enter its thirds of the court.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Gs,
+    Ga,
+    Wa,
+    C,
+    Wd,
+    Gd,
+    Gk,
+}
+
+impl Role {
+    /// Filled in this order as players are added, seven a side at most.
+    const ORDER: [Role; 7] = [
+        Role::C,
+        Role::Ga,
+        Role::Gd,
+        Role::Wa,
+        Role::Wd,
+        Role::Gs,
+        Role::Gk,
+    ];
+
+    /// The thirds the position may enter, counted from the team's own goal end (0 defending,
+    /// 1 centre, 2 attacking).
+    fn thirds(self) -> (u32, u32) {
+        match self {
+            Role::Gs => (2, 2),
+            Role::Ga | Role::Wa => (1, 2),
+            Role::C => (0, 2),
+            Role::Wd | Role::Gd => (0, 1),
+            Role::Gk => (0, 0),
+        }
+    }
+
+    /// The opposing position this one marks.
+    fn opposite(self) -> Role {
+        match self {
+            Role::Gs => Role::Gk,
+            Role::Ga => Role::Gd,
+            Role::Wa => Role::Wd,
+            Role::C => Role::C,
+            Role::Wd => Role::Wa,
+            Role::Gd => Role::Ga,
+            Role::Gk => Role::Gs,
+        }
+    }
+}
+
 /// A pinhole camera looking at the court.
 #[derive(Debug, Clone)]
 pub struct Camera {
@@ -197,9 +247,15 @@ const CONTACT_PHASE: f32 = 0.6;
 /// One player on court.
 #[derive(Debug, Clone)]
 pub struct Player {
-    /// -1 near the camera, +1 beyond the net.
+    /// The player's identity for the whole match (1, 2, ...), as the ground truth gives it.
+    pub id: u64,
+    /// -1 near the camera, +1 beyond the net (netball: the team attacking +y, or -y).
     pub side: f32,
+    /// Netball: the playing position (its zone on court); badminton: none.
+    pub role: Option<Role>,
     home: Vec2,
+    /// Netball: when the player picks a new place to run to.
+    retarget: f32,
     pub pos: Vec2,
     vel: Vec2,
     goal: Vec2,
@@ -267,6 +323,8 @@ pub struct Scene {
     pub players: Vec<Player>,
     shuttle: Shuttle,
     shots_left: u32,
+    /// Netball: the team with the ball (its `side`).
+    possession: f32,
     rng: Pcg64Mcg,
     /// Scene time in seconds.
     pub t: f32,
@@ -282,7 +340,7 @@ impl Scene {
         let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x636f_7572_7476_6973);
         let camera = Camera::new(sport, width, height, &mut rng);
         let half = sport.half_extent();
-        let n = players.clamp(2, 4);
+        let n = players.clamp(2, Scene::max_players(sport));
         let mut list = Vec::with_capacity(n);
         let (team_a, team_b) = (
             rng.random_range(0..SHIRTS.len()),
@@ -293,7 +351,26 @@ impl Scene {
         } else {
             team_b
         };
+        // Netball teams wear one kit each: teammates differ by build, skin and hair only.
+        let team_shorts = if sport == Sport::Netball {
+            [
+                SHORTS[rng.random_range(0..SHORTS.len())],
+                SHORTS[rng.random_range(0..SHORTS.len())],
+            ]
+        } else {
+            [SHORTS[0]; 2]
+        };
         for i in 0..n {
+            if sport == Sport::Netball {
+                list.push(Player::netball(
+                    i,
+                    half,
+                    [team_a, team_b],
+                    team_shorts,
+                    &mut rng,
+                ));
+                continue;
+            }
             // Near side first; with 3 players the near side has two.
             let side = if i < n.div_ceil(2) { -1.0 } else { 1.0 };
             let on_side = if side < 0.0 { n.div_ceil(2) } else { n / 2 };
@@ -306,8 +383,11 @@ impl Scene {
             let home = Vec2::new(x, side * half.y * 0.55);
             let shirt = SHIRTS[if side < 0.0 { team_a } else { team_b }];
             list.push(Player {
+                id: i as u64 + 1,
                 side,
+                role: None,
                 home,
+                retarget: 0.0,
                 pos: home + Vec2::new(rng.random_range(-0.3..0.3), rng.random_range(-0.3..0.3)),
                 vel: Vec2::ZERO,
                 goal: home,
@@ -337,13 +417,18 @@ impl Scene {
         let floor_rgb = floors[rng.random_range(0..floors.len())];
         let wall_rgb = walls[rng.random_range(0..walls.len())];
         let light_phase = [rng.random_range(0.0..TAU), rng.random_range(0.0..TAU)];
-        let server = rng.random_range(0..n);
+        let server = match sport {
+            Sport::Badminton => rng.random_range(0..n),
+            // The first centre pass: team A's centre (player 1).
+            Sport::Netball => 0,
+        };
         let mut scene = Scene {
             sport,
             camera,
             players: list,
             shuttle: Shuttle::Held { server, until: 0.0 },
             shots_left: 0,
+            possession: 1.0,
             rng,
             t: 0.0,
             court_rgb,
@@ -358,20 +443,46 @@ impl Scene {
         scene
     }
 
+    /// The most players a court takes: 4 (doubles) for badminton, 14 (7 a side) for netball.
+    pub fn max_players(sport: Sport) -> usize {
+        match sport {
+            Sport::Badminton => 4,
+            Sport::Netball => 14,
+        }
+    }
+
     /// `server` holds the shuttle and serves at `until`.
     fn hold(&mut self, server: usize, until: f32) {
-        self.players[server].swing = Some(Swing {
-            kind: SwingKind::Serve,
+        let netball = self.sport == Sport::Netball;
+        let p = &mut self.players[server];
+        p.swing = Some(Swing {
+            // A netball pass is thrown like a drive.
+            kind: if netball {
+                SwingKind::Drive
+            } else {
+                SwingKind::Serve
+            },
             start: until - CONTACT_PHASE * SWING_TIME,
             jump: 0.0,
         });
+        if netball {
+            // Landed with the ball: it may pivot, not run.
+            p.goal = p.pos;
+            self.possession = p.side;
+        }
         self.shuttle = Shuttle::Held { server, until };
     }
 
     /// Advances the scene by `dt` seconds.
     pub fn step(&mut self, dt: f32) {
         self.t += dt;
-        self.update_shuttle();
+        match self.sport {
+            Sport::Badminton => self.update_shuttle(),
+            Sport::Netball => {
+                self.update_ball();
+                self.move_netball();
+            }
+        }
         let t = self.t;
         for p in &mut self.players {
             p.step(t, dt);
@@ -413,6 +524,208 @@ impl Scene {
                 let until = t + self.rng.random_range(0.5..1.0);
                 self.hold(server, until);
             }
+            _ => {}
+        }
+    }
+
+    /// Netball: the ball is held up to about 2 s (the rule allows 3), then passed to a teammate
+    /// (one pass in ten picked off by an opponent), or shot from the circle.
+    fn update_ball(&mut self) {
+        let t = self.t;
+        match self.shuttle {
+            Shuttle::Held { server, until } if t >= until => self.pass(server, t),
+            Shuttle::Flying {
+                flight,
+                receiver: Some(r),
+            } if t >= flight.end() => {
+                let until = t + self.rng.random_range(0.5..2.0);
+                self.hold(r, until);
+            }
+            Shuttle::Flying {
+                flight,
+                receiver: None,
+            } if t >= flight.end() => {
+                self.shuttle = Shuttle::Down {
+                    at: flight.to,
+                    until: t + self.rng.random_range(0.6..1.2),
+                };
+            }
+            Shuttle::Down { until, .. } if t >= until => {
+                // A centre pass by the other team's centre (or whoever plays nearest it).
+                let side = -self.possession;
+                let c = self
+                    .players
+                    .iter()
+                    .position(|p| p.side == side && p.role == Some(Role::C))
+                    .unwrap_or_else(|| self.nearest(side, Vec2::ZERO));
+                self.players[c].pos = Vec2::ZERO;
+                self.players[c].vel = Vec2::ZERO;
+                let until = t + self.rng.random_range(0.8..1.5);
+                self.hold(c, until);
+            }
+            _ => {}
+        }
+    }
+
+    /// Netball: `holder` releases the ball at time `t`.
+    fn pass(&mut self, holder: usize, t: f32) {
+        let half = self.sport.half_extent();
+        let h = &self.players[holder];
+        let side = h.side;
+        let from = h.hold_point();
+        let post = Vec2::new(0.0, side * half.y);
+        let rng = &mut self.rng;
+        let shooter = matches!(h.role, Some(Role::Gs | Role::Ga));
+        if shooter && h.pos.distance(post) < 4.9 {
+            let to = Vec3::new(post.x, post.y - side * 0.2, 3.05);
+            let flight = Flight {
+                from,
+                to,
+                start: t,
+                duration: ((to - from).length() / rng.random_range(7.0..9.0)).clamp(0.4, 1.2),
+                apex: rng.random_range(1.0..1.8),
+            };
+            self.possession = -side;
+            self.shuttle = Shuttle::Flying {
+                flight,
+                receiver: None,
+            };
+            return;
+        }
+        let mates: Vec<usize> = (0..self.players.len())
+            .filter(|&i| i != holder && self.players[i].side == side)
+            .collect();
+        let near: Vec<usize> = mates
+            .iter()
+            .copied()
+            .filter(|&i| (2.5..15.0).contains(&self.players[i].pos.distance(h.pos)))
+            .collect();
+        let pool = if near.is_empty() { &mates } else { &near };
+        let Some(&mate) = pool.get(rng.random_range(0..pool.len().max(1))) else {
+            // Alone on its side: hold on.
+            let until = t + 1.0;
+            self.hold(holder, until);
+            return;
+        };
+        let m = &self.players[mate];
+        let lead = (m.pos + m.vel * 0.4).clamp(-half, half);
+        let receiver = if rng.random_bool(0.1) {
+            let r = self.nearest(-side, lead);
+            if r == usize::MAX {
+                mate
+            } else {
+                r
+            }
+        } else {
+            mate
+        };
+        let rng = &mut self.rng;
+        let to = Vec3::new(lead.x, lead.y, 1.3);
+        let (speed, apex): (f32, f32) = if rng.random_bool(0.15) {
+            (rng.random_range(7.0..9.0), rng.random_range(1.2..2.2))
+        } else {
+            (rng.random_range(8.0..13.0), rng.random_range(0.1..0.6))
+        };
+        let dist = (to - from).length();
+        let flight = Flight {
+            from,
+            to,
+            start: t,
+            duration: (dist / speed + 0.15 * apex.sqrt()).clamp(0.3, 2.0),
+            apex,
+        };
+        let r = &mut self.players[receiver];
+        r.goal = lead;
+        r.retarget = flight.end() + 1.0;
+        self.shuttle = Shuttle::Flying {
+            flight,
+            receiver: Some(receiver),
+        };
+    }
+
+    /// Netball: players without the ball pick a new place every second or so, within their
+    /// zone: the team with the ball gets free near it, the other marks its opposite numbers
+    /// (goal side of them), so players of both teams run close and cross all the time.
+    fn move_netball(&mut self) {
+        let t = self.t;
+        let half = self.sport.half_extent();
+        let ball = self.shuttle_at(t).pos.truncate();
+        let held = match self.shuttle {
+            Shuttle::Held { server, .. } => Some(server),
+            _ => None,
+        };
+        for i in 0..self.players.len() {
+            let p = &self.players[i];
+            if Some(i) == held || t < p.retarget {
+                continue;
+            }
+            let Some(role) = p.role else { continue };
+            let (lo, hi) = zone(role, p.side, half);
+            let marked = (p.side != self.possession)
+                .then(|| {
+                    self.players
+                        .iter()
+                        .find(|o| o.side != p.side && o.role == Some(role.opposite()))
+                })
+                .flatten()
+                .map(|o| o.pos - Vec2::new(0.0, p.side * 0.9));
+            let rng = &mut self.rng;
+            let goal = match marked {
+                Some(m) => m + Vec2::new(rng.random_range(-0.5..0.5), rng.random_range(-0.5..0.5)),
+                None => {
+                    let free = Vec2::new(
+                        rng.random_range(-0.85..0.85) * half.x,
+                        rng.random_range(lo..hi),
+                    );
+                    free.lerp(ball, 0.35)
+                }
+            };
+            let goal = Vec2::new(
+                goal.x.clamp(-half.x - 0.3, half.x + 0.3),
+                goal.y.clamp(lo, hi),
+            );
+            let next = t + rng.random_range(0.6..1.6);
+            let p = &mut self.players[i];
+            p.goal = goal;
+            p.retarget = next;
+        }
+    }
+
+    /// Doubles: a side that smashes plays front and back (the hitter behind, the partner at the
+    /// net), a side that lifts or is smashed at defends side by side; partners swap places as
+    /// they change, as pairs do (and cross each other on the way).
+    fn formation(&mut self, hitter: usize, kind: SwingKind) {
+        let half = self.sport.half_extent();
+        let side = self.players[hitter].side;
+        let team: Vec<usize> = (0..self.players.len())
+            .filter(|&i| self.players[i].side == side)
+            .collect();
+        let other: Vec<usize> = (0..self.players.len())
+            .filter(|&i| self.players[i].side != side)
+            .collect();
+        let side_by_side = |players: &mut Vec<Player>, team: &[usize]| {
+            if let [a, b] = *team {
+                let (l, r) = if players[a].pos.x <= players[b].pos.x {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                let s = players[a].side;
+                players[l].home = Vec2::new(-0.45 * half.x, s * 0.55 * half.y);
+                players[r].home = Vec2::new(0.45 * half.x, s * 0.55 * half.y);
+            }
+        };
+        match kind {
+            SwingKind::Overhead => {
+                if let [a, b] = *team {
+                    let partner = if a == hitter { b } else { a };
+                    let x = self.players[hitter].pos.x.clamp(-0.3, 0.3) * half.x;
+                    self.players[hitter].home = Vec2::new(x, side * 0.74 * half.y);
+                    self.players[partner].home = Vec2::new(-x * 0.3, side * 0.3 * half.y);
+                }
+                side_by_side(&mut self.players, &other);
+            }
+            SwingKind::Low => side_by_side(&mut self.players, &team),
             _ => {}
         }
     }
@@ -491,6 +804,7 @@ impl Scene {
             });
             r
         });
+        self.formation(hitter, kind);
         // Everyone else drifts back to base; the hitter recovers.
         for (i, p) in self.players.iter_mut().enumerate() {
             if Some(i) != receiver {
@@ -531,8 +845,11 @@ impl Scene {
                 pos: self
                     .players
                     .get(server)
-                    .map_or(Vec3::new(0.0, 0.0, 1.0), |p| {
-                        p.racket_point(SwingKind::Serve) + Vec3::new(0.0, 0.0, 0.1)
+                    .map_or(Vec3::new(0.0, 0.0, 1.0), |p| match self.sport {
+                        Sport::Badminton => {
+                            p.racket_point(SwingKind::Serve) + Vec3::new(0.0, 0.0, 0.1)
+                        }
+                        Sport::Netball => p.hold_point(),
                     }),
                 dir: Vec3::Z,
             },
@@ -642,6 +959,48 @@ pub struct Body {
 }
 
 impl Player {
+    /// Netball player `i` of `n`: teams alternate (A attacks +y, B -y), positions in
+    /// [`Role::ORDER`], each starting in its zone, both teams in their own kit.
+    fn netball(
+        i: usize,
+        half: Vec2,
+        shirts: [usize; 2],
+        shorts: [[u8; 3]; 2],
+        rng: &mut Pcg64Mcg,
+    ) -> Player {
+        let team = i % 2;
+        let side = if team == 0 { 1.0 } else { -1.0 };
+        let role = Role::ORDER[(i / 2).min(6)];
+        let zone = zone(role, side, half);
+        let home = Vec2::new(
+            rng.random_range(-0.7..0.7) * half.x,
+            rng.random_range(zone.0..zone.1),
+        );
+        Player {
+            id: i as u64 + 1,
+            side,
+            role: Some(role),
+            home,
+            retarget: 0.0,
+            pos: home,
+            vel: Vec2::ZERO,
+            goal: home,
+            heading: if side > 0.0 { PI / 2.0 } else { -PI / 2.0 },
+            height: rng.random_range(1.68..1.9),
+            hand: if rng.random_bool(0.85) { 1.0 } else { -1.0 },
+            phase: rng.random_range(0.0..TAU),
+            lunge: 0.0,
+            swing: None,
+            outfit: Outfit {
+                shirt: SHIRTS[shirts[team]],
+                shorts: shorts[team],
+                skin: SKINS[rng.random_range(0..SKINS.len())],
+                hair: HAIRS[rng.random_range(0..HAIRS.len())],
+                shoes: [235, 235, 235],
+            },
+        }
+    }
+
     fn step(&mut self, t: f32, dt: f32) {
         // Run towards the goal: accelerate up to ~5.5 m/s, brake near it.
         let to = self.goal - self.pos;
@@ -662,7 +1021,12 @@ impl Player {
         let speed = self.vel.length();
         self.phase = (self.phase + TAU * speed * dt / 2.4) % TAU;
         // Face the net, turned towards where the player runs, side-on for overheads.
-        let net = if self.side < 0.0 { PI / 2.0 } else { -PI / 2.0 };
+        // Badminton: towards the net; netball: towards the goal the team attacks.
+        let net = if (self.side < 0.0) != self.role.is_some() {
+            PI / 2.0
+        } else {
+            -PI / 2.0
+        };
         let mut want_heading = net;
         if speed > 0.5 {
             let run_dir = self.vel.y.atan2(self.vel.x);
@@ -730,6 +1094,12 @@ impl Player {
             }
         }
         pose
+    }
+
+    /// Netball: where the ball is held, in both hands in front of the chest.
+    fn hold_point(&self) -> Vec3 {
+        let f = Vec3::new(self.heading.cos(), self.heading.sin(), 0.0);
+        Vec3::new(self.pos.x, self.pos.y, 0.0) + f * 0.3 + Vec3::Z * 1.3 * self.height / 1.75
     }
 
     /// Where the racket meets the shuttle for a swing of `kind`, roughly.
@@ -872,6 +1242,20 @@ impl Player {
             scale: sc,
             facing: f,
         }
+    }
+}
+
+/// The y range (metres) a netball position may use, for a team attacking towards `side`.
+fn zone(role: Role, side: f32, half: Vec2) -> (f32, f32) {
+    let third = 2.0 * half.y / 3.0;
+    let (a, b) = role.thirds();
+    // Counted from the team's own goal end: -y for a team attacking +y.
+    let lo = -half.y + a as f32 * third;
+    let hi = -half.y + (b + 1) as f32 * third;
+    if side > 0.0 {
+        (lo + 0.3, hi - 0.3)
+    } else {
+        (-hi + 0.3, -lo - 0.3)
     }
 }
 

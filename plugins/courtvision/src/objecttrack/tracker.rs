@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The multi-object tracker behind `objecttrack`: ByteTrack's scheme (Zhang et al., 2022) with
+//! an appearance cue.
+//!
+//! - Motion: a Kalman filter per track on (centre x, centre y, aspect w/h, height) with a
+//!   constant velocity, noise scaled by the box height (as SORT and ByteTrack do).
+//! - Association in two passes, each an optimal assignment (Hungarian, from `pathfinding`):
+//!   first the confident detections (score ≥ `high`) against every live track (confirmed and
+//!   lost), on overlap with the predicted box blended with appearance; then the low-score
+//!   detections (≥ `low`) against the confirmed tracks still unmatched, on overlap alone (they
+//!   are often the occluded half of a crossing); then tentative tracks against what confident
+//!   detections are left.
+//! - Lifecycle: a confident detection (≥ `new_track`) left over starts a tentative track,
+//!   confirmed after `confirm` matches in a row (at once in a stream's first frame) and dropped
+//!   if it misses before; a confirmed track that misses is lost, kept and predicted for
+//!   `lost_frames` frames (a match brings it back with its identity), then removed.
+//! - Appearance: a colour signature per detection (see `appearance`), blended into the cost
+//!   with weight `appearance`; a track's signature is a running mean updated only from
+//!   detections that overlap no other, so two players crossing do not swap colours.
+
+use nalgebra::{SMatrix, SVector};
+use pathfinding::prelude::{kuhn_munkres, Matrix};
+
+type V8 = SVector<f32, 8>;
+type M8 = SMatrix<f32, 8, 8>;
+type M4x8 = SMatrix<f32, 4, 8>;
+type M4 = SMatrix<f32, 4, 4>;
+type V4 = SVector<f32, 4>;
+
+/// A box as corners (x1, y1, x2, y2), pixels.
+pub type Corners = [f32; 4];
+
+/// How the tracker decides; the defaults are ByteTrack's for 30 frames/s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    /// Detections at or above this score take part in the first association.
+    pub high: f32,
+    /// Detections below this score are ignored.
+    pub low: f32,
+    /// A confident detection left unmatched starts a track when at or above this score.
+    pub new_track: f32,
+    /// The least overlap (IoU with the predicted box) of a first-pass match.
+    pub match_iou: f32,
+    /// The least overlap of a second-pass (low-score) match.
+    pub low_iou: f32,
+    /// Matches in a row that confirm a tentative track.
+    pub confirm: u32,
+    /// Frames a lost track is kept and predicted before it is removed.
+    pub lost_frames: u32,
+    /// Weight of appearance against overlap in the first pass (0: overlap alone).
+    pub appearance: f32,
+    /// Running-mean rate of a track's appearance.
+    pub appearance_rate: f32,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            high: 0.5,
+            low: 0.1,
+            new_track: 0.6,
+            match_iou: 0.2,
+            low_iou: 0.5,
+            confirm: 2,
+            lost_frames: 30,
+            appearance: 0.5,
+            appearance_rate: 0.1,
+        }
+    }
+}
+
+/// One detection given to [`Tracker::update`].
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub bbox: Corners,
+    pub score: f32,
+    /// Appearance signature (unit length), where the frame could be read.
+    pub feature: Option<Vec<f32>>,
+}
+
+/// The lifecycle state of a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackState {
+    Tentative,
+    Confirmed,
+    Lost,
+}
+
+/// A track as the element reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackView {
+    pub id: u64,
+    pub state: TrackState,
+    /// The Kalman estimate for the current frame.
+    pub bbox: Corners,
+    /// Velocity of the box centre, pixels a frame.
+    pub velocity: (f32, f32),
+}
+
+/// Kalman filter on (cx, cy, a, h) with constant velocity.
+#[derive(Debug, Clone)]
+struct Kalman {
+    x: V8,
+    p: M8,
+}
+
+const STD_POS: f32 = 1.0 / 20.0;
+const STD_VEL: f32 = 1.0 / 160.0;
+
+fn xyah(b: &Corners) -> V4 {
+    let w = (b[2] - b[0]).max(1e-3);
+    let h = (b[3] - b[1]).max(1e-3);
+    V4::new(b[0] + w / 2.0, b[1] + h / 2.0, w / h, h)
+}
+
+fn corners(m: &V4) -> Corners {
+    let h = m[3].max(1e-3);
+    let w = (m[2] * h).max(1e-3);
+    [
+        m[0] - w / 2.0,
+        m[1] - h / 2.0,
+        m[0] + w / 2.0,
+        m[1] + h / 2.0,
+    ]
+}
+
+fn transition() -> M8 {
+    let mut f = M8::identity();
+    for i in 0..4 {
+        f[(i, i + 4)] = 1.0;
+    }
+    f
+}
+
+fn observation() -> M4x8 {
+    let mut h = M4x8::zeros();
+    for i in 0..4 {
+        h[(i, i)] = 1.0;
+    }
+    h
+}
+
+impl Kalman {
+    fn new(b: &Corners) -> Kalman {
+        let m = xyah(b);
+        let h = m[3];
+        let mut x = V8::zeros();
+        x.fixed_rows_mut::<4>(0).copy_from(&m);
+        let std = [
+            2.0 * STD_POS * h,
+            2.0 * STD_POS * h,
+            1e-2,
+            2.0 * STD_POS * h,
+            10.0 * STD_VEL * h,
+            10.0 * STD_VEL * h,
+            1e-5,
+            10.0 * STD_VEL * h,
+        ];
+        let p = M8::from_diagonal(&V8::from_iterator(std.iter().map(|s| s * s)));
+        Kalman { x, p }
+    }
+
+    fn predict(&mut self) {
+        let h = self.x[3];
+        let std = [
+            STD_POS * h,
+            STD_POS * h,
+            1e-2,
+            STD_POS * h,
+            STD_VEL * h,
+            STD_VEL * h,
+            1e-5,
+            STD_VEL * h,
+        ];
+        let q = M8::from_diagonal(&V8::from_iterator(std.iter().map(|s| s * s)));
+        let f = transition();
+        self.x = f * self.x;
+        self.p = f * self.p * f.transpose() + q;
+    }
+
+    fn update(&mut self, b: &Corners) {
+        let z = xyah(b);
+        let h = self.x[3];
+        let std = [STD_POS * h, STD_POS * h, 1e-1, STD_POS * h];
+        let r = M4::from_diagonal(&V4::from_iterator(std.iter().map(|s| s * s)));
+        let hm = observation();
+        let s = hm * self.p * hm.transpose() + r;
+        let Some(s_inv) = s.try_inverse() else { return };
+        let k = self.p * hm.transpose() * s_inv;
+        self.x += k * (z - hm * self.x);
+        self.p = (M8::identity() - k * hm) * self.p;
+    }
+
+    fn bbox(&self) -> Corners {
+        corners(&self.x.fixed_rows::<4>(0).into_owned())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Track {
+    id: u64,
+    state: TrackState,
+    kalman: Kalman,
+    /// Matches in a row (tentative tracks).
+    hits: u32,
+    /// Frames since the last match.
+    missed: u32,
+    feature: Option<Vec<f32>>,
+}
+
+/// Overlap of two boxes (intersection over union).
+pub fn iou(a: &Corners, b: &Corners) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
+    }
+}
+
+/// Cosine distance of two unit signatures, 0 (same) to 1.
+fn appearance_distance(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    (1.0 - dot).clamp(0.0, 1.0)
+}
+
+/// The optimal one-to-one assignment of rows to columns with `cost` (lower is better), pairs
+/// whose cost is `None` (gated out) never matched. Returns (row, column) pairs.
+pub fn assign(
+    rows: usize,
+    cols: usize,
+    cost: impl Fn(usize, usize) -> Option<f32>,
+) -> Vec<(usize, usize)> {
+    if rows == 0 || cols == 0 {
+        return Vec::new();
+    }
+    // kuhn_munkres maximises integer weights over a matrix with no more rows than columns.
+    let transpose = rows > cols;
+    let (r, c) = if transpose {
+        (cols, rows)
+    } else {
+        (rows, cols)
+    };
+    const SCALE: f32 = 1e6;
+    // A gated pair weighs less than any assignment that avoids it.
+    let forbidden = -((r as i64 + 1) * 2 * SCALE as i64);
+    let mut weights = Matrix::new(r, c, forbidden);
+    for i in 0..r {
+        for j in 0..c {
+            let (row, col) = if transpose { (j, i) } else { (i, j) };
+            if let Some(v) = cost(row, col) {
+                weights[(i, j)] = ((2.0 - v.clamp(0.0, 2.0)) * SCALE) as i64;
+            }
+        }
+    }
+    let (_, cols_of) = kuhn_munkres(&weights);
+    cols_of
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, j)| weights[(i, j)] != forbidden)
+        .map(|(i, j)| if transpose { (j, i) } else { (i, j) })
+        .collect()
+}
+
+/// The tracker of one stream.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    params: Params,
+    tracks: Vec<Track>,
+    next_id: u64,
+    frames: u64,
+}
+
+impl Tracker {
+    pub fn new(params: Params) -> Tracker {
+        Tracker {
+            params,
+            tracks: Vec::new(),
+            next_id: 1,
+            frames: 0,
+        }
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Forgets every track (a new stream); identities start again at 1.
+    pub fn reset(&mut self) {
+        *self = Tracker::new(self.params);
+    }
+
+    /// Tracks in the current frame (tentative, confirmed and lost).
+    pub fn tracks(&self) -> Vec<TrackView> {
+        self.tracks
+            .iter()
+            .map(|t| TrackView {
+                id: t.id,
+                state: t.state,
+                bbox: t.kalman.bbox(),
+                velocity: (t.kalman.x[4], t.kalman.x[5]),
+            })
+            .collect()
+    }
+
+    /// The identities of boxes on a frame that was not inferred (detections the detectors
+    /// filled in): each takes the confirmed or lost track its box overlaps most (IoU at least
+    /// 0.3, one box a track); the tracks are not changed.
+    pub fn identify(&self, boxes: &[Corners]) -> Vec<Option<u64>> {
+        let live: Vec<(u64, Corners)> = self
+            .tracks
+            .iter()
+            .filter(|t| t.state != TrackState::Tentative)
+            .map(|t| (t.id, t.kalman.bbox()))
+            .collect();
+        let mut ids = vec![None; boxes.len()];
+        for (b, t) in assign(boxes.len(), live.len(), |b, t| {
+            let overlap = iou(&boxes[b], &live[t].1);
+            (overlap >= 0.3).then_some(1.0 - overlap)
+        }) {
+            ids[b] = Some(live[t].0);
+        }
+        ids
+    }
+
+    /// Advances one frame without detections (a frame that was not inferred): every track is
+    /// predicted; none is matched, lost or removed for it.
+    pub fn predict_only(&mut self) {
+        self.frames += 1;
+        for t in &mut self.tracks {
+            t.kalman.predict();
+        }
+    }
+
+    /// Advances one frame with its detections; returns, per detection, the identity of the
+    /// confirmed track it belongs to (`None`: below `low`, unmatched, or a tentative track).
+    pub fn update(&mut self, dets: &[Input]) -> Vec<Option<u64>> {
+        let p = self.params;
+        self.frames += 1;
+        for t in &mut self.tracks {
+            t.kalman.predict();
+        }
+        let predicted: Vec<Corners> = self.tracks.iter().map(|t| t.kalman.bbox()).collect();
+        let mut det_track: Vec<Option<usize>> = vec![None; dets.len()];
+        let mut matched = vec![false; self.tracks.len()];
+        let high: Vec<usize> = (0..dets.len())
+            .filter(|&i| dets[i].score >= p.high)
+            .collect();
+        let low: Vec<usize> = (0..dets.len())
+            .filter(|&i| dets[i].score >= p.low && dets[i].score < p.high)
+            .collect();
+
+        // First pass: confident detections, every confirmed or lost track.
+        let live: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| self.tracks[t].state != TrackState::Tentative)
+            .collect();
+        let cost = |t: usize, d: usize| -> Option<f32> {
+            let overlap = iou(&predicted[t], &dets[d].bbox);
+            if overlap < p.match_iou {
+                return None;
+            }
+            let motion = 1.0 - overlap;
+            match (&self.tracks[t].feature, &dets[d].feature) {
+                (Some(a), Some(b)) if p.appearance > 0.0 => {
+                    Some((1.0 - p.appearance) * motion + p.appearance * appearance_distance(a, b))
+                }
+                _ => Some(motion),
+            }
+        };
+        for (ti, di) in assign(live.len(), high.len(), |i, j| cost(live[i], high[j])) {
+            det_track[high[di]] = Some(live[ti]);
+            matched[live[ti]] = true;
+        }
+
+        // Second pass: low-score detections, confirmed tracks still unmatched, overlap only.
+        let waiting: Vec<usize> = live
+            .iter()
+            .copied()
+            .filter(|&t| !matched[t] && self.tracks[t].state == TrackState::Confirmed)
+            .collect();
+        let pairs = assign(waiting.len(), low.len(), |i, j| {
+            let overlap = iou(&predicted[waiting[i]], &dets[low[j]].bbox);
+            (overlap >= p.low_iou).then_some(1.0 - overlap)
+        });
+        for (ti, di) in pairs {
+            det_track[low[di]] = Some(waiting[ti]);
+            matched[waiting[ti]] = true;
+        }
+
+        // Tentative tracks: the confident detections left.
+        let tentative: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| self.tracks[t].state == TrackState::Tentative)
+            .collect();
+        let left: Vec<usize> = high
+            .iter()
+            .copied()
+            .filter(|&d| det_track[d].is_none())
+            .collect();
+        let pairs = assign(tentative.len(), left.len(), |i, j| {
+            let overlap = iou(&predicted[tentative[i]], &dets[left[j]].bbox);
+            (overlap >= p.match_iou).then_some(1.0 - overlap)
+        });
+        for (ti, di) in pairs {
+            det_track[left[di]] = Some(tentative[ti]);
+            matched[tentative[ti]] = true;
+        }
+
+        // Updates: the matched tracks take their detection.
+        for (d, t) in det_track.iter().enumerate() {
+            let Some(t) = *t else { continue };
+            let alone = dets.iter().enumerate().all(|(o, other)| {
+                o == d || other.score < p.low || iou(&other.bbox, &dets[d].bbox) < 0.3
+            });
+            let track = &mut self.tracks[t];
+            track.kalman.update(&dets[d].bbox);
+            track.missed = 0;
+            track.hits += 1;
+            match track.state {
+                TrackState::Tentative if track.hits >= p.confirm => {
+                    track.state = TrackState::Confirmed
+                }
+                TrackState::Lost => track.state = TrackState::Confirmed,
+                _ => {}
+            }
+            if let (Some(f), true) = (&dets[d].feature, alone) {
+                track.feature = Some(match track.feature.take() {
+                    Some(old) => blend(&old, f, p.appearance_rate),
+                    None => f.clone(),
+                });
+            }
+        }
+        // Misses: a tentative track goes, a confirmed one is lost, a lost one ages out.
+        let mut gone = vec![false; self.tracks.len()];
+        for (t, track) in self.tracks.iter_mut().enumerate() {
+            if matched[t] {
+                continue;
+            }
+            track.missed += 1;
+            track.hits = 0;
+            match track.state {
+                TrackState::Tentative => gone[t] = true,
+                TrackState::Confirmed => track.state = TrackState::Lost,
+                TrackState::Lost => gone[t] = track.missed > p.lost_frames,
+            }
+        }
+        // Identities are given at confirmation, so they count confirmed tracks only.
+        for track in &mut self.tracks {
+            if track.state == TrackState::Confirmed && track.id == 0 {
+                track.id = self.next_id;
+                self.next_id += 1;
+            }
+        }
+        let mut ids: Vec<Option<u64>> = det_track
+            .iter()
+            .map(|t| {
+                t.map(|t| &self.tracks[t])
+                    .filter(|t| t.state == TrackState::Confirmed)
+                    .map(|t| t.id)
+            })
+            .collect();
+        let mut i = 0;
+        self.tracks.retain(|_| {
+            i += 1;
+            !gone[i - 1]
+        });
+
+        // New tracks from confident detections nobody took: confirmed at once in the first
+        // frame (nothing could have confirmed them), tentative after.
+        let first = self.frames == 1;
+        for (d, det) in dets.iter().enumerate() {
+            if det_track[d].is_some() || det.score < p.new_track {
+                continue;
+            }
+            let (state, id) = if first || p.confirm <= 1 {
+                self.next_id += 1;
+                ids[d] = Some(self.next_id - 1);
+                (TrackState::Confirmed, self.next_id - 1)
+            } else {
+                (TrackState::Tentative, 0)
+            };
+            self.tracks.push(Track {
+                id,
+                state,
+                kalman: Kalman::new(&det.bbox),
+                hits: 1,
+                missed: 0,
+                feature: det.feature.clone(),
+            });
+        }
+        ids
+    }
+}
+
+/// A running mean of two unit signatures, unit again.
+fn blend(old: &[f32], new: &[f32], rate: f32) -> Vec<f32> {
+    let mut v: Vec<f32> = old
+        .iter()
+        .zip(new)
+        .map(|(a, b)| (1.0 - rate) * a + rate * b)
+        .collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f32, y: f32, score: f32, feature: Option<Vec<f32>>) -> Input {
+        Input {
+            bbox: [x, y, x + 40.0, y + 100.0],
+            score,
+            feature,
+        }
+    }
+
+    fn unit(i: usize) -> Option<Vec<f32>> {
+        let mut v = vec![0.0; 4];
+        v[i] = 1.0;
+        Some(v)
+    }
+
+    #[test]
+    fn assignment_is_optimal_and_keeps_to_its_gates() {
+        // Greedy would take (0, 0) and leave row 1 alone.
+        let c = [[Some(0.1), Some(0.2)], [Some(0.15), None]];
+        let mut got = assign(2, 2, |r, k| c[r][k]);
+        got.sort();
+        assert_eq!(got, [(0, 1), (1, 0)]);
+        // More rows than columns, and a row that may match nothing.
+        let c = [[Some(0.5)], [Some(0.1)], [None]];
+        assert_eq!(assign(3, 1, |r, k| c[r][k]), [(1, 0)]);
+        assert!(assign(2, 2, |_, _| None).is_empty());
+        assert!(assign(0, 3, |_, _| Some(0.0)).is_empty());
+    }
+
+    #[test]
+    fn the_kalman_filter_learns_a_constant_velocity() {
+        let mut k = Kalman::new(&[0.0, 0.0, 40.0, 100.0]);
+        for i in 1..=20 {
+            k.predict();
+            let x = 5.0 * i as f32;
+            k.update(&[x, 0.0, x + 40.0, 100.0]);
+        }
+        k.predict();
+        let b = k.bbox();
+        assert!((b[0] - 105.0).abs() < 1.5, "{b:?}");
+        assert!((k.x[4] - 5.0).abs() < 0.3, "velocity {}", k.x[4]);
+        assert!((b[3] - b[1] - 100.0).abs() < 1.0);
+    }
+
+    /// Two players run towards each other and cross: the boxes overlap for several frames,
+    /// the one behind is found with a low score, and each keeps its identity after.
+    #[test]
+    fn identities_survive_a_crossing() {
+        for appearance in [0.0, 0.5] {
+            let mut t = Tracker::new(Params {
+                appearance,
+                ..Params::default()
+            });
+            let mut first = None;
+            for f in 0..60 {
+                let a = 100.0 + 6.0 * f as f32;
+                let b = 460.0 - 6.0 * f as f32;
+                // The one further away (b) is half hidden while they overlap.
+                let overlap = (a - b).abs() < 40.0;
+                let dets = [
+                    det(a, 200.0, 0.9, unit(0)),
+                    det(b, 195.0, if overlap { 0.3 } else { 0.85 }, unit(1)),
+                ];
+                let ids = t.update(&dets);
+                if f == 0 {
+                    first = Some((ids[0].unwrap(), ids[1].unwrap()));
+                }
+                let (ia, ib) = first.unwrap();
+                assert_eq!(ids[0], Some(ia), "frame {f}, appearance {appearance}");
+                assert_eq!(ids[1], Some(ib), "frame {f}, appearance {appearance}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_lost_track_comes_back_and_an_old_one_is_forgotten() {
+        let p = Params::default();
+        let mut t = Tracker::new(p);
+        let mut x = 100.0;
+        let id = t.update(&[det(x, 100.0, 0.9, None)])[0].unwrap();
+        for _ in 0..10 {
+            x += 4.0;
+            assert_eq!(t.update(&[det(x, 100.0, 0.9, None)])[0], Some(id));
+        }
+        // Hidden for ten frames, found where its motion took it.
+        for _ in 0..10 {
+            x += 4.0;
+            t.update(&[]);
+        }
+        assert_eq!(t.tracks()[0].state, TrackState::Lost);
+        x += 4.0;
+        assert_eq!(t.update(&[det(x, 100.0, 0.9, None)])[0], Some(id));
+        // Gone for longer than lost-frames: forgotten; a new object gets a new identity.
+        for _ in 0..=p.lost_frames {
+            t.update(&[]);
+        }
+        assert!(t.tracks().is_empty());
+        let again = [det(x, 100.0, 0.9, None)];
+        assert_eq!(t.update(&again)[0], None, "tentative first");
+        assert_eq!(t.update(&again)[0], Some(id + 1));
+    }
+
+    #[test]
+    fn a_spurious_detection_never_gets_an_identity() {
+        let mut t = Tracker::new(Params::default());
+        t.update(&[det(0.0, 0.0, 0.9, None)]);
+        let ids = t.update(&[det(0.0, 0.0, 0.9, None), det(500.0, 300.0, 0.95, None)]);
+        assert_eq!(ids[1], None);
+        t.update(&[det(0.0, 0.0, 0.9, None)]);
+        assert_eq!(
+            t.tracks().len(),
+            1,
+            "the tentative track went with its miss"
+        );
+        // Below low-threshold: ignored; between low and high: keeps a track, starts none.
+        let ids = t.update(&[det(0.0, 0.0, 0.05, None), det(300.0, 0.0, 0.4, None)]);
+        assert_eq!(ids, [None, None]);
+        assert_eq!(t.tracks().len(), 1);
+    }
+
+    #[test]
+    fn filled_boxes_take_the_overlapping_track() {
+        let mut t = Tracker::new(Params::default());
+        let ids = t.update(&[det(0.0, 0.0, 0.9, None), det(300.0, 0.0, 0.9, None)]);
+        t.predict_only();
+        let got = t.identify(&[[302.0, 1.0, 342.0, 101.0], [900.0, 0.0, 940.0, 100.0]]);
+        assert_eq!(got, [ids[1], None]);
+    }
+}
