@@ -4,7 +4,8 @@
 # and plugins, meson/ninja, PyGObject with GStreamer's overrides and a C compiler (the Python
 # and C examples, which the tests run), and ONNX Runtime 1.31.1 (the onnxruntime PyPI wheel
 # ships libonnxruntime.so, which the elements load at run time) with numpy and onnx for the
-# scripts; GStreamer's RTSP server library (the `courtvision` command serves annotated video
+# scripts, py-motmetrics and TrackEval (the tracking measures are checked against them);
+# GStreamer's RTSP server library (the `courtvision` command serves annotated video
 # over RTSP; its tests run a camera that is killed and restarted) and Chromium (its dashboard in a real headless browser), and Node.js
 # with npm where missing (the dashboard's charting library is bundled from npm at build time).
 # Idempotent: does nothing when everything is already there.
@@ -18,7 +19,7 @@ APT_PACKAGES=(
   python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0
   libgstrtspserver-1.0-dev gir1.2-gst-rtsp-server-1.0 chromium
 )
-PIP_PACKAGES=(onnxruntime==1.31.1 numpy onnx)
+PIP_PACKAGES=(onnxruntime==1.31.1 numpy onnx motmetrics==1.4.0 trackeval==1.3.0)
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -37,7 +38,8 @@ fi
 
 if ! python3 - <<'PY' 2>/dev/null
 import importlib.metadata as m, sys
-ok = m.version("onnxruntime") == "1.31.1"
+ok = (m.version("onnxruntime") == "1.31.1" and m.version("motmetrics") == "1.4.0"
+      and m.version("trackeval") == "1.3.0")
 for p in ("numpy", "onnx"):
     m.version(p)
 sys.exit(0 if ok else 1)

@@ -18,6 +18,7 @@ pub mod graph;
 pub mod model;
 pub mod pool;
 pub mod preprocess;
+pub mod track_eval;
 
 pub use decode::{DecodeParams, FrameObjects, Object, Point};
 pub use engine::{BatchTensor, Engine, EngineConfig, FramesIn, Provider, ResidentBatch};
