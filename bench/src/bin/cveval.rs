@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use courtvision_infer::eval::{DetectionEval, LabelledBox, PckEval, Pose};
+use courtvision_infer::track_eval::{MotEval, PointEval, TrackedBox};
 use courtvision_meta::{Detection, DetectionsMeta, GroundTruthMeta, Keypoint};
 use gst::prelude::*;
 
@@ -32,6 +33,12 @@ struct Args {
     provider: String,
     json: Option<String>,
     check: bool,
+    /// Tracking: badminton doubles seeds, netball seeds (14 players), frames each.
+    track_badminton: Option<(u64, u64)>,
+    track_netball: Option<(u64, u64)>,
+    track_frames: u32,
+    /// Tracking with `motionskip mode=adaptive` in front as well.
+    track_skip: bool,
 }
 
 impl Args {
@@ -50,11 +57,19 @@ impl Args {
             provider: "cpu".into(),
             json: None,
             check: false,
+            track_badminton: Some((9100, 9103)),
+            track_netball: Some((9200, 9201)),
+            track_frames: 300,
+            track_skip: true,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             if flag == "--check" {
                 a.check = true;
+                continue;
+            }
+            if flag == "--no-track-skip" {
+                a.track_skip = false;
                 continue;
             }
             let v = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -71,6 +86,26 @@ impl Args {
                     if a.seeds.1 < a.seeds.0 {
                         return Err(bad("A-B with A <= B"));
                     }
+                }
+                "--track-badminton" | "--track-netball" => {
+                    let seeds = if v == "none" {
+                        None
+                    } else {
+                        let (s, e) = v.split_once('-').unwrap_or((&v, &v));
+                        let r = (
+                            s.parse().map_err(|_| bad("A-B or none"))?,
+                            e.parse().map_err(|_| bad("A-B or none"))?,
+                        );
+                        Some(r).filter(|r: &(u64, u64)| r.0 <= r.1)
+                    };
+                    if flag == "--track-badminton" {
+                        a.track_badminton = seeds;
+                    } else {
+                        a.track_netball = seeds;
+                    }
+                }
+                "--track-frames" => {
+                    a.track_frames = v.parse().ok().filter(|&n| n > 1).ok_or(bad("N > 1"))?
                 }
                 "--frames" => a.frames = v.parse().ok().filter(|&n| n > 0).ok_or(bad("N > 0"))?,
                 // Frames are thinned by videorate to 30/K fps: K must divide 30.
@@ -246,8 +281,10 @@ fn run() -> Result<bool, String> {
             Some(0.8),
         );
     }
+    let track_rows = track(&a, &mut ok)?;
     if let Some(path) = &a.json {
         let doc = serde_json::json!({
+            "tracking": track_rows,
             "sport": a.sport, "seeds": [a.seeds.0, a.seeds.1], "frames": frames.len(),
             "width": a.size.0, "height": a.size.1, "det": a.det, "pose": a.pose,
             "rows": rows, "pck_per_keypoint": pck.per_keypoint(), "seconds": wall,
@@ -336,4 +373,184 @@ fn run_seed(a: &Args, seed: u64) -> Result<Vec<Frame>, String> {
         return Err(format!("seed {seed}: no ground truth on the frames"));
     }
     Ok(frames)
+}
+
+/// One frame for tracking: the players' true and tracked boxes, the ball's true and found
+/// centre.
+struct TrackFrame {
+    truth: Vec<TrackedBox>,
+    tracked: Vec<TrackedBox>,
+    ball: Option<(f32, f32)>,
+    found: Option<(f32, f32)>,
+}
+
+/// A tracking run: one sport's seeds through detection, pose, objecttrack (and motionskip in
+/// front when `skip`); the figures and the time.
+fn track_run(
+    a: &Args,
+    sport: &str,
+    players: u32,
+    seeds: (u64, u64),
+    skip: bool,
+) -> Result<(MotEval, PointEval, usize, f64), String> {
+    let start = Instant::now();
+    let mut mot = MotEval::new();
+    let mut ball = PointEval::default();
+    let tolerance = 0.01 * (a.size.0 as f32).hypot(a.size.1 as f32);
+    let mut frames = 0;
+    for seed in seeds.0..=seeds.1 {
+        let fill = if skip { "fill=interpolate" } else { "" };
+        let desc = format!(
+            "courtsrc seed={seed} sport={sport} players={players} noise={} num-buffers={} \
+             ground-truth=true ! video/x-raw,width={},height={},framerate=30/1 {} \
+             ! yolodetect name=det model=\"{}\" classes=1 execution-provider={} {fill} \
+             ! posedetect name=pose model=\"{}\" execution-provider={} {fill} {} \
+             ! objecttrack ! fakesink name=sink",
+            seed % 13,
+            a.track_frames,
+            a.size.0,
+            a.size.1,
+            if skip { "! motionskip mode=adaptive" } else { "" },
+            a.det,
+            a.provider,
+            a.pose,
+            a.provider,
+            std::env::var("POSE_OPTS").unwrap_or_default(),
+        );
+        let pipeline = gst::parse::launch(&desc)
+            .map_err(|e| format!("pipeline: {e}"))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| "not a pipeline")?;
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let o = out.clone();
+        let pad = pipeline.by_name("sink").unwrap().static_pad("sink").unwrap();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let Some(buffer) = info.buffer() else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let tracked_box = |d: &Detection| {
+                d.track_id.map(|id| TrackedBox {
+                    id,
+                    bbox: corners(d),
+                })
+            };
+            let centre = |d: &Detection| (d.bbox.x + d.bbox.w / 2.0, d.bbox.y + d.bbox.h / 2.0);
+            let mut f = TrackFrame {
+                truth: Vec::new(),
+                tracked: Vec::new(),
+                ball: None,
+                found: None,
+            };
+            if let Some(m) = buffer.meta::<GroundTruthMeta>() {
+                for (d, _) in m.list().iter() {
+                    if d.class_id == 0 {
+                        f.truth.extend(tracked_box(d));
+                    } else {
+                        f.ball = Some(centre(d));
+                    }
+                }
+            }
+            if let Some(m) = buffer.meta::<DetectionsMeta>() {
+                let mut best = 0.0;
+                for d in m.detections() {
+                    if &*d.label == "player" {
+                        f.tracked.extend(tracked_box(d));
+                    } else if d.confidence > best {
+                        best = d.confidence;
+                        f.found = Some(centre(d));
+                    }
+                }
+            }
+            o.lock().unwrap().push(f);
+            gst::PadProbeReturn::Ok
+        });
+        courtvision_bench::start(&pipeline).map_err(|e| format!("seed {seed}: {e}"))?;
+        let result = courtvision_bench::run_to_eos(&pipeline, |_| {})
+            .map_err(|e| format!("seed {seed}: {e}"));
+        pipeline.set_state(gst::State::Null).ok();
+        result?;
+        mot.new_sequence();
+        for f in out.lock().unwrap().iter() {
+            mot.add_frame(&f.truth, &f.tracked);
+            ball.add_frame(f.ball, f.found, tolerance);
+            frames += 1;
+        }
+    }
+    Ok((mot, ball, frames, start.elapsed().as_secs_f64()))
+}
+
+/// The tracking table: per sport, players' MOTA, IDF1, HOTA and switches, and the ball's F1,
+/// every frame inferred and with motionskip in front.
+fn track(a: &Args, ok: &mut bool) -> Result<Vec<serde_json::Value>, String> {
+    if a.det.is_empty() || a.pose.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut runs = Vec::new();
+    if let Some(seeds) = a.track_badminton {
+        runs.push(("badminton", 4, seeds));
+    }
+    if let Some(seeds) = a.track_netball {
+        runs.push(("netball", 14, seeds));
+    }
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    println!();
+    println!("| sport, players | frames | measure | every frame | motionskip | target |");
+    println!("| --- | ---: | --- | ---: | ---: | --- |");
+    let mut rows = Vec::new();
+    for (sport, players, seeds) in runs {
+        let (mot, ball, frames, secs) = track_run(a, sport, players, seeds, false)?;
+        let every = mot.results();
+        let skipped = if a.track_skip {
+            let (m, b, _, _) = track_run(a, sport, players, seeds, true)?;
+            Some((m.results(), b))
+        } else {
+            None
+        };
+        let per2000 = |r: &courtvision_infer::track_eval::MotResults| {
+            r.id_switches as f64 * 2000.0 / r.gt_dets.max(1) as f64
+        };
+        let badminton = sport == "badminton";
+        // (measure, every-frame value, with motionskip, target, higher is better)
+        let mut measures: Vec<(&str, f64, Option<f64>, Option<f64>, bool)> = vec![
+            ("players MOTA", every.mota, skipped.as_ref().map(|s| s.0.mota), badminton.then_some(0.95), true),
+            ("players IDF1", every.idf1, skipped.as_ref().map(|s| s.0.idf1), Some(if badminton { 0.97 } else { 0.85 }), true),
+            ("players HOTA", every.hota, skipped.as_ref().map(|s| s.0.hota), (!badminton).then_some(0.70), true),
+            ("players ID switches per 2,000", per2000(&every), skipped.as_ref().map(|s| per2000(&s.0)), badminton.then_some(1.0), false),
+        ];
+        measures.push(("shuttle/ball F1 (1% of the diagonal)", ball.f1(), skipped.as_ref().map(|s| s.1.f1()), badminton.then_some(0.95), true));
+        for (measure, v, sk, target, higher) in measures {
+            let met = |x: f64, t: f64| if higher { x >= t } else { x <= t };
+            let verdict = match target {
+                Some(t) => {
+                    let sign = if higher { "≥" } else { "≤" };
+                    // With motionskip: the target, and within 0.02 of every frame.
+                    let skip_ok = sk.is_none_or(|x| met(x, t) || (x - v).abs() <= 0.02);
+                    if met(v, t) && skip_ok {
+                        format!("{sign} {t} ok")
+                    } else {
+                        *ok = false;
+                        format!("{sign} {t} MISSED")
+                    }
+                }
+                None => String::new(),
+            };
+            let skip_text = sk.map_or("-".into(), |x| format!("{x:.3}"));
+            println!(
+                "| {sport}, {players} | {frames} | {measure} | {v:.3} | {skip_text} | {verdict} |"
+            );
+            rows.push(serde_json::json!({"sport": sport, "measure": measure, "value": v, "motionskip": sk, "target": target}));
+        }
+        println!(
+            "| {sport}, {players} | {frames} | (switches {}, GT boxes {}, tracked {}, precision/recall of the ball {:.3}/{:.3}; {:.0} s) | | | |",
+            every.id_switches,
+            every.gt_dets,
+            every.pred_dets,
+            ball.precision(),
+            ball.recall(),
+            secs
+        );
+    }
+    Ok(rows)
 }
