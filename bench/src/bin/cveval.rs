@@ -39,6 +39,10 @@ struct Args {
     track_frames: u32,
     /// Tracking with `motionskip mode=adaptive` in front as well.
     track_skip: bool,
+    /// Extra properties of the detectors in the tracking runs; shuttletrack or not.
+    track_det: String,
+    track_pose: String,
+    shuttletrack: bool,
 }
 
 impl Args {
@@ -61,6 +65,9 @@ impl Args {
             track_netball: Some((9200, 9201)),
             track_frames: 300,
             track_skip: true,
+            track_det: String::new(),
+            track_pose: String::new(),
+            shuttletrack: true,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -70,6 +77,10 @@ impl Args {
             }
             if flag == "--no-track-skip" {
                 a.track_skip = false;
+                continue;
+            }
+            if flag == "--no-shuttletrack" {
+                a.shuttletrack = false;
                 continue;
             }
             let v = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -104,6 +115,8 @@ impl Args {
                         a.track_netball = seeds;
                     }
                 }
+                "--track-det" => a.track_det = v,
+                "--track-pose" => a.track_pose = v,
                 "--track-frames" => {
                     a.track_frames = v.parse().ok().filter(|&n| n > 1).ok_or(bad("N > 1"))?
                 }
@@ -403,19 +416,25 @@ fn track_run(
         let desc = format!(
             "courtsrc seed={seed} sport={sport} players={players} noise={} num-buffers={} \
              ground-truth=true ! video/x-raw,width={},height={},framerate=30/1 {} \
-             ! yolodetect name=det model=\"{}\" classes=1 execution-provider={} {fill} \
+             ! yolodetect name=det model=\"{}\" classes=1 execution-provider={} {fill} {} \
              ! posedetect name=pose model=\"{}\" execution-provider={} {fill} {} \
-             ! objecttrack ! fakesink name=sink",
+             ! objecttrack {} ! fakesink name=sink",
             seed % 13,
             a.track_frames,
             a.size.0,
             a.size.1,
-            if skip { "! motionskip mode=adaptive" } else { "" },
+            if skip {
+                "! motionskip mode=adaptive"
+            } else {
+                ""
+            },
             a.det,
             a.provider,
+            a.track_det,
             a.pose,
             a.provider,
-            std::env::var("POSE_OPTS").unwrap_or_default(),
+            a.track_pose,
+            if a.shuttletrack { "! shuttletrack" } else { "" },
         );
         let pipeline = gst::parse::launch(&desc)
             .map_err(|e| format!("pipeline: {e}"))?
@@ -423,7 +442,11 @@ fn track_run(
             .map_err(|_| "not a pipeline")?;
         let out = Arc::new(Mutex::new(Vec::new()));
         let o = out.clone();
-        let pad = pipeline.by_name("sink").unwrap().static_pad("sink").unwrap();
+        let pad = pipeline
+            .by_name("sink")
+            .unwrap()
+            .static_pad("sink")
+            .unwrap();
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             let Some(buffer) = info.buffer() else {
                 return gst::PadProbeReturn::Ok;
@@ -451,7 +474,9 @@ fn track_run(
                 }
             }
             if let Some(m) = buffer.meta::<DetectionsMeta>() {
-                let mut best = 0.0;
+                // shuttletrack leaves the shuttle of its trajectory alone; without it, the most
+                // confident ball detection.
+                let mut best = -1.0;
                 for d in m.detections() {
                     if &*d.label == "player" {
                         f.tracked.extend(tracked_box(d));
@@ -478,6 +503,9 @@ fn track_run(
     }
     Ok((mot, ball, frames, start.elapsed().as_secs_f64()))
 }
+
+/// A tracking row: measure, every-frame value, with motionskip, target, higher is better.
+type Measure<'a> = (&'a str, f64, Option<f64>, Option<f64>, bool);
 
 /// The tracking table: per sport, players' MOTA, IDF1, HOTA and switches, and the ball's F1,
 /// every frame inferred and with motionskip in front.
@@ -512,14 +540,43 @@ fn track(a: &Args, ok: &mut bool) -> Result<Vec<serde_json::Value>, String> {
             r.id_switches as f64 * 2000.0 / r.gt_dets.max(1) as f64
         };
         let badminton = sport == "badminton";
-        // (measure, every-frame value, with motionskip, target, higher is better)
-        let mut measures: Vec<(&str, f64, Option<f64>, Option<f64>, bool)> = vec![
-            ("players MOTA", every.mota, skipped.as_ref().map(|s| s.0.mota), badminton.then_some(0.95), true),
-            ("players IDF1", every.idf1, skipped.as_ref().map(|s| s.0.idf1), Some(if badminton { 0.97 } else { 0.85 }), true),
-            ("players HOTA", every.hota, skipped.as_ref().map(|s| s.0.hota), (!badminton).then_some(0.70), true),
-            ("players ID switches per 2,000", per2000(&every), skipped.as_ref().map(|s| per2000(&s.0)), badminton.then_some(1.0), false),
+        let mut measures: Vec<Measure> = vec![
+            (
+                "players MOTA",
+                every.mota,
+                skipped.as_ref().map(|s| s.0.mota),
+                badminton.then_some(0.95),
+                true,
+            ),
+            (
+                "players IDF1",
+                every.idf1,
+                skipped.as_ref().map(|s| s.0.idf1),
+                Some(if badminton { 0.97 } else { 0.85 }),
+                true,
+            ),
+            (
+                "players HOTA",
+                every.hota,
+                skipped.as_ref().map(|s| s.0.hota),
+                (!badminton).then_some(0.70),
+                true,
+            ),
+            (
+                "players ID switches per 2,000",
+                per2000(&every),
+                skipped.as_ref().map(|s| per2000(&s.0)),
+                badminton.then_some(1.0),
+                false,
+            ),
         ];
-        measures.push(("shuttle/ball F1 (1% of the diagonal)", ball.f1(), skipped.as_ref().map(|s| s.1.f1()), badminton.then_some(0.95), true));
+        measures.push((
+            "shuttle/ball F1 (1% of the diagonal)",
+            ball.f1(),
+            skipped.as_ref().map(|s| s.1.f1()),
+            badminton.then_some(0.95),
+            true,
+        ));
         for (measure, v, sk, target, higher) in measures {
             let met = |x: f64, t: f64| if higher { x >= t } else { x <= t };
             let verdict = match target {

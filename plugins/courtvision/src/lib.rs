@@ -13,6 +13,7 @@ pub mod motionskip;
 pub mod objecttrack;
 pub mod overlayrender;
 pub mod posedetect;
+pub mod shuttletrack;
 pub mod timingmeta;
 pub mod yolodetect;
 
@@ -27,6 +28,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     overlayrender::register(plugin)?;
     posedetect::register(plugin)?;
     objecttrack::register(plugin)?;
+    shuttletrack::register(plugin)?;
     Ok(())
 }
 

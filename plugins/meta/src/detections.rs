@@ -147,6 +147,9 @@ pub struct Detection {
     pub bbox: BBox,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub track_id: Option<u64>,
+    /// Velocity of the box centre in the image, pixels a second (a tracker's estimate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub velocity: Option<[f32; 2]>,
     /// Name of the element (and so model) that produced it.
     pub source: Arc<str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,6 +176,7 @@ impl Detection {
             confidence,
             bbox,
             track_id: None,
+            velocity: None,
             source,
             skeleton: None,
             filled: false,
@@ -244,20 +248,27 @@ impl DetectionsMeta {
         self.0.data.reserve(n, k)
     }
 
-    /// Sets the track identity of detection `index` (see [`set_track_id`], which also updates
-    /// its region-of-interest mirror).
-    pub fn set_track_id(&mut self, index: usize, id: Option<u64>) {
+    /// Sets the track identity and velocity of detection `index` (see [`set_track`], which
+    /// also updates its region-of-interest mirror).
+    pub fn set_track(&mut self, index: usize, id: Option<u64>, velocity: Option<[f32; 2]>) {
         if let Some(d) = self.0.data.detections.get_mut(index) {
             d.track_id = id;
+            d.velocity = velocity;
         }
     }
 }
 
-/// Sets the track identity of detection `index` of the buffer's detections meta, and the
-/// `track-id` of its GstVideoRegionOfInterestMeta mirror (the one whose id is `index`).
-pub fn set_track_id(buffer: &mut gst::BufferRef, index: usize, id: Option<u64>) {
+/// Sets the track identity and velocity (pixels a second) of detection `index` of the
+/// buffer's detections meta, and the `track-id` and `velocity` of its
+/// GstVideoRegionOfInterestMeta mirror (the one whose id is `index`).
+pub fn set_track(
+    buffer: &mut gst::BufferRef,
+    index: usize,
+    id: Option<u64>,
+    velocity: Option<[f32; 2]>,
+) {
     if let Some(mut meta) = buffer.meta_mut::<DetectionsMeta>() {
-        meta.set_track_id(index, id);
+        meta.set_track(index, id, velocity);
     }
     for mut roi in buffer.iter_meta_mut::<gst_video::VideoRegionOfInterestMeta>() {
         if roi.id() != index as i32 {
@@ -278,9 +289,71 @@ pub fn set_track_id(buffer: &mut gst::BufferRef, index: usize, id: Option<u64>) 
                     Some(id) => s.set("track-id", id),
                     None => s.remove_field("track-id"),
                 }
+                match velocity {
+                    Some([vx, vy]) => s.set("velocity", gst::Array::new([vx as f64, vy as f64])),
+                    None => s.remove_field("velocity"),
+                }
             }
         }
     }
+}
+
+/// Keeps the detections of the buffer's detections meta for which `keep(index, detection)` is
+/// true (with their
+/// keypoints) and removes the others' GstVideoRegionOfInterestMeta mirrors; the mirrors left
+/// are numbered again to match. Returns how many were removed.
+pub fn retain_detections(
+    buffer: &mut gst::BufferRef,
+    mut keep: impl FnMut(usize, &Detection) -> bool,
+) -> usize {
+    let Some(mut meta) = buffer.meta_mut::<DetectionsMeta>() else {
+        return 0;
+    };
+    let old = &meta.0.data;
+    let kept: Vec<bool> = old
+        .detections
+        .iter()
+        .enumerate()
+        .map(|(i, d)| keep(i, d))
+        .collect();
+    if kept.iter().all(|&k| k) {
+        return 0;
+    }
+    let mut list = DetectionList::default();
+    for ((d, kpts), &k) in old.iter().zip(&kept) {
+        if k {
+            list.push(d.clone(), kpts);
+        }
+    }
+    meta.0.data = list;
+    // Old index -> new index of each kept detection.
+    let mut renumber = Vec::with_capacity(kept.len());
+    let mut n = 0;
+    for &k in &kept {
+        renumber.push(k.then(|| {
+            n += 1;
+            n - 1
+        }));
+    }
+    let removed = kept.iter().filter(|&&k| !k).count();
+    buffer.foreach_meta_mut(|mut m| {
+        if let Some(roi) = m.downcast_mut::<gst_video::VideoRegionOfInterestMeta>() {
+            let at = usize::try_from(roi.id())
+                .ok()
+                .and_then(|i| renumber.get(i).copied());
+            match at {
+                Some(Some(new)) => roi.set_id(new),
+                Some(None) => {
+                    return std::ops::ControlFlow::Continue(
+                        gst::buffer::BufferMetaForeachAction::Remove,
+                    )
+                }
+                None => {}
+            }
+        }
+        std::ops::ControlFlow::Continue(gst::buffer::BufferMetaForeachAction::Keep)
+    });
+    removed
 }
 
 impl DetectionList {
@@ -394,6 +467,9 @@ pub fn add_detection(buffer: &mut gst::BufferRef, det: Detection, keypoints: &[K
         .build();
     if let Some(t) = det.track_id {
         s.set("track-id", t);
+    }
+    if let Some([vx, vy]) = det.velocity {
+        s.set("velocity", gst::Array::new([vx as f64, vy as f64]));
     }
     if !keypoints.is_empty() {
         let arr: gst::Array = keypoints

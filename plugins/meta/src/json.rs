@@ -103,12 +103,16 @@ pub struct PlayerRecord<'a> {
     pub confidence: f32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub track_id: Option<u64>,
+    /// Image velocity of the box centre, pixels a second (objecttrack).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub velocity: Option<[f32; 2]>,
     pub filled: bool,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub keypoints: &'a [Keypoint],
 }
 
-/// The ball/shuttle as exported: centre of the most confident ball detection.
+/// The ball/shuttle as exported: centre of the tracked ball detection (shuttletrack's), else
+/// of the most confident one.
 #[derive(Debug, Serialize)]
 pub struct BallRecord {
     pub x: f32,
@@ -117,6 +121,14 @@ pub struct BallRecord {
     #[serde(rename = "box")]
     pub bbox: crate::BBox,
     pub filled: bool,
+    /// The flight (trajectory between two hits) it belongs to (shuttletrack).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flight: Option<u64>,
+    /// Image velocity, pixels a second, and its magnitude (shuttletrack).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub velocity: Option<[f32; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f32>,
 }
 
 /// One line of metaexport's JSON Lines: what a video-player front end needs to draw a frame.
@@ -165,11 +177,14 @@ pub fn export_json(
                     bbox: d.bbox,
                     confidence: d.confidence,
                     track_id: d.track_id,
+                    velocity: d.velocity,
                     filled: d.filled,
                     keypoints,
                 });
             } else if roles.balls.iter().any(|b| b == label)
-                && ball.as_ref().is_none_or(|b| d.confidence > b.confidence)
+                && ball.as_ref().is_none_or(|b| {
+                    (d.track_id.is_some(), d.confidence) > (b.flight.is_some(), b.confidence)
+                })
             {
                 ball = Some(BallRecord {
                     x: d.bbox.x + d.bbox.w / 2.0,
@@ -177,6 +192,9 @@ pub fn export_json(
                     confidence: d.confidence,
                     bbox: d.bbox,
                     filled: d.filled,
+                    flight: d.track_id,
+                    velocity: d.velocity,
+                    speed: d.velocity.map(|[x, y]| x.hypot(y)),
                 });
             }
             detections.push(DetectionRecord {

@@ -26,8 +26,8 @@ mod raw;
 mod timing;
 
 pub use detections::{
-    add_detection, set_track_id, BBox, Detection, DetectionList, DetectionsMeta, Keypoint,
-    Skeleton, COCO17_EDGES, COCO17_KEYPOINTS, ROI_PARAM,
+    add_detection, retain_detections, set_track, BBox, Detection, DetectionList, DetectionsMeta,
+    Keypoint, Skeleton, COCO17_EDGES, COCO17_KEYPOINTS, ROI_PARAM,
 };
 pub use groundtruth::{GroundTruthList, GroundTruthMeta};
 pub use json::{export_json, frame_json, ExportRecord, FrameRecord, Roles, SCHEMA_VERSION};

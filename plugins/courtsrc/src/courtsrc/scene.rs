@@ -703,16 +703,19 @@ impl Scene {
         let other: Vec<usize> = (0..self.players.len())
             .filter(|&i| self.players[i].side != side)
             .collect();
+        // Into side by side: the player at the back crosses behind the partner to the other
+        // half (the partner slides across at the front), which is how a pair ends up swapped.
         let side_by_side = |players: &mut Vec<Player>, team: &[usize]| {
             if let [a, b] = *team {
-                let (l, r) = if players[a].pos.x <= players[b].pos.x {
+                let (back, front) = if players[a].pos.y.abs() >= players[b].pos.y.abs() {
                     (a, b)
                 } else {
                     (b, a)
                 };
+                let to = if players[back].pos.x > 0.0 { -1.0 } else { 1.0 };
                 let s = players[a].side;
-                players[l].home = Vec2::new(-0.45 * half.x, s * 0.55 * half.y);
-                players[r].home = Vec2::new(0.45 * half.x, s * 0.55 * half.y);
+                players[back].home = Vec2::new(to * 0.45 * half.x, s * 0.55 * half.y);
+                players[front].home = Vec2::new(-to * 0.45 * half.x, s * 0.55 * half.y);
             }
         };
         match kind {

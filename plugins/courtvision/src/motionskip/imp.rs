@@ -60,7 +60,8 @@ struct State {
     prev: Vec<u8>,
     cur: Vec<u8>,
     decider: Decider,
-    feedback: Option<Feedback>,
+    /// The latest feedback of each element that sends it (detectors, shuttletrack), by name.
+    feedback: std::collections::HashMap<String, Feedback>,
     /// The skip run last announced downstream (None: announce before the next frame).
     announced: Option<u32>,
     name: Option<std::sync::Arc<str>>,
@@ -258,7 +259,8 @@ impl BaseTransformImpl for MotionSkip {
                     max_speed: s.get("max-speed").unwrap_or(0.0),
                 };
                 gst::trace!(CAT, imp = self, "feedback {fb:?}");
-                self.state.lock().unwrap().feedback = Some(fb);
+                let from = s.get::<String>("source").unwrap_or_default();
+                self.state.lock().unwrap().feedback.insert(from, fb);
                 return true;
             }
         }
@@ -310,7 +312,12 @@ impl BaseTransformImpl for MotionSkip {
         }
         let score = decide::score(&st.prev, &st.cur);
         std::mem::swap(&mut st.prev, &mut st.cur);
-        let infer = st.decider.decide(&settings.params, score, st.feedback);
+        // Every sender's latest word counts: the fastest object and the most objects.
+        let feedback = st.feedback.values().copied().reduce(|a, b| Feedback {
+            objects: a.objects.max(b.objects),
+            max_speed: a.max_speed.max(b.max_speed),
+        });
+        let infer = st.decider.decide(&settings.params, score, feedback);
         let decision = if infer {
             Decision::Infer
         } else {

@@ -18,7 +18,7 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 
-use courtvision_meta::{add_detection, set_track_id, BBox, Detection, DetectionsMeta, MotionMeta};
+use courtvision_meta::{add_detection, set_track, BBox, Detection, DetectionsMeta, MotionMeta};
 
 use super::appearance::{self, Pixels};
 use super::tracker::{Input, Params, TrackState, Tracker};
@@ -315,7 +315,7 @@ impl BaseTransformImpl for ObjectTrack {
                 let boxes: Vec<[f32; 4]> = tracked.iter().map(|t| t.1).collect();
                 let ids = st.tracker.identify(&boxes);
                 for (t, id) in tracked.iter().zip(ids) {
-                    set_track_id(buf, t.0, id);
+                    set_track(buf, t.0, id, None);
                 }
             }
             return Ok(gst::FlowSuccess::Ok);
@@ -359,7 +359,7 @@ impl BaseTransformImpl for ObjectTrack {
             .collect();
         let ids = st.tracker.update(&inputs);
         for (t, id) in tracked.iter().zip(ids) {
-            set_track_id(buf, t.0, id);
+            set_track(buf, t.0, id, None);
         }
         Ok(gst::FlowSuccess::Ok)
     }

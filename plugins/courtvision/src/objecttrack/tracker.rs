@@ -10,6 +10,10 @@
 //!   detections (≥ `low`) against the confirmed tracks still unmatched, on overlap alone (they
 //!   are often the occluded half of a crossing); then tentative tracks against what confident
 //!   detections are left.
+//! - Recovery: a lost track whose box no longer overlaps its object's (it moved on while
+//!   hidden behind another player) takes a confident detection left over near its predicted
+//!   centre (within a reach in box heights growing with the frames lost, a similar size, and
+//!   the appearance blended in), before any new track starts.
 //! - Lifecycle: a confident detection (≥ `new_track`) left over starts a tentative track,
 //!   confirmed after `confirm` matches in a row (at once in a stream's first frame) and dropped
 //!   if it misses before; a confirmed track that misses is lost, kept and predicted for
@@ -105,6 +109,8 @@ struct Kalman {
 }
 
 const STD_POS: f32 = 1.0 / 20.0;
+/// Weight of appearance for a track in a crossing.
+const CROWDED_APPEARANCE: f32 = 0.8;
 const STD_VEL: f32 = 1.0 / 160.0;
 
 fn xyah(b: &Corners) -> V4 {
@@ -330,7 +336,18 @@ impl Tracker {
     /// predicted; none is matched, lost or removed for it.
     pub fn predict_only(&mut self) {
         self.frames += 1;
+        self.predict_all();
+    }
+
+    /// Every track one frame on; a lost track slows down (an occluded player's last motion
+    /// says less and less about where it is).
+    fn predict_all(&mut self) {
         for t in &mut self.tracks {
+            if t.state == TrackState::Lost {
+                for v in 4..8 {
+                    t.kalman.x[v] *= 0.85;
+                }
+            }
             t.kalman.predict();
         }
     }
@@ -340,9 +357,7 @@ impl Tracker {
     pub fn update(&mut self, dets: &[Input]) -> Vec<Option<u64>> {
         let p = self.params;
         self.frames += 1;
-        for t in &mut self.tracks {
-            t.kalman.predict();
-        }
+        self.predict_all();
         let predicted: Vec<Corners> = self.tracks.iter().map(|t| t.kalman.bbox()).collect();
         let mut det_track: Vec<Option<usize>> = vec![None; dets.len()];
         let mut matched = vec![false; self.tracks.len()];
@@ -357,15 +372,28 @@ impl Tracker {
         let live: Vec<usize> = (0..self.tracks.len())
             .filter(|&t| self.tracks[t].state != TrackState::Tentative)
             .collect();
+        // Tracks in a crossing (their predicted box overlaps another's): overlap cannot tell
+        // the two apart, so appearance weighs more there.
+        let crowded: Vec<bool> = (0..self.tracks.len())
+            .map(|t| {
+                live.iter()
+                    .any(|&o| o != t && iou(&predicted[t], &predicted[o]) > 0.1)
+            })
+            .collect();
         let cost = |t: usize, d: usize| -> Option<f32> {
             let overlap = iou(&predicted[t], &dets[d].bbox);
             if overlap < p.match_iou {
                 return None;
             }
             let motion = 1.0 - overlap;
+            let w = if crowded[t] {
+                p.appearance.max(CROWDED_APPEARANCE)
+            } else {
+                p.appearance
+            };
             match (&self.tracks[t].feature, &dets[d].feature) {
                 (Some(a), Some(b)) if p.appearance > 0.0 => {
-                    Some((1.0 - p.appearance) * motion + p.appearance * appearance_distance(a, b))
+                    Some((1.0 - w) * motion + w * appearance_distance(a, b))
                 }
                 _ => Some(motion),
             }
@@ -406,6 +434,41 @@ impl Tracker {
         for (ti, di) in pairs {
             det_track[left[di]] = Some(tentative[ti]);
             matched[tentative[ti]] = true;
+        }
+
+        // Recovery: a lost track and a confident detection left over, near where the track
+        // was predicted (its box no longer overlaps after a few frames behind another player),
+        // within a reach that grows with the frames lost.
+        let lost: Vec<usize> = (0..self.tracks.len())
+            .filter(|&t| !matched[t] && self.tracks[t].state == TrackState::Lost)
+            .collect();
+        let left: Vec<usize> = high
+            .iter()
+            .copied()
+            .filter(|&d| det_track[d].is_none())
+            .collect();
+        let pairs = assign(lost.len(), left.len(), |i, j| {
+            let t = &self.tracks[lost[i]];
+            let (a, b) = (&predicted[lost[i]], &dets[left[j]].bbox);
+            let h = (a[3] - a[1]).max(1.0);
+            let d =
+                ((a[0] + a[2] - b[0] - b[2]) / 2.0).hypot((a[1] + a[3] - b[1] - b[3]) / 2.0) / h;
+            let reach = (0.4 + 0.1 * t.missed as f32).min(1.5);
+            let size = (b[3] - b[1]) / h;
+            if d > reach || !(0.7..1.4).contains(&size) {
+                return None;
+            }
+            let motion = d / reach;
+            Some(match (&t.feature, &dets[left[j]].feature) {
+                (Some(f), Some(g)) if p.appearance > 0.0 => {
+                    (1.0 - p.appearance) * motion + p.appearance * appearance_distance(f, g)
+                }
+                _ => motion,
+            })
+        });
+        for (ti, di) in pairs {
+            det_track[left[di]] = Some(lost[ti]);
+            matched[lost[ti]] = true;
         }
 
         // Updates: the matched tracks take their detection.

@@ -105,6 +105,13 @@ impl Style {
 /// Lines of HUD text, drawn top-left.
 pub type Hud = Vec<String>;
 
+/// A tracked object's recent path, oldest point first, drawn fading out towards its start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trail {
+    pub points: Vec<(f32, f32)>,
+    pub color: [u8; 3],
+}
+
 /// An RGBA (premultiplied) layer placed at (x, y) in the frame.
 pub struct Layer {
     pub pixmap: Pixmap,
@@ -218,6 +225,7 @@ fn label_text(d: &Detection, style: &Style) -> String {
 pub fn render(
     meta: Option<&DetectionsMeta>,
     hud: &Hud,
+    trails: &[Trail],
     w: u32,
     h: u32,
     style: &Style,
@@ -254,6 +262,11 @@ pub fn render(
             grow(bounds(d, k, style, lw, *tw, label_h));
         }
     }
+    for t in trails.iter().filter(|t| t.points.len() > 1) {
+        for &(x, y) in &t.points {
+            grow([x - lw, y - lw, x + lw, y + lw]);
+        }
+    }
     let hud_w = hud
         .iter()
         .map(|l| text_width(font, px, l))
@@ -281,6 +294,33 @@ pub fn render(
         ..Stroke::default()
     };
 
+    for trail in trails {
+        let n = trail.points.len();
+        for (i, pair) in trail.points.windows(2).enumerate() {
+            let mut pb = PathBuilder::new();
+            pb.move_to(pair[0].0, pair[0].1);
+            pb.line_to(pair[1].0, pair[1].1);
+            let Some(path) = pb.finish() else { continue };
+            // Older segments fainter.
+            let alpha = (64 + 191 * (i + 1) / n.max(1)) as u8;
+            let [r, g, b] = trail.color;
+            let mut p = Paint::default();
+            p.set_color_rgba8(r, g, b, alpha);
+            p.anti_alias = true;
+            let width = (lw * 0.75).max(1.0);
+            pixmap.stroke_path(
+                &path,
+                &p,
+                &Stroke {
+                    width,
+                    line_cap: tiny_skia::LineCap::Round,
+                    ..Stroke::default()
+                },
+                t,
+                None,
+            );
+        }
+    }
     for (d, kps, text, tw) in items.iter().filter(|_| draws_dets) {
         let color = class_color(d.class_id);
         let b = d.bbox;

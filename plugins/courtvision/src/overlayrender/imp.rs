@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! overlayrender: draws boxes, labels with scores, keypoints and skeleton edges, track ids and an
-//! optional HUD onto each frame, in place, in RGB, RGBA, BGR, BGRx, I420 or NV12. Each layer can
-//! be switched off; colours follow ultralytics (class palette, pose palette).
+//! overlayrender: draws boxes, labels with scores, keypoints and skeleton edges, track ids, the
+//! tracked shuttle's recent path (and optionally the players' feet) and an optional HUD onto
+//! each frame, in place, in RGB, RGBA, BGR, BGRx, I420 or NV12. Each layer can be switched off;
+//! colours follow ultralytics (class palette, pose palette).
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
 
@@ -25,10 +27,39 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Settings {
     style: Style,
     hud: bool,
+    trail_length: u32,
+    feet_trails: bool,
+    ball_labels: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            style: Style::default(),
+            hud: false,
+            trail_length: 30,
+            feet_trails: false,
+            ball_labels: ["shuttle", "ball", "sports ball", "shuttlecock"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// A tracked player's feet: the frame it was last seen, its class, its recent points.
+type Feet = (u64, u32, VecDeque<(f32, f32)>);
+
+/// Recent positions of tracked objects: the ball (one path over its flights) and players' feet
+/// by track id.
+#[derive(Default)]
+struct Trails {
+    frame: u64,
+    ball: VecDeque<(f32, f32)>,
+    feet: HashMap<u64, Feet>,
 }
 
 #[derive(Default)]
@@ -41,6 +72,7 @@ struct HudState {
 pub struct OverlayRender {
     settings: Mutex<Settings>,
     hud: Mutex<HudState>,
+    trails: Mutex<Trails>,
     font: ab_glyph::FontRef<'static>,
 }
 
@@ -49,6 +81,7 @@ impl Default for OverlayRender {
         OverlayRender {
             settings: Mutex::default(),
             hud: Mutex::default(),
+            trails: Mutex::default(),
             font: draw::font(),
         }
     }
@@ -93,6 +126,19 @@ impl ObjectImpl for OverlayRender {
                     "hud",
                     "HUD",
                     "Draw a heads-up display: frame, fps, detections",
+                    false,
+                ),
+                glib::ParamSpecUInt::builder("trail-length")
+                    .nick("Trail length")
+                    .blurb("Frames of the tracked shuttle's (ball's) recent path to draw (0: none); shuttletrack gives its track")
+                    .maximum(600)
+                    .default_value(30)
+                    .mutable_playing()
+                    .build(),
+                bool_prop(
+                    "feet-trails",
+                    "Feet trails",
+                    "Draw each tracked player's recent path on the floor (the bottom centre of the box), as long as trail-length",
                     false,
                 ),
                 glib::ParamSpecFloat::builder("line-width")
@@ -140,6 +186,8 @@ impl ObjectImpl for OverlayRender {
                 st.min_keypoint_score = value.get().expect("type checked upstream")
             }
             "hud" => s.hud = value.get().expect("type checked upstream"),
+            "trail-length" => s.trail_length = value.get().expect("type checked upstream"),
+            "feet-trails" => s.feet_trails = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -157,6 +205,8 @@ impl ObjectImpl for OverlayRender {
             "font-size" => st.font_size.to_value(),
             "min-keypoint-score" => st.min_keypoint_score.to_value(),
             "hud" => s.hud.to_value(),
+            "trail-length" => s.trail_length.to_value(),
+            "feet-trails" => s.feet_trails.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -189,6 +239,17 @@ impl BaseTransformImpl for OverlayRender {
         gst_base::subclass::BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        // A new stream: the paths start again.
+        if matches!(
+            event.type_(),
+            gst::EventType::StreamStart | gst::EventType::FlushStop
+        ) {
+            *self.trails.lock().unwrap() = Trails::default();
+        }
+        self.parent_sink_event(event)
+    }
 
     /// The video filter maps the frame and draws (transform_frame_ip); around it, the stage time.
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -223,9 +284,11 @@ impl VideoFilterImpl for OverlayRender {
         } else {
             Vec::new()
         };
+        let trails = self.trails(frame.buffer(), &settings);
         let layer = draw::render(
             frame.buffer().meta::<DetectionsMeta>().as_deref(),
             &hud,
+            &trails,
             w,
             h,
             &settings.style,
@@ -298,6 +361,61 @@ impl VideoFilterImpl for OverlayRender {
 }
 
 impl OverlayRender {
+    /// Adds this frame's tracked positions to the paths and returns the paths to draw: the
+    /// ball's (its tracked detection, shuttletrack's), and with `feet-trails` each tracked
+    /// player's feet; a player not seen for `trail-length` frames is forgotten.
+    fn trails(&self, buffer: &gst::BufferRef, s: &Settings) -> Vec<draw::Trail> {
+        let len = s.trail_length as usize;
+        let mut t = self.trails.lock().unwrap();
+        t.frame += 1;
+        let frame = t.frame;
+        if len == 0 {
+            return Vec::new();
+        }
+        let mut ball_class = None;
+        if let Some(m) = buffer.meta::<DetectionsMeta>() {
+            for d in m.detections() {
+                let Some(id) = d.track_id else { continue };
+                let b = d.bbox;
+                if s.ball_labels.iter().any(|l| **l == *d.label) {
+                    t.ball.push_back((b.x + b.w / 2.0, b.y + b.h / 2.0));
+                    ball_class = Some(d.class_id);
+                } else if s.feet_trails {
+                    let e = t
+                        .feet
+                        .entry(id)
+                        .or_insert((frame, d.class_id, VecDeque::new()));
+                    e.0 = frame;
+                    e.2.push_back((b.x + b.w / 2.0, b.y + b.h));
+                    while e.2.len() > len {
+                        e.2.pop_front();
+                    }
+                }
+            }
+        }
+        if ball_class.is_none() {
+            // No tracked ball in this frame: the path shortens until it is gone.
+            t.ball.pop_front();
+        }
+        while t.ball.len() > len {
+            t.ball.pop_front();
+        }
+        t.feet.retain(|_, e| frame - e.0 < len as u64);
+        let mut out: Vec<draw::Trail> = t
+            .feet
+            .iter()
+            .map(|(id, e)| draw::Trail {
+                points: e.2.iter().copied().collect(),
+                color: draw::class_color(*id as u32 + e.1),
+            })
+            .collect();
+        out.push(draw::Trail {
+            points: t.ball.iter().copied().collect(),
+            color: draw::class_color(ball_class.unwrap_or(1)),
+        });
+        out
+    }
+
     fn hud_lines(&self, buffer: &gst::BufferRef) -> Vec<String> {
         let mut hud = self.hud.lock().unwrap();
         let now = Instant::now();
