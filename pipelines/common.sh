@@ -18,14 +18,16 @@ DET=${COURTVISION_DET_MODEL:-$PWD/models/courtvision-det.onnx}
 POSE=${COURTVISION_POSE_MODEL:-$PWD/models/courtvision-pose.onnx}
 # The analysis chain between a decoded source and an encoder/sink. posedetect's boxes (with
 # keypoints) stand for the players and yolodetect keeps only the shuttle, so each player is
-# found and drawn once.
+# found and drawn once; objecttrack gives the players their identities, shuttletrack makes the
+# shuttle a trajectory (and tells motionskip how fast it flies).
 ANALYSIS="timingmeta mode=ingress ! motionskip mode=adaptive ! queue max-size-buffers=8 \
   ! yolodetect model=$DET classes=shuttle fill=interpolate ! posedetect model=$POSE fill=interpolate \
-  ! overlayrender hud=true ! timingmeta mode=egress"
+  ! objecttrack ! shuttletrack ! overlayrender hud=true ! timingmeta mode=egress"
 # The same for a live source (rtsp.sh, camera.sh): a leaky queue first, so a source that cannot
 # be kept up with drops its oldest frames instead of falling behind, then one frame a batch and
 # the last results held for skipped frames (docs/command.md, the live policy).
 LIVE_ANALYSIS="timingmeta mode=ingress \
   ! queue leaky=downstream max-size-buffers=8 max-size-bytes=0 max-size-time=0 \
   ! motionskip mode=adaptive ! yolodetect model=$DET classes=shuttle fill=hold batch-size=1 \
-  ! posedetect model=$POSE fill=hold batch-size=1 ! overlayrender hud=true ! timingmeta mode=egress"
+  ! posedetect model=$POSE fill=hold batch-size=1 ! objecttrack ! shuttletrack \
+  ! overlayrender hud=true ! timingmeta mode=egress"

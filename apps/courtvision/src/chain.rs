@@ -154,7 +154,7 @@ impl Analysis {
                  engine-name=courtvision-pose-{provider}"
             );
         }
-        c += &format!(" ! overlayrender hud=true ! {egress}");
+        c += &format!(" ! objecttrack name=players ! shuttletrack name=shuttle ! overlayrender hud=true ! {egress}");
         Ok(c)
     }
 }

@@ -1,16 +1,27 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! cveval: accuracy of a detector and a pose model on courtsrc clips against courtsrc's ground
-//! truth, through the real elements: mAP50 per class (COCO 101-point) and PCK@0.1 for keypoints.
+//! truth, through the real elements: mAP50 per class (COCO 101-point) and PCK@0.1 for
+//! keypoints; then tracking: players' MOTA, IDF1, HOTA and identity switches through objecttrack,
+//! and the shuttle's position F1 through shuttletrack, per sport, every frame inferred and with
+//! motionskip in front.
 //!
 //!     cargo run --release -p courtvision-bench --bin cveval -- [--det MODEL] [--pose MODEL] [--seeds A-B]
 //!         [--frames N] [--every K] [--size WxH] [--sport badminton|netball] [--provider P]
-//!         [--json FILE] [--check]
+//!         [--track-badminton A-B|none] [--track-netball A-B|none] [--track-frames N]
+//!         [--track-det PROPS] [--track-pose PROPS] [--no-track-skip] [--no-shuttletrack]
+//!         [--json FILE] [--check] [--check-tracking]
 //!
 //! Each seed renders N frames (players 2 + seed % 3, noise seed % 13: the spread of the training
 //! data, on seeds it never saw) of which every K-th goes through `yolodetect` and `posedetect`
 //! at confidence 0.001 (as ultralytics' val does); PCK uses the pose predictions at 0.25, the
 //! elements' default. `--check` exits with status 2 when an accuracy target is missed
-//! (players ≥ 0.9, shuttle ≥ 0.7, PCK ≥ 0.8). `--det ''` or `--pose ''` leaves that model out.
+//! (players ≥ 0.9, shuttle ≥ 0.7, PCK ≥ 0.8); `--check-tracking` also when a tracking target
+//! is. `--det ''` or `--pose ''` leaves that model out.
+//!
+//! Tracking renders every frame of badminton doubles seeds (4 players) and netball seeds (14)
+//! through the detectors at their default settings (`--track-det`, `--track-pose` add
+//! properties), objecttrack and shuttletrack; a ball position counts within 1% of the frame
+//! diagonal of the truth.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -33,6 +44,8 @@ struct Args {
     provider: String,
     json: Option<String>,
     check: bool,
+    /// `--check-tracking`: the tracking targets count for the exit status too.
+    check_tracking: bool,
     /// Tracking: badminton doubles seeds, netball seeds (14 players), frames each.
     track_badminton: Option<(u64, u64)>,
     track_netball: Option<(u64, u64)>,
@@ -61,6 +74,7 @@ impl Args {
             provider: "cpu".into(),
             json: None,
             check: false,
+            check_tracking: false,
             track_badminton: Some((9100, 9103)),
             track_netball: Some((9200, 9201)),
             track_frames: 300,
@@ -73,6 +87,11 @@ impl Args {
         while let Some(flag) = it.next() {
             if flag == "--check" {
                 a.check = true;
+                continue;
+            }
+            if flag == "--check-tracking" {
+                a.check = true;
+                a.check_tracking = true;
                 continue;
             }
             if flag == "--no-track-skip" {
@@ -294,7 +313,11 @@ fn run() -> Result<bool, String> {
             Some(0.8),
         );
     }
-    let track_rows = track(&a, &mut ok)?;
+    let mut track_ok = true;
+    let track_rows = track(&a, &mut track_ok)?;
+    if a.check_tracking {
+        ok &= track_ok;
+    }
     if let Some(path) = &a.json {
         let doc = serde_json::json!({
             "tracking": track_rows,

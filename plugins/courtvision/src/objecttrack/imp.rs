@@ -18,7 +18,10 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 
-use courtvision_meta::{add_detection, set_track, BBox, Detection, DetectionsMeta, MotionMeta};
+use courtvision_meta::{
+    add_detection, record_stage, set_track, wall_clock_ns, BBox, Detection, DetectionsMeta,
+    MotionMeta,
+};
 
 use super::appearance::{self, Pixels};
 use super::tracker::{Input, Params, TrackState, Tracker};
@@ -285,7 +288,18 @@ impl BaseTransformImpl for ObjectTrack {
         self.parent_sink_event(event)
     }
 
+    /// The tracking itself (`track`), and around it the stage time in the timing meta.
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let start = wall_clock_ns();
+        let result = self.track(buf);
+        let name: Arc<str> = Arc::from(self.obj().name().as_str());
+        record_stage(buf, &name, start, wall_clock_ns(), 1);
+        result
+    }
+}
+
+impl ObjectTrack {
+    fn track(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let fill_skipped = self.settings.lock().unwrap().fill_skipped;
         let mut guard = self.state.lock().unwrap();
         let st = guard.as_mut().ok_or(gst::FlowError::Flushing)?;

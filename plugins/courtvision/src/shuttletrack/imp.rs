@@ -15,7 +15,8 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use courtvision_meta::{
-    add_detection, retain_detections, set_track, BBox, Detection, DetectionsMeta,
+    add_detection, record_stage, retain_detections, set_track, wall_clock_ns, BBox, Detection,
+    DetectionsMeta,
 };
 
 use super::trajectory::{Candidate, Outcome, Params, Trajectory};
@@ -260,7 +261,18 @@ impl BaseTransformImpl for ShuttleTrack {
         self.parent_sink_event(event)
     }
 
+    /// The tracking itself (`track`), and around it the stage time in the timing meta.
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let start = wall_clock_ns();
+        let result = self.track(buf);
+        let name: Arc<str> = Arc::from(self.obj().name().as_str());
+        record_stage(buf, &name, start, wall_clock_ns(), 1);
+        result
+    }
+}
+
+impl ShuttleTrack {
+    fn track(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut guard = self.state.lock().unwrap();
         let st = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let frame = st.frame;
