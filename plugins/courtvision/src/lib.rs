@@ -19,6 +19,14 @@ pub mod yolodetect;
 
 pub use detector::{Detector, DetectorImpl, ExecutionProvider};
 
+/// The items of a comma-separated property (labels), trimmed, empty ones left out.
+pub(crate) fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     detector::mark_plugin_api();
     yolodetect::register(plugin)?;

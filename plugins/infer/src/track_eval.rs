@@ -54,11 +54,13 @@ pub struct MotEval {
 const MATCH_IOU: f64 = 0.5;
 const EPS: f64 = 1e-9;
 
-/// An optimal assignment maximising `score` over rows and columns; pairs scoring `None`
-/// are never taken; with `most_pairs`, as many pairs as possible first (as an assignment that
-/// minimises distances over a full matrix does, py-motmetrics' and TrackEval's CLEAR matching),
-/// else the largest total alone (TrackEval's HOTA, the identity measures). (row, column) pairs.
-fn best_assignment(
+/// An optimal assignment maximising `score` (at most a few units a pair) over rows and
+/// columns; pairs scoring `None` are never taken; with `most_pairs`, as many pairs as possible
+/// first (as an assignment that minimises distances over a full matrix does, py-motmetrics' and
+/// TrackEval's CLEAR matching), else the largest total alone (TrackEval's HOTA, the identity
+/// measures). (row, column) pairs. The Hungarian method of `pathfinding`, on scores in
+/// millionths.
+pub fn best_assignment(
     rows: usize,
     cols: usize,
     most_pairs: bool,

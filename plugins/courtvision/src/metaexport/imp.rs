@@ -58,13 +58,6 @@ pub struct MetaExport {
     state: Mutex<Option<State>>,
 }
 
-fn split(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 impl MetaExport {
     fn flush(&self) -> Result<(), std::io::Error> {
         match self.state.lock().unwrap().as_mut() {
@@ -201,8 +194,8 @@ impl BaseTransformImpl for MetaExport {
             Box::new(BufWriter::new(f))
         };
         let roles = Roles {
-            players: split(&s.player_labels),
-            balls: split(&s.ball_labels),
+            players: crate::split_list(&s.player_labels),
+            balls: crate::split_list(&s.ball_labels),
         };
         *self.state.lock().unwrap() = Some(State {
             out,

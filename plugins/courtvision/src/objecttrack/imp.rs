@@ -233,12 +233,7 @@ impl BaseTransformImpl for ObjectTrack {
                 )
             ));
         }
-        let labels: Vec<String> = s
-            .labels
-            .split(',')
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect();
+        let labels = crate::split_list(&s.labels);
         if labels.is_empty() {
             return Err(gst::error_msg!(
                 gst::LibraryError::Settings,

@@ -4,7 +4,7 @@
 //!
 //! - Motion: a Kalman filter per track on (centre x, centre y, aspect w/h, height) with a
 //!   constant velocity, noise scaled by the box height (as SORT and ByteTrack do).
-//! - Association in two passes, each an optimal assignment (Hungarian, from `pathfinding`):
+//! - Association in two passes, each an optimal assignment (the Hungarian method):
 //!   first the confident detections (score ≥ `high`) against every live track (confirmed and
 //!   lost), on overlap with the predicted box blended with appearance; then the low-score
 //!   detections (≥ `low`) against the confirmed tracks still unmatched, on overlap alone (they
@@ -22,8 +22,8 @@
 //!   with weight `appearance`; a track's signature is a running mean updated only from
 //!   detections that overlap no other, so two players crossing do not swap colours.
 
+use courtvision_infer::track_eval::best_assignment;
 use nalgebra::{SMatrix, SVector};
-use pathfinding::prelude::{kuhn_munkres, Matrix};
 
 type V8 = SVector<f32, 8>;
 type M8 = SMatrix<f32, 8, 8>;
@@ -233,42 +233,17 @@ fn appearance_distance(a: &[f32], b: &[f32]) -> f32 {
     (1.0 - dot).clamp(0.0, 1.0)
 }
 
-/// The optimal one-to-one assignment of rows to columns with `cost` (lower is better), pairs
-/// whose cost is `None` (gated out) never matched. Returns (row, column) pairs.
+/// The optimal one-to-one assignment of rows to columns with `cost` (0 best, up to 2), pairs
+/// whose cost is `None` (gated out) never matched: the Hungarian method, through the
+/// evaluator's assignment (the same code scores the tracks). Returns (row, column) pairs.
 pub fn assign(
     rows: usize,
     cols: usize,
     cost: impl Fn(usize, usize) -> Option<f32>,
 ) -> Vec<(usize, usize)> {
-    if rows == 0 || cols == 0 {
-        return Vec::new();
-    }
-    // kuhn_munkres maximises integer weights over a matrix with no more rows than columns.
-    let transpose = rows > cols;
-    let (r, c) = if transpose {
-        (cols, rows)
-    } else {
-        (rows, cols)
-    };
-    const SCALE: f32 = 1e6;
-    // A gated pair weighs less than any assignment that avoids it.
-    let forbidden = -((r as i64 + 1) * 2 * SCALE as i64);
-    let mut weights = Matrix::new(r, c, forbidden);
-    for i in 0..r {
-        for j in 0..c {
-            let (row, col) = if transpose { (j, i) } else { (i, j) };
-            if let Some(v) = cost(row, col) {
-                weights[(i, j)] = ((2.0 - v.clamp(0.0, 2.0)) * SCALE) as i64;
-            }
-        }
-    }
-    let (_, cols_of) = kuhn_munkres(&weights);
-    cols_of
-        .into_iter()
-        .enumerate()
-        .filter(|&(i, j)| weights[(i, j)] != forbidden)
-        .map(|(i, j)| if transpose { (j, i) } else { (i, j) })
-        .collect()
+    best_assignment(rows, cols, false, |r, c| {
+        cost(r, c).map(|v| 2.0 - v.clamp(0.0, 2.0) as f64)
+    })
 }
 
 /// The tracker of one stream.

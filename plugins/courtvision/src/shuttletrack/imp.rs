@@ -189,12 +189,7 @@ impl BaseTransformImpl for ShuttleTrack {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = self.settings.lock().unwrap().clone();
-        let labels: Vec<String> = s
-            .ball_labels
-            .split(',')
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect();
+        let labels = crate::split_list(&s.ball_labels);
         if labels.is_empty() {
             return Err(gst::error_msg!(
                 gst::LibraryError::Settings,
