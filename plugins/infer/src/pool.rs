@@ -22,8 +22,9 @@
 //!
 //! On a GPU, a session's runs take a few batch sizes only: with combining on, a run is padded
 //! to the next power of two (at most `max_batch`), so a lone live frame runs as one frame and
-//! not as a batch of thirty-two, while a session sees at most six sizes, each of which ORT
-//! keeps its kernels for. Sharers of different model input sizes (dynamic models,
+//! not as a batch of thirty-two, while a session sees at most six sizes (a size change once
+//! stalled for seconds while cuDNN benchmarked convolution algorithms; engine.rs now has it pick
+//! them by heuristic). Sharers of different model input sizes (dynamic models,
 //! `input-size`, frames of other aspect ratios) each run on the sessions that ran their size
 //! last: with as many sessions as sizes, no session switches (see `State::runnable`).
 
@@ -438,12 +439,9 @@ impl EnginePool {
     fn run_on(&self, engine: &mut Engine, mut group: Vec<(u64, Request)>) -> Vec<(u64, Reply)> {
         // On a GPU a run takes a bucket of slots, the next power of two of its frames (at
         // most `max_batch`; the slots past the frames run on stale data; a sharer's batch of
-        // a bucket's size runs as it is): few batch sizes, whose kernels each session keeps,
-        // and a lone frame of a live stream runs as one frame. (Every run padded to
-        // `max_batch` cost live streams thirty-two frames of work for each, and a session
-        // picking kernels by benchmark for each new size stalled seconds; with cuDNN's
-        // heuristic a new size costs milliseconds, once.) On the CPU a run takes the frames
-        // there are.
+        // a bucket's size runs as it is): few batch sizes, and a lone frame of a live stream
+        // runs as one frame (padded to `max_batch`, each cost thirty-two frames of work). On
+        // the CPU a run takes the frames there are.
         let fixed = self.provider != Provider::Cpu && self.max_batch > 1;
         let total: usize = group.iter().map(|(_, r)| r.frames).sum();
         let alone = group.len() == 1
