@@ -8,7 +8,8 @@
 //!     cargo run --release -p courtvision-bench --bin cveval -- [--det MODEL] [--pose MODEL] [--seeds A-B]
 //!         [--frames N] [--every K] [--size WxH] [--sport badminton|netball] [--provider P]
 //!         [--track-badminton A-B|none] [--track-netball A-B|none] [--track-frames N]
-//!         [--track-det PROPS] [--track-pose PROPS] [--no-track-skip] [--no-shuttletrack]
+//!         [--track-det PROPS] [--track-pose PROPS] [--track-motionskip PROPS]
+//!         [--no-track-skip] [--no-shuttletrack]
 //!         [--json FILE] [--check] [--check-tracking]
 //!
 //! Each seed renders N frames (players 2 + seed % 3, noise seed % 13: the spread of the training
@@ -55,6 +56,7 @@ struct Args {
     /// Extra properties of the detectors in the tracking runs; shuttletrack or not.
     track_det: String,
     track_pose: String,
+    track_motionskip: String,
     shuttletrack: bool,
 }
 
@@ -81,6 +83,7 @@ impl Args {
             track_skip: true,
             track_det: String::new(),
             track_pose: String::new(),
+            track_motionskip: String::new(),
             shuttletrack: true,
         };
         let mut it = std::env::args().skip(1);
@@ -136,6 +139,7 @@ impl Args {
                 }
                 "--track-det" => a.track_det = v,
                 "--track-pose" => a.track_pose = v,
+                "--track-motionskip" => a.track_motionskip = v,
                 "--track-frames" => {
                     a.track_frames = v.parse().ok().filter(|&n| n > 1).ok_or(bad("N > 1"))?
                 }
@@ -447,9 +451,9 @@ fn track_run(
             a.size.0,
             a.size.1,
             if skip {
-                "! motionskip mode=adaptive"
+                format!("! motionskip mode=adaptive {}", a.track_motionskip)
             } else {
-                ""
+                String::new()
             },
             a.det,
             a.provider,
