@@ -218,10 +218,10 @@ fn identities_survive_crossings_and_occlusions() {
 }
 
 /// On frames the detectors skipped, with no detections filled in, the tracks' predicted boxes
-/// are added (marked filled, with their identities); detections the detectors filled in get
-/// the identity of the track they overlap.
+/// are added (marked filled, with their identities); detections the detectors filled in are
+/// tracked and keep their mark.
 #[test]
-fn skipped_frames_get_predicted_or_identified_boxes() {
+fn skipped_frames_get_predicted_or_tracked_boxes() {
     let x = |n: u64| 20.0 + 4.0 * n as f32;
     let frames = play(
         "videotestsrc num-buffers=40 pattern=black ! video/x-raw,width=320,height=240,framerate=30/1 \

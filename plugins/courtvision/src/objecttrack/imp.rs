@@ -5,9 +5,9 @@
 //! (ByteTrack's two-pass association with a Kalman filter, plus a colour signature read from
 //! the frame, see appearance.rs).
 //!
-//! Frames the detectors did not infer (motionskip's decision): the tracks are predicted, not
-//! updated; detections the detectors filled in get the identity of the track they overlap,
-//! and where there are none (`fill=none`) the confirmed tracks' predicted boxes are added as
+//! Frames the detectors did not infer (motionskip's decision): detections the detectors filled
+//! in are tracked like found ones (they keep their `filled` mark); where there are none
+//! (`fill=none`) the tracks are predicted and the confirmed tracks' predicted boxes are added as
 //! filled detections (`fill-skipped`), so every frame carries every tracked player.
 
 use std::sync::{Arc, LazyLock, Mutex};
@@ -313,19 +313,15 @@ impl ObjectTrack {
                     .collect()
             })
             .unwrap_or_default();
-        let inferred = !MotionMeta::is_skip(buf) && !tracked.iter().any(|t| t.3);
-        if !inferred {
+        // A frame that was not inferred and has no detections: the tracks go on predicted.
+        // Detections the detectors filled in (interpolated between inferred frames, or the
+        // last ones held) are tracked like found ones: keeping the tracks on them kept the
+        // identities through crossings far better than predicting over the skipped frames
+        // (docs/elements/objecttrack.md).
+        if tracked.is_empty() && MotionMeta::is_skip(buf) {
             st.tracker.predict_only();
-            if tracked.is_empty() {
-                if fill_skipped {
-                    self.add_predicted(buf, st);
-                }
-            } else {
-                let boxes: Vec<[f32; 4]> = tracked.iter().map(|t| t.1).collect();
-                let ids = st.tracker.identify(&boxes);
-                for (t, id) in tracked.iter().zip(ids) {
-                    set_track(buf, t.0, id, None);
-                }
+            if fill_skipped {
+                self.add_predicted(buf, st);
             }
             return Ok(gst::FlowSuccess::Ok);
         }

@@ -287,26 +287,6 @@ impl Tracker {
             .collect()
     }
 
-    /// The identities of boxes on a frame that was not inferred (detections the detectors
-    /// filled in): each takes the confirmed or lost track its box overlaps most (IoU at least
-    /// 0.3, one box a track); the tracks are not changed.
-    pub fn identify(&self, boxes: &[Corners]) -> Vec<Option<u64>> {
-        let live: Vec<(u64, Corners)> = self
-            .tracks
-            .iter()
-            .filter(|t| t.state != TrackState::Tentative)
-            .map(|t| (t.id, t.kalman.bbox()))
-            .collect();
-        let mut ids = vec![None; boxes.len()];
-        for (b, t) in assign(boxes.len(), live.len(), |b, t| {
-            let overlap = iou(&boxes[b], &live[t].1);
-            (overlap >= 0.3).then_some(1.0 - overlap)
-        }) {
-            ids[b] = Some(live[t].0);
-        }
-        ids
-    }
-
     /// Advances one frame without detections (a frame that was not inferred): every track is
     /// predicted; none is matched, lost or removed for it.
     pub fn predict_only(&mut self) {
@@ -667,14 +647,5 @@ mod tests {
         let ids = t.update(&[det(0.0, 0.0, 0.05, None), det(300.0, 0.0, 0.4, None)]);
         assert_eq!(ids, [None, None]);
         assert_eq!(t.tracks().len(), 1);
-    }
-
-    #[test]
-    fn filled_boxes_take_the_overlapping_track() {
-        let mut t = Tracker::new(Params::default());
-        let ids = t.update(&[det(0.0, 0.0, 0.9, None), det(300.0, 0.0, 0.9, None)]);
-        t.predict_only();
-        let got = t.identify(&[[302.0, 1.0, 342.0, 101.0], [900.0, 0.0, 940.0, 100.0]]);
-        assert_eq!(got, [ids[1], None]);
     }
 }
