@@ -334,6 +334,39 @@ fn run() -> Result<bool, String> {
     Ok(ok || !a.check)
 }
 
+/// Plays `desc` (a sink named `sink`) to its end and returns what `read` made of each buffer
+/// reaching the sink; `what` names the run in errors.
+fn collect<T: Send + 'static>(
+    desc: &str,
+    what: &str,
+    read: impl Fn(&gst::BufferRef) -> T + Send + Sync + 'static,
+) -> Result<Vec<T>, String> {
+    let pipeline = gst::parse::launch(desc)
+        .map_err(|e| format!("pipeline: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let o = out.clone();
+    let pad = pipeline
+        .by_name("sink")
+        .ok_or("no element named sink")?
+        .static_pad("sink")
+        .ok_or("the sink has no sink pad")?;
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            o.lock().unwrap().push(read(buffer));
+        }
+        gst::PadProbeReturn::Ok
+    });
+    courtvision_bench::start(&pipeline).map_err(|e| format!("{what}: {e}"))?;
+    let result =
+        courtvision_bench::run_to_eos(&pipeline, |_| {}).map_err(|e| format!("{what}: {e}"));
+    pipeline.set_state(gst::State::Null).ok();
+    result?;
+    let items = std::mem::take(&mut *out.lock().unwrap());
+    Ok(items)
+}
+
 fn corners(d: &Detection) -> [f32; 4] {
     let b = d.bbox;
     [b.x, b.y, b.x + b.w, b.y + b.h]
@@ -367,48 +400,28 @@ fn run_seed(a: &Args, seed: u64) -> Result<Vec<Frame>, String> {
         }
     }
     desc += " ! fakesink name=sink";
-    let pipeline = gst::parse::launch(&desc)
-        .map_err(|e| format!("pipeline: {e}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline")?;
-    let frames = Arc::new(Mutex::new(Vec::new()));
-    let out = frames.clone();
-    let pad = pipeline
-        .by_name("sink")
-        .unwrap()
-        .static_pad("sink")
-        .unwrap();
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(buffer) = info.buffer() {
-            let owned = |d: &Detection, k: &[Keypoint]| (d.clone(), k.to_vec());
-            let truth = buffer
-                .meta::<GroundTruthMeta>()
-                .map(|m| m.list().iter().map(|(d, k)| owned(d, k)).collect())
-                .unwrap_or_default();
-            let mut f = Frame {
-                truth,
-                det: Vec::new(),
-                pose: Vec::new(),
-            };
-            if let Some(m) = buffer.meta::<DetectionsMeta>() {
-                for (d, k) in m.iter() {
-                    match &*d.source {
-                        "det" => f.det.push(d.clone()),
-                        "pose" => f.pose.push(owned(d, k)),
-                        _ => {}
-                    }
+    let frames = collect(&desc, &format!("seed {seed}"), |buffer| {
+        let owned = |d: &Detection, k: &[Keypoint]| (d.clone(), k.to_vec());
+        let truth = buffer
+            .meta::<GroundTruthMeta>()
+            .map(|m| m.list().iter().map(|(d, k)| owned(d, k)).collect())
+            .unwrap_or_default();
+        let mut f = Frame {
+            truth,
+            det: Vec::new(),
+            pose: Vec::new(),
+        };
+        if let Some(m) = buffer.meta::<DetectionsMeta>() {
+            for (d, k) in m.iter() {
+                match &*d.source {
+                    "det" => f.det.push(d.clone()),
+                    "pose" => f.pose.push(owned(d, k)),
+                    _ => {}
                 }
             }
-            out.lock().unwrap().push(f);
         }
-        gst::PadProbeReturn::Ok
-    });
-    courtvision_bench::start(&pipeline).map_err(|e| format!("seed {seed}: {e}"))?;
-    let result =
-        courtvision_bench::run_to_eos(&pipeline, |_| {}).map_err(|e| format!("seed {seed}: {e}"));
-    pipeline.set_state(gst::State::Null).ok();
-    result?;
-    let frames = std::mem::take(&mut *frames.lock().unwrap());
+        f
+    })?;
     if frames.iter().all(|f| f.truth.is_empty()) {
         return Err(format!("seed {seed}: no ground truth on the frames"));
     }
@@ -463,21 +476,7 @@ fn track_run(
             a.track_pose,
             if a.shuttletrack { "! shuttletrack" } else { "" },
         );
-        let pipeline = gst::parse::launch(&desc)
-            .map_err(|e| format!("pipeline: {e}"))?
-            .downcast::<gst::Pipeline>()
-            .map_err(|_| "not a pipeline")?;
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let o = out.clone();
-        let pad = pipeline
-            .by_name("sink")
-            .unwrap()
-            .static_pad("sink")
-            .unwrap();
-        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            let Some(buffer) = info.buffer() else {
-                return gst::PadProbeReturn::Ok;
-            };
+        let read = collect(&desc, &format!("seed {seed}"), |buffer| {
             let tracked_box = |d: &Detection| {
                 d.track_id.map(|id| TrackedBox {
                     id,
@@ -513,16 +512,10 @@ fn track_run(
                     }
                 }
             }
-            o.lock().unwrap().push(f);
-            gst::PadProbeReturn::Ok
-        });
-        courtvision_bench::start(&pipeline).map_err(|e| format!("seed {seed}: {e}"))?;
-        let result = courtvision_bench::run_to_eos(&pipeline, |_| {})
-            .map_err(|e| format!("seed {seed}: {e}"));
-        pipeline.set_state(gst::State::Null).ok();
-        result?;
+            f
+        })?;
         mot.new_sequence();
-        for f in out.lock().unwrap().iter() {
+        for f in &read {
             mot.add_frame(&f.truth, &f.tracked);
             ball.add_frame(f.ball, f.found, tolerance);
             frames += 1;
