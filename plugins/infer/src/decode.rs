@@ -256,7 +256,8 @@ fn push_point(out: &mut FrameObjects, lb: &Letterbox, x: f32, y: f32, score: f32
     });
 }
 
-pub(crate) fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+/// Overlap of two boxes given as corners (x1, y1, x2, y2): intersection over union.
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
     let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
     let inter = iw * ih;

@@ -22,6 +22,7 @@
 //!   with weight `appearance`; a track's signature is a running mean updated only from
 //!   detections that overlap no other, so two players crossing do not swap colours.
 
+use courtvision_infer::decode::iou;
 use courtvision_infer::track_eval::best_assignment;
 use nalgebra::{SMatrix, SVector};
 
@@ -214,23 +215,41 @@ struct Track {
     feature: Option<Vec<f32>>,
 }
 
-/// Overlap of two boxes (intersection over union).
-pub fn iou(a: &Corners, b: &Corners) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = w * h;
-    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    if union > 0.0 {
-        inter / union
-    } else {
-        0.0
-    }
-}
-
 /// Cosine distance of two unit signatures, 0 (same) to 1.
 fn appearance_distance(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     (1.0 - dot).clamp(0.0, 1.0)
+}
+
+/// A motion cost blended with the appearance distance of a track's and a detection's
+/// signatures, `weight` the appearance's share; motion alone where either has none.
+fn with_appearance(
+    motion: f32,
+    weight: f32,
+    track: &Option<Vec<f32>>,
+    det: &Option<Vec<f32>>,
+) -> f32 {
+    match (track, det) {
+        (Some(a), Some(b)) if weight > 0.0 => {
+            (1.0 - weight) * motion + weight * appearance_distance(a, b)
+        }
+        _ => motion,
+    }
+}
+
+/// Records the optimal pairs of `tracks` and `dets` (indices) under `cost(track, detection)`:
+/// each detection its track, each track matched.
+fn take_pairs(
+    det_track: &mut [Option<usize>],
+    matched: &mut [bool],
+    tracks: &[usize],
+    dets: &[usize],
+    cost: impl Fn(usize, usize) -> Option<f32>,
+) {
+    for (ti, di) in assign(tracks.len(), dets.len(), |i, j| cost(tracks[i], dets[j])) {
+        det_track[dets[di]] = Some(tracks[ti]);
+        matched[tracks[ti]] = true;
+    }
 }
 
 /// The optimal one-to-one assignment of rows to columns with `cost` (0 best, up to 2), pairs
@@ -335,28 +354,24 @@ impl Tracker {
                     .any(|&o| o != t && iou(&predicted[t], &predicted[o]) > 0.1)
             })
             .collect();
-        let cost = |t: usize, d: usize| -> Option<f32> {
+        take_pairs(&mut det_track, &mut matched, &live, &high, |t, d| {
             let overlap = iou(&predicted[t], &dets[d].bbox);
             if overlap < p.match_iou {
                 return None;
             }
-            let motion = 1.0 - overlap;
-            let w = if crowded[t] {
-                p.appearance.max(CROWDED_APPEARANCE)
-            } else {
-                p.appearance
+            // No appearance at all where it is switched off, even in a crossing.
+            let w = match p.appearance {
+                0.0 => 0.0,
+                w if crowded[t] => w.max(CROWDED_APPEARANCE),
+                w => w,
             };
-            match (&self.tracks[t].feature, &dets[d].feature) {
-                (Some(a), Some(b)) if p.appearance > 0.0 => {
-                    Some((1.0 - w) * motion + w * appearance_distance(a, b))
-                }
-                _ => Some(motion),
-            }
-        };
-        for (ti, di) in assign(live.len(), high.len(), |i, j| cost(live[i], high[j])) {
-            det_track[high[di]] = Some(live[ti]);
-            matched[live[ti]] = true;
-        }
+            Some(with_appearance(
+                1.0 - overlap,
+                w,
+                &self.tracks[t].feature,
+                &dets[d].feature,
+            ))
+        });
 
         // Second pass: low-score detections, confirmed tracks still unmatched, overlap only.
         let waiting: Vec<usize> = live
@@ -364,32 +379,32 @@ impl Tracker {
             .copied()
             .filter(|&t| !matched[t] && self.tracks[t].state == TrackState::Confirmed)
             .collect();
-        let pairs = assign(waiting.len(), low.len(), |i, j| {
-            let overlap = iou(&predicted[waiting[i]], &dets[low[j]].bbox);
+        take_pairs(&mut det_track, &mut matched, &waiting, &low, |t, d| {
+            let overlap = iou(&predicted[t], &dets[d].bbox);
             (overlap >= p.low_iou).then_some(1.0 - overlap)
         });
-        for (ti, di) in pairs {
-            det_track[low[di]] = Some(waiting[ti]);
-            matched[waiting[ti]] = true;
-        }
 
         // Tentative tracks: the confident detections left.
         let tentative: Vec<usize> = (0..self.tracks.len())
             .filter(|&t| self.tracks[t].state == TrackState::Tentative)
             .collect();
-        let left: Vec<usize> = high
-            .iter()
-            .copied()
-            .filter(|&d| det_track[d].is_none())
-            .collect();
-        let pairs = assign(tentative.len(), left.len(), |i, j| {
-            let overlap = iou(&predicted[tentative[i]], &dets[left[j]].bbox);
-            (overlap >= p.match_iou).then_some(1.0 - overlap)
-        });
-        for (ti, di) in pairs {
-            det_track[left[di]] = Some(tentative[ti]);
-            matched[tentative[ti]] = true;
-        }
+        let left = |det_track: &[Option<usize>]| -> Vec<usize> {
+            high.iter()
+                .copied()
+                .filter(|&d| det_track[d].is_none())
+                .collect()
+        };
+        let unmatched = left(&det_track);
+        take_pairs(
+            &mut det_track,
+            &mut matched,
+            &tentative,
+            &unmatched,
+            |t, d| {
+                let overlap = iou(&predicted[t], &dets[d].bbox);
+                (overlap >= p.match_iou).then_some(1.0 - overlap)
+            },
+        );
 
         // Recovery: a lost track and a confident detection left over, near where the track
         // was predicted (its box no longer overlaps after a few frames behind another player),
@@ -397,34 +412,25 @@ impl Tracker {
         let lost: Vec<usize> = (0..self.tracks.len())
             .filter(|&t| !matched[t] && self.tracks[t].state == TrackState::Lost)
             .collect();
-        let left: Vec<usize> = high
-            .iter()
-            .copied()
-            .filter(|&d| det_track[d].is_none())
-            .collect();
-        let pairs = assign(lost.len(), left.len(), |i, j| {
-            let t = &self.tracks[lost[i]];
-            let (a, b) = (&predicted[lost[i]], &dets[left[j]].bbox);
+        let unmatched = left(&det_track);
+        take_pairs(&mut det_track, &mut matched, &lost, &unmatched, |t, d| {
+            let track = &self.tracks[t];
+            let (a, b) = (&predicted[t], &dets[d].bbox);
             let h = (a[3] - a[1]).max(1.0);
-            let d =
+            let dist =
                 ((a[0] + a[2] - b[0] - b[2]) / 2.0).hypot((a[1] + a[3] - b[1] - b[3]) / 2.0) / h;
-            let reach = (0.4 + 0.1 * t.missed as f32).min(1.5);
+            let reach = (0.4 + 0.1 * track.missed as f32).min(1.5);
             let size = (b[3] - b[1]) / h;
-            if d > reach || !(0.7..1.4).contains(&size) {
+            if dist > reach || !(0.7..1.4).contains(&size) {
                 return None;
             }
-            let motion = d / reach;
-            Some(match (&t.feature, &dets[left[j]].feature) {
-                (Some(f), Some(g)) if p.appearance > 0.0 => {
-                    (1.0 - p.appearance) * motion + p.appearance * appearance_distance(f, g)
-                }
-                _ => motion,
-            })
+            Some(with_appearance(
+                dist / reach,
+                p.appearance,
+                &track.feature,
+                &dets[d].feature,
+            ))
         });
-        for (ti, di) in pairs {
-            det_track[left[di]] = Some(lost[ti]);
-            matched[lost[ti]] = true;
-        }
 
         // Updates: the matched tracks take their detection.
         for (d, t) in det_track.iter().enumerate() {

@@ -273,9 +273,8 @@ impl Trajectory {
                 flight.size = (c.w, c.h);
                 flight.misses = 0;
                 flight.counted = true;
-                let moving = (flight.predict(frame).1[0].hypot(flight.predict(frame).1[1])
-                    / (0.002 * self.diagonal))
-                    .min(1.0);
+                let [vx, vy] = flight.predict(frame).1;
+                let moving = (vx.hypot(vy) / (0.002 * self.diagonal)).min(1.0);
                 flight.evidence = 0.8 * flight.evidence + c.score * (0.5 + 1.5 * moving);
                 steps.push((flight.id, Step::Observed(i)));
                 continue;
