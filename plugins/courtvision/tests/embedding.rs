@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 mod common;
 use common::*;
 
-/// The folder of this build's libgstcourtvision.so, built first: `cargo test` builds only the
+/// The folder of this build's libgstcourtvision.so and libgstcourtsrc.so, built first: `cargo test` builds only the
 /// Rust library the tests link, not the plugin GStreamer loads (a no-op when it is current).
 fn plugin_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -25,6 +25,8 @@ fn plugin_dir() -> PathBuf {
                 "--lib",
                 "-p",
                 "gst-plugin-courtvision",
+                "-p",
+                "gst-plugin-courtsrc",
                 "--manifest-path",
             ])
             .arg(repo().join("Cargo.toml"))
@@ -140,4 +142,42 @@ fn c_example_reads_what_the_python_example_reads() {
             .args(["--det", &det, "--pose", &pose, "--frames", "3"]),
     ));
     assert_eq!(c, python);
+}
+
+/// Both plugin libraries loaded by gst-launch-1.0, each with its own copy of the meta code:
+/// courtsrc's ground truth (its meta) reaches metaexport (the other library's) on every frame.
+#[test]
+fn both_plugin_libraries_share_the_metas_in_one_process() {
+    assert!(plugin_dir().join("libgstcourtsrc.so").exists());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("frames.jsonl");
+    output(Command::new("gst-launch-1.0").args([
+        "-q",
+        "courtsrc",
+        "seed=5",
+        "num-buffers=4",
+        "ground-truth=true",
+        "!",
+        "video/x-raw,width=320,height=180",
+        "!",
+        "metaexport",
+        &format!("location={}", out.display()),
+        "!",
+        "fakesink",
+    ]));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "frames in = frames out");
+    for l in &lines {
+        let truth = l["ground_truth"].as_array().expect("a ground_truth list");
+        assert!(
+            truth
+                .iter()
+                .any(|d| d["label"] == "player" && d["track_id"].is_u64()),
+            "{l}"
+        );
+    }
 }

@@ -58,31 +58,100 @@ pub struct InfoPtr(pub std::ptr::NonNull<gst::ffi::GstMetaInfo>);
 unsafe impl Send for InfoPtr {}
 unsafe impl Sync for InfoPtr {}
 
+/// What must agree between two copies of this crate that share one registration: the crate's
+/// version and the size and alignment of the stored value.
+fn layout<T: MetaData>() -> String {
+    format!(
+        "courtvision-meta {} {}/{}",
+        env!("CARGO_PKG_VERSION"),
+        std::mem::size_of::<RawMeta<T>>(),
+        std::mem::align_of::<RawMeta<T>>()
+    )
+}
+
+fn layout_quark() -> glib::Quark {
+    glib::Quark::from_str("courtvision-meta-layout")
+}
+
+/// Registers the API type, or takes the registration another copy of this crate made: each
+/// plugin library (libgstcourtvision, libgstcourtsrc) carries this crate, and a process that
+/// loads both (gst-launch-1.0) must see one type per meta. A copy of another layout is refused
+/// with a message naming both, instead of reading memory it does not understand.
 pub fn register_api<T: MetaData>() -> glib::Type {
-    let mut tags: Vec<*const std::ffi::c_char> = T::TAGS.iter().map(|t| t.as_ptr()).collect();
-    tags.push(std::ptr::null());
-    let t: glib::Type = unsafe {
-        from_glib(gst::ffi::gst_meta_api_type_register(
-            T::API_NAME.as_ptr(),
-            tags.as_mut_ptr(),
-        ))
+    let ours = layout::<T>();
+    let existing = unsafe { glib::gobject_ffi::g_type_from_name(T::API_NAME.as_ptr()) };
+    let t: glib::Type = if existing != 0 {
+        unsafe { from_glib(existing) }
+    } else {
+        let mut tags: Vec<*const std::ffi::c_char> = T::TAGS.iter().map(|t| t.as_ptr()).collect();
+        tags.push(std::ptr::null());
+        let t: glib::Type = unsafe {
+            from_glib(gst::ffi::gst_meta_api_type_register(
+                T::API_NAME.as_ptr(),
+                tags.as_mut_ptr(),
+            ))
+        };
+        if t == glib::Type::INVALID {
+            // Registered by the other copy between the lookup and here.
+            unsafe { from_glib(glib::gobject_ffi::g_type_from_name(T::API_NAME.as_ptr())) }
+        } else {
+            let value = std::ffi::CString::new(ours.clone()).expect("no NUL in the layout");
+            // The type lives as long as the process, and so does its layout string.
+            unsafe {
+                glib::gobject_ffi::g_type_set_qdata(
+                    t.into_glib(),
+                    layout_quark().into_glib(),
+                    value.into_raw() as glib::ffi::gpointer,
+                )
+            };
+            t
+        }
     };
     assert_ne!(t, glib::Type::INVALID, "registering {:?}", T::API_NAME);
+    let theirs =
+        unsafe { glib::gobject_ffi::g_type_get_qdata(t.into_glib(), layout_quark().into_glib()) };
+    if !theirs.is_null() {
+        let theirs = unsafe { CStr::from_ptr(theirs as *const std::ffi::c_char) };
+        assert!(
+            theirs.to_bytes() == ours.as_bytes(),
+            "{:?} is registered by courtvision plugins of another build ({theirs:?}, this one \
+             {ours:?}): install the plugins of one build together",
+            T::API_NAME
+        );
+    }
     t
 }
 
+/// Registers the meta implementation, or takes the one another copy of this crate registered
+/// (same API type, so the same layout: see [`register_api`]).
 pub fn register_info<T: MetaData>() -> InfoPtr {
-    let info = unsafe {
-        gst::ffi::gst_meta_register(
-            T::api_type().into_glib(),
-            T::IMPL_NAME.as_ptr(),
-            std::mem::size_of::<RawMeta<T>>(),
-            Some(init::<T>),
-            Some(free::<T>),
-            Some(transform::<T>),
-        )
-    };
-    InfoPtr(std::ptr::NonNull::new(info as *mut _).expect("gst_meta_register failed"))
+    let api = T::api_type();
+    let find = || unsafe { gst::ffi::gst_meta_get_info(T::IMPL_NAME.as_ptr()) };
+    let mut info = find();
+    if info.is_null() {
+        info = unsafe {
+            gst::ffi::gst_meta_register(
+                api.into_glib(),
+                T::IMPL_NAME.as_ptr(),
+                std::mem::size_of::<RawMeta<T>>(),
+                Some(init::<T>),
+                Some(free::<T>),
+                Some(transform::<T>),
+            )
+        };
+        if info.is_null() {
+            info = find();
+        }
+    }
+    let info = std::ptr::NonNull::new(info as *mut gst::ffi::GstMetaInfo)
+        .expect("gst_meta_register failed");
+    assert_eq!(
+        unsafe { info.as_ref().api },
+        api.into_glib(),
+        "{:?} is registered for another API",
+        T::IMPL_NAME
+    );
+    InfoPtr(info)
 }
 
 /// Adds a meta holding `data` to the buffer.

@@ -24,7 +24,7 @@ use courtvision_meta::{
 };
 
 use super::appearance::{self, Pixels};
-use super::tracker::{Input, Params, TrackState, Tracker};
+use super::tracker::{Input, Params, TrackState, TrackView, Tracker};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -321,7 +321,7 @@ impl ObjectTrack {
         if tracked.is_empty() && MotionMeta::is_skip(buf) {
             st.tracker.predict_only();
             if fill_skipped {
-                self.add_predicted(buf, st);
+                self.add_predicted(buf, st, |_| true);
             }
             return Ok(gst::FlowSuccess::Ok);
         }
@@ -366,20 +366,27 @@ impl ObjectTrack {
         for (t, id) in tracked.iter().zip(ids) {
             set_track(buf, t.0, id, None);
         }
+        // Players inside a merged box: where they are predicted.
+        self.add_predicted(buf, st, |t| t.hidden);
         Ok(gst::FlowSuccess::Ok)
     }
 }
 
 impl ObjectTrack {
-    /// A frame that was not inferred and has no detections: the confirmed tracks' predicted
-    /// boxes, as filled detections of the first label.
-    fn add_predicted(&self, buf: &mut gst::BufferRef, st: &State) {
+    /// The predicted boxes of the confirmed tracks `which` selects (on a frame that was not
+    /// inferred and has no detections: all), as filled detections of the first label.
+    fn add_predicted(
+        &self,
+        buf: &mut gst::BufferRef,
+        st: &State,
+        which: impl Fn(&TrackView) -> bool,
+    ) {
         let label: Arc<str> = Arc::from(st.labels[0].as_str());
         let (w, h) = st.info.as_ref().map_or((f32::MAX, f32::MAX), |i| {
             (i.width() as f32, i.height() as f32)
         });
         for t in st.tracker.tracks() {
-            if t.state != TrackState::Confirmed {
+            if t.state != TrackState::Confirmed || !which(&t) {
                 continue;
             }
             let b = t.bbox;

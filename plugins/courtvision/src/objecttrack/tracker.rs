@@ -18,6 +18,13 @@
 //!   confirmed after `confirm` matches in a row (at once in a stream's first frame) and dropped
 //!   if it misses before; a confirmed track that misses is lost, kept and predicted for
 //!   `lost_frames` frames (a match brings it back with its identity), then removed.
+//! - Merged boxes: where two players overlap, the detector often finds one box around both.
+//!   A detection that holds most of the predicted boxes of two or more tracks seen just before
+//!   and without a detection of their own, and is clearly larger than each, updates none of
+//!   them: they go on predicted, kept
+//!   inside that box, reported as hidden (the element writes their predicted boxes, marked
+//!   filled), for at most `MAX_HIDDEN` frames; and a confident detection that mostly covers a track's box starts no
+//!   track (a merged or duplicate box, not a new player).
 //! - Appearance: a colour signature per detection (see `appearance`), blended into the cost
 //!   with weight `appearance`; a track's signature is a running mean updated only from
 //!   detections that overlap no other, so two players crossing do not swap colours.
@@ -100,6 +107,8 @@ pub struct TrackView {
     pub bbox: Corners,
     /// Velocity of the box centre, pixels a frame.
     pub velocity: (f32, f32),
+    /// Inside a merged box this frame: predicted, not seen on its own.
+    pub hidden: bool,
 }
 
 /// Kalman filter on (cx, cy, a, h) with constant velocity.
@@ -112,7 +121,28 @@ struct Kalman {
 const STD_POS: f32 = 1.0 / 20.0;
 /// Weight of appearance for a track in a crossing.
 const CROWDED_APPEARANCE: f32 = 0.8;
-const STD_VEL: f32 = 1.0 / 160.0;
+const STD_VEL: f32 = 1.0 / 80.0;
+/// A merged box holds at least this share of each hidden track's predicted box...
+const MERGED_COVER: f32 = 0.6;
+/// ...and is at least this much larger than the largest of them...
+const MERGED_GROWTH: f32 = 1.3;
+/// ...each of them seen at most this many frames ago (or hidden already).
+const MERGED_RECENT: u32 = 2;
+/// Frames in a row a track may go on predicted inside a merged box.
+const MAX_HIDDEN: u32 = 90;
+/// A confident detection that holds this share of a track's box starts no track.
+const DUPLICATE_COVER: f32 = 0.6;
+
+fn area(b: &Corners) -> f32 {
+    (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0)
+}
+
+/// The share of `inner`'s area inside `outer`.
+fn cover(outer: &Corners, inner: &Corners) -> f32 {
+    let w = (outer[2].min(inner[2]) - outer[0].max(inner[0])).max(0.0);
+    let h = (outer[3].min(inner[3]) - outer[1].max(inner[1])).max(0.0);
+    w * h / area(inner).max(1e-6)
+}
 
 fn xyah(b: &Corners) -> V4 {
     let w = (b[2] - b[0]).max(1e-3);
@@ -212,6 +242,8 @@ struct Track {
     hits: u32,
     /// Frames since the last match.
     missed: u32,
+    /// Frames in a row inside a merged box.
+    hidden: u32,
     feature: Option<Vec<f32>>,
 }
 
@@ -302,6 +334,7 @@ impl Tracker {
                 state: t.state,
                 bbox: t.kalman.bbox(),
                 velocity: (t.kalman.x[4], t.kalman.x[5]),
+                hidden: t.hidden > 0,
             })
             .collect()
     }
@@ -335,11 +368,26 @@ impl Tracker {
         let predicted: Vec<Corners> = self.tracks.iter().map(|t| t.kalman.bbox()).collect();
         let mut det_track: Vec<Option<usize>> = vec![None; dets.len()];
         let mut matched = vec![false; self.tracks.len()];
+        // A box around two or more confident others is their union (the detector found the
+        // players and the pair): it takes no part.
+        let mut merged: Vec<bool> = dets
+            .iter()
+            .map(|d| {
+                dets.iter()
+                    .filter(|o| {
+                        o.score >= p.high
+                            && cover(&d.bbox, &o.bbox) >= MERGED_COVER
+                            && area(&d.bbox) >= MERGED_GROWTH * area(&o.bbox)
+                    })
+                    .count()
+                    >= 2
+            })
+            .collect();
         let high: Vec<usize> = (0..dets.len())
-            .filter(|&i| dets[i].score >= p.high)
+            .filter(|&i| dets[i].score >= p.high && !merged[i])
             .collect();
         let low: Vec<usize> = (0..dets.len())
-            .filter(|&i| dets[i].score >= p.low && dets[i].score < p.high)
+            .filter(|&i| dets[i].score >= p.low && dets[i].score < p.high && !merged[i])
             .collect();
 
         // First pass: confident detections, every confirmed or lost track.
@@ -410,7 +458,10 @@ impl Tracker {
         // was predicted (its box no longer overlaps after a few frames behind another player),
         // within a reach that grows with the frames lost.
         let lost: Vec<usize> = (0..self.tracks.len())
-            .filter(|&t| !matched[t] && self.tracks[t].state == TrackState::Lost)
+            .filter(|&t| {
+                !matched[t]
+                    && (self.tracks[t].state == TrackState::Lost || self.tracks[t].hidden > 0)
+            })
             .collect();
         let unmatched = left(&det_track);
         take_pairs(&mut det_track, &mut matched, &lost, &unmatched, |t, d| {
@@ -432,6 +483,65 @@ impl Tracker {
             ))
         });
 
+        // Merged boxes: a detection over two or more tracks that have none of their own (the
+        // one it was matched to included) is no track's; they go on predicted, hidden.
+        let mut hidden = vec![false; self.tracks.len()];
+        for d in 0..dets.len() {
+            if dets[d].score < p.low || merged[d] {
+                continue;
+            }
+            let b = &dets[d].bbox;
+            let inside: Vec<usize> = live
+                .iter()
+                .copied()
+                .filter(|&t| {
+                    let track = &self.tracks[t];
+                    (det_track[d] == Some(t) || !matched[t])
+                        && (track.missed <= MERGED_RECENT || track.hidden > 0)
+                        && track.hidden < MAX_HIDDEN
+                        && cover(b, &predicted[t]) >= MERGED_COVER
+                })
+                .collect();
+            let largest = inside
+                .iter()
+                .map(|&t| area(&predicted[t]))
+                .fold(0.0, f32::max);
+            if inside.len() < 2 {
+                continue;
+            }
+            if area(b) < MERGED_GROWTH * largest {
+                // No bigger than one of them: the one in front, seen, keeps it; the others
+                // already hidden stay hidden behind it.
+                if det_track[d].is_some() {
+                    for t in inside {
+                        if det_track[d] != Some(t) && self.tracks[t].hidden > 0 {
+                            hidden[t] = true;
+                        }
+                    }
+                }
+                continue;
+            }
+            merged[d] = true;
+            if let Some(t) = det_track[d].take() {
+                matched[t] = false;
+            }
+            for t in inside {
+                hidden[t] = true;
+                // Where the merged box says it is: its predicted box moved inside.
+                let k = &mut self.tracks[t].kalman;
+                let (w, h) = (k.x[2] * k.x[3], k.x[3]);
+                let inside = |c: f32, half: f32, lo: f32, hi: f32| {
+                    if hi - lo <= 2.0 * half {
+                        (lo + hi) / 2.0
+                    } else {
+                        c.clamp(lo + half, hi - half)
+                    }
+                };
+                k.x[0] = inside(k.x[0], w / 2.0, b[0], b[2]);
+                k.x[1] = inside(k.x[1], h / 2.0, b[1], b[3]);
+            }
+        }
+
         // Updates: the matched tracks take their detection.
         for (d, t) in det_track.iter().enumerate() {
             let Some(t) = *t else { continue };
@@ -441,6 +551,7 @@ impl Tracker {
             let track = &mut self.tracks[t];
             track.kalman.update(&dets[d].bbox);
             track.missed = 0;
+            track.hidden = 0;
             track.hits += 1;
             match track.state {
                 TrackState::Tentative if track.hits >= p.confirm => {
@@ -456,7 +567,8 @@ impl Tracker {
                 });
             }
         }
-        // Misses: a tentative track goes, a confirmed one is lost, a lost one ages out.
+        // Misses: a tentative track goes, a confirmed one is lost, a lost one ages out; a
+        // hidden one is confirmed, not seen.
         let mut gone = vec![false; self.tracks.len()];
         for (t, track) in self.tracks.iter_mut().enumerate() {
             if matched[t] {
@@ -464,6 +576,12 @@ impl Tracker {
             }
             track.missed += 1;
             track.hits = 0;
+            if hidden[t] {
+                track.hidden += 1;
+                track.state = TrackState::Confirmed;
+                continue;
+            }
+            track.hidden = 0;
             match track.state {
                 TrackState::Tentative => gone[t] = true,
                 TrackState::Confirmed => track.state = TrackState::Lost,
@@ -492,10 +610,20 @@ impl Tracker {
         });
 
         // New tracks from confident detections nobody took: confirmed at once in the first
-        // frame (nothing could have confirmed them), tentative after.
+        // frame (nothing could have confirmed them), tentative after; none from a merged box
+        // or one over a confirmed track's box.
         let first = self.frames == 1;
+        let known: Vec<Corners> = self
+            .tracks
+            .iter()
+            .filter(|t| t.state == TrackState::Confirmed)
+            .map(|t| t.kalman.bbox())
+            .collect();
         for (d, det) in dets.iter().enumerate() {
-            if det_track[d].is_some() || det.score < p.new_track {
+            if det_track[d].is_some() || det.score < p.new_track || merged[d] {
+                continue;
+            }
+            if !first && known.iter().any(|k| cover(&det.bbox, k) >= DUPLICATE_COVER) {
                 continue;
             }
             let (state, id) = if first || p.confirm <= 1 {
@@ -511,6 +639,7 @@ impl Tracker {
                 kalman: Kalman::new(&det.bbox),
                 hits: 1,
                 missed: 0,
+                hidden: 0,
                 feature: det.feature.clone(),
             });
         }
@@ -635,6 +764,63 @@ mod tests {
         let again = [det(x, 100.0, 0.9, None)];
         assert_eq!(t.update(&again)[0], None, "tentative first");
         assert_eq!(t.update(&again)[0], Some(id + 1));
+    }
+
+    /// Two players cross and the detector sees one box around both while they are closer
+    /// than a box's width: neither takes the merged box, both go on hidden inside it
+    /// (reported, predicted), and each has its identity when they are seen apart again.
+    #[test]
+    fn a_merged_box_hides_both_players_and_takes_no_identity() {
+        let mut t = Tracker::new(Params::default());
+        let mut ids = None;
+        let mut merged = 0;
+        for f in 0..60 {
+            let a: f32 = 100.0 + 3.0 * f as f32;
+            let b: f32 = 260.0 - 3.0 * f as f32;
+            if (a - b).abs() < 40.0 {
+                merged += 1;
+                let m = [a.min(b) - 5.0, 95.0, a.max(b) + 45.0, 205.0];
+                let got = t.update(&[Input {
+                    bbox: m,
+                    score: 0.9,
+                    feature: None,
+                }]);
+                assert_eq!(got, [None], "frame {f}: the merged box is nobody's");
+                let views = t.tracks();
+                assert_eq!(views.len(), 2, "frame {f}: no track from the merged box");
+                assert!(views
+                    .iter()
+                    .all(|v| v.hidden && v.state == TrackState::Confirmed));
+                continue;
+            }
+            let got = t.update(&[det(a, 100.0, 0.9, None), det(b, 100.0, 0.9, None)]);
+            let pair = (got[0].unwrap(), got[1].unwrap());
+            assert_eq!(*ids.get_or_insert(pair), pair, "frame {f}");
+            assert!(t.tracks().iter().all(|v| !v.hidden));
+        }
+        assert!(merged >= 10, "{merged} frames merged");
+    }
+
+    /// A box around two confident detections (the detector found the pair as well as each):
+    /// no part in tracking, no track of its own.
+    #[test]
+    fn a_box_around_two_found_players_is_ignored() {
+        let mut t = Tracker::new(Params::default());
+        let pair = [
+            det(100.0, 100.0, 0.9, None),
+            det(150.0, 110.0, 0.9, None),
+            Input {
+                bbox: [95.0, 95.0, 195.0, 215.0],
+                score: 0.8,
+                feature: None,
+            },
+        ];
+        for f in 0..5 {
+            let ids = t.update(&pair);
+            assert!(ids[0].is_some() && ids[1].is_some(), "frame {f}");
+            assert_eq!(ids[2], None, "frame {f}");
+            assert_eq!(t.tracks().len(), 2, "frame {f}");
+        }
     }
 
     #[test]
