@@ -25,7 +25,7 @@ use gst::subclass::prelude::*;
 use courtvision_infer::ModelInfo;
 
 pub use error::DetectorError;
-pub use runtime::{FEEDBACK_EVENT, SKIP_EVENT};
+pub use runtime::{FEEDBACK_EVENT, FLIGHTS_QUERY, SKIP_EVENT};
 pub use settings::{ExecutionProvider, Preprocess};
 
 glib::wrapper! {

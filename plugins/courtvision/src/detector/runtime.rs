@@ -1281,6 +1281,10 @@ fn to_inferred(
 /// Name of the sticky downstream event in which motionskip announces its longest skip run.
 pub const SKIP_EVENT: &str = "courtvision-skip";
 
+/// Name of the downstream custom query by which motionskip asks whether a flight tracker
+/// (shuttletrack) is downstream; shuttletrack answers it.
+pub const FLIGHTS_QUERY: &str = "courtvision-flights";
+
 /// Name of the upstream custom event detectors send to motionskip after each batch.
 pub const FEEDBACK_EVENT: &str = "courtvision-feedback";
 

@@ -63,6 +63,10 @@ pub struct Params {
     pub high_threshold: f32,
     pub fast_speed: f64,
     pub many_objects: u32,
+    /// Infer every frame while downstream tracks a flight (shuttletrack)...
+    pub keep_flights: bool,
+    /// ...and for this many frames after the last one (a rally's next flight).
+    pub flight_hold: u32,
 }
 
 impl Params {
@@ -80,6 +84,8 @@ impl Params {
 pub struct Feedback {
     pub objects: u32,
     pub max_speed: f64,
+    /// A trajectory (shuttletrack's flight) is in progress.
+    pub in_flight: bool,
 }
 
 /// The per-stream decision state.
@@ -87,11 +93,18 @@ pub struct Feedback {
 pub struct Decider {
     frame: u64,
     skipped_run: u32,
+    /// Frames left of the hold after the last flight.
+    hold: u32,
+    /// A flight tracker is downstream (it answered motionskip's query).
+    pub flights_downstream: bool,
 }
 
 impl Decider {
     pub fn reset(&mut self) {
-        *self = Decider::default();
+        *self = Decider {
+            flights_downstream: self.flights_downstream,
+            ..Decider::default()
+        };
     }
 
     /// How many frames may be skipped in a row now.
@@ -115,9 +128,26 @@ impl Decider {
     pub fn decide(&mut self, p: &Params, score: f32, feedback: Option<Feedback>) -> bool {
         let first = self.frame == 0;
         self.frame += 1;
+        // With a flight tracker downstream, a stream starts as if a flight had just ended:
+        // its word on the first frames comes late (models loading, frames queued between).
+        if first && p.keep_flights && self.flights_downstream {
+            self.hold = p.flight_hold;
+        }
+        let flight = p.keep_flights && feedback.is_some_and(|f| f.in_flight);
+        let busy = flight || self.hold > 0;
+        self.hold = if flight {
+            p.flight_hold
+        } else {
+            self.hold.saturating_sub(1)
+        };
+        let allowed = if busy {
+            p.min_skip
+        } else {
+            Self::allowed_skip(p, score, feedback)
+        };
         let infer = match p.mode {
             Mode::Fixed => (self.frame - 1).is_multiple_of(p.interval.max(1) as u64),
-            Mode::Adaptive => first || self.skipped_run >= Self::allowed_skip(p, score, feedback),
+            Mode::Adaptive => first || self.skipped_run >= allowed,
         };
         self.skipped_run = if infer { 0 } else { self.skipped_run + 1 };
         infer
@@ -138,6 +168,8 @@ mod tests {
             high_threshold: 8.0,
             fast_speed: 500.0,
             many_objects: 10,
+            keep_flights: false,
+            flight_hold: 3,
         }
     }
 
@@ -169,20 +201,53 @@ mod tests {
         let fast = Feedback {
             objects: 1,
             max_speed: 900.0,
+            in_flight: false,
         };
         let many = Feedback {
             objects: 12,
             max_speed: 0.0,
+            in_flight: false,
+        };
+        let flight = Feedback {
+            objects: 1,
+            max_speed: 100.0,
+            in_flight: true,
         };
         assert_eq!(run(&p, &[0.0; 4], Some(fast)), "IIII");
         assert_eq!(run(&p, &[0.0; 4], Some(many)), "IIII");
         assert_eq!(
+            run(&p, &[0.0; 6], Some(flight)),
+            "IssssI",
+            "keep-flights off"
+        );
+        let p = Params {
+            keep_flights: true,
+            ..p
+        };
+        assert_eq!(run(&p, &[0.0; 4], Some(flight)), "IIII");
+        // The hold after a flight: every frame for flight-hold frames more.
+        let mut d = Decider {
+            flights_downstream: true,
+            ..Decider::default()
+        };
+        let mut seq = String::new();
+        for f in 0..20 {
+            let fb = Some(Feedback {
+                in_flight: (5..8).contains(&f),
+                ..flight
+            });
+            seq.push(if d.decide(&p, 0.0, fb) { 'I' } else { 's' });
+        }
+        // The stream's start is held too.
+        assert_eq!(seq, "IIIssIIIIIIssssIssss");
+        assert_eq!(
             run(
-                &p,
+                &params(Mode::Adaptive),
                 &[0.0; 6],
                 Some(Feedback {
                     objects: 1,
-                    max_speed: 10.0
+                    max_speed: 10.0,
+                    in_flight: false,
                 })
             ),
             "IssssI"

@@ -20,7 +20,7 @@ use courtvision_meta::{record_stage, wall_clock_ns, Decision, MotionData, Motion
 
 use super::decide::{self, Decider, Feedback, Params};
 use super::Mode;
-use crate::detector::{FEEDBACK_EVENT, SKIP_EVENT};
+use crate::detector::{FEEDBACK_EVENT, FLIGHTS_QUERY, SKIP_EVENT};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -48,6 +48,8 @@ impl Default for Settings {
                 high_threshold: 8.0,
                 fast_speed: 600.0,
                 many_objects: 8,
+                keep_flights: true,
+                flight_hold: 60,
             },
             drop_skipped: false,
         }
@@ -128,6 +130,13 @@ impl ObjectImpl for MotionSkip {
                     .mutable_playing()
                     .build(),
                 uint("many-objects", "Many objects", "adaptive: infer every frame (min-skip) while downstream reports this many objects", 1, 100_000, d.params.many_objects),
+                glib::ParamSpecBoolean::builder("keep-flights")
+                    .nick("Keep flights")
+                    .blurb("adaptive: infer every frame (min-skip) while downstream tracks a flight of the shuttle or ball (shuttletrack)")
+                    .default_value(d.params.keep_flights)
+                    .mutable_playing()
+                    .build(),
+                uint("flight-hold", "Flight hold", "adaptive, keep-flights: frames inferred one by one after the last flight ends (the next flight of a rally)", 0, 100_000, d.params.flight_hold),
                 glib::ParamSpecBoolean::builder("drop-skipped")
                     .nick("Drop skipped")
                     .blurb("Drop skipped frames instead of passing them on")
@@ -152,6 +161,8 @@ impl ObjectImpl for MotionSkip {
             "high-threshold" => p.high_threshold = value.get().expect("type checked upstream"),
             "fast-speed" => p.fast_speed = value.get().expect("type checked upstream"),
             "many-objects" => p.many_objects = value.get().expect("type checked upstream"),
+            "keep-flights" => p.keep_flights = value.get().expect("type checked upstream"),
+            "flight-hold" => p.flight_hold = value.get().expect("type checked upstream"),
             "drop-skipped" => s.drop_skipped = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
@@ -172,6 +183,8 @@ impl ObjectImpl for MotionSkip {
             "high-threshold" => p.high_threshold.to_value(),
             "fast-speed" => p.fast_speed.to_value(),
             "many-objects" => p.many_objects.to_value(),
+            "keep-flights" => p.keep_flights.to_value(),
+            "flight-hold" => p.flight_hold.to_value(),
             "drop-skipped" => s.drop_skipped.to_value(),
             other => unreachable!("unknown property {other}"),
         }
@@ -242,11 +255,20 @@ impl BaseTransformImpl for MotionSkip {
         gst::debug!(CAT, imp = self, "caps {incaps}");
         let info = gst_video::VideoInfo::from_caps(incaps)
             .map_err(|_| gst::loggable_error!(CAT, "not raw video: {incaps}"))?;
+        // Whether a flight tracker (shuttletrack) is downstream, for keep-flights.
+        let mut query = gst::query::Custom::new(gst::Structure::new_empty(FLIGHTS_QUERY));
+        let flights = self
+            .obj()
+            .static_pad("src")
+            .expect("a src pad")
+            .peer_query(&mut query);
+        gst::debug!(CAT, imp = self, "flights tracked downstream: {flights}");
         let mut st = self.state.lock().unwrap();
         st.info = Some(info);
         // A new size starts a new motion history; the next frame is inferred.
         st.prev.clear();
         st.decider.reset();
+        st.decider.flights_downstream = flights;
         drop(st);
         self.parent_set_caps(incaps, outcaps)
     }
@@ -257,9 +279,10 @@ impl BaseTransformImpl for MotionSkip {
                 let fb = Feedback {
                     objects: s.get("objects").unwrap_or(0),
                     max_speed: s.get("max-speed").unwrap_or(0.0),
+                    in_flight: s.get("in-flight").unwrap_or(false),
                 };
-                gst::trace!(CAT, imp = self, "feedback {fb:?}");
                 let from = s.get::<String>("source").unwrap_or_default();
+                gst::trace!(CAT, imp = self, "feedback from {from}: {fb:?}");
                 self.state.lock().unwrap().feedback.insert(from, fb);
                 return true;
             }
@@ -316,6 +339,7 @@ impl BaseTransformImpl for MotionSkip {
         let feedback = st.feedback.values().copied().reduce(|a, b| Feedback {
             objects: a.objects.max(b.objects),
             max_speed: a.max_speed.max(b.max_speed),
+            in_flight: a.in_flight || b.in_flight,
         });
         let infer = st.decider.decide(&settings.params, score, feedback);
         let decision = if infer {

@@ -20,7 +20,7 @@ use courtvision_meta::{
 };
 
 use super::trajectory::{Candidate, Outcome, Params, Trajectory};
-use crate::detector::FEEDBACK_EVENT;
+use crate::detector::{FEEDBACK_EVENT, FLIGHTS_QUERY};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -53,6 +53,8 @@ struct State {
     source: Arc<str>,
     /// Label and class of the latest shuttle seen (for filled detections).
     last: Option<(Arc<str>, u32)>,
+    /// A flight was in progress on the previous frame.
+    in_flight: bool,
 }
 
 #[derive(Default)]
@@ -209,6 +211,7 @@ impl BaseTransformImpl for ShuttleTrack {
             frame: 0,
             source: Arc::from(self.obj().name().as_str()),
             last: None,
+            in_flight: false,
         });
         Ok(())
     }
@@ -216,6 +219,18 @@ impl BaseTransformImpl for ShuttleTrack {
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap() = None;
         Ok(())
+    }
+
+    /// motionskip asks whether flights are tracked downstream: they are, here.
+    fn query(&self, direction: gst::PadDirection, query: &mut gst::QueryRef) -> bool {
+        if let gst::QueryViewMut::Custom(q) = query.view_mut() {
+            let s = q.structure_mut();
+            if s.name() == FLIGHTS_QUERY {
+                s.set("tracker", self.obj().name().as_str());
+                return true;
+            }
+        }
+        BaseTransformImplExt::parent_query(self, direction, query)
     }
 
     fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
@@ -361,12 +376,17 @@ impl ShuttleTrack {
                 "frame {frame}: {outcome:?}, {removed} removed"
             );
         }
+        // Upstream hears of every frame of a flight and of its end.
+        let in_flight = !matches!(outcome, Outcome::None);
+        let changed = in_flight != st.in_flight;
+        st.in_flight = in_flight;
         drop(guard);
-        if speed > 0.0 {
+        if in_flight || changed {
             let s = gst::Structure::builder(FEEDBACK_EVENT)
-                .field("objects", 1u32)
+                .field("objects", in_flight as u32)
                 .field("max-speed", speed as f64)
-                .field("source", "shuttletrack")
+                .field("in-flight", in_flight)
+                .field("source", self.obj().name().as_str())
                 .build();
             self.obj()
                 .static_pad("sink")
