@@ -2,7 +2,8 @@
 //! objecttrack and shuttletrack in real pipelines: identities through the crossings and
 //! occlusions of a rendered match (its ground truth standing in for a detector that misses the
 //! hidden player of a crossing), tracks predicted on frames that were not inferred, a shuttle
-//! trajectory that fills a gap and rejects a false detection, and bad settings refused.
+//! trajectory that fills a gap and rejects a false detection, motionskip inferring every frame
+//! of a flight, and bad settings refused.
 
 mod common;
 
@@ -324,6 +325,53 @@ fn the_shuttle_trajectory_fills_a_gap_and_rejects_a_false_detection() {
         assert!((v[0] - 8.0 * 30.0).abs() < 20.0, "frame {n}: {v:?} px/s");
     }
     assert_eq!(flights.len(), 1, "one flight");
+}
+
+/// motionskip (keep-flights) infers every frame of a flight shuttletrack tracks, on a picture
+/// that otherwise gets skipped, and skips again flight-hold frames after it ends; with
+/// keep-flights=false it skips through the flight, which then never forms.
+#[test]
+fn motionskip_infers_every_frame_of_a_flight() {
+    let run = |keep: bool| -> Vec<bool> {
+        let skips = Arc::new(Mutex::new(Vec::new()));
+        let s = skips.clone();
+        play(
+            &format!(
+                "videotestsrc num-buffers=120 pattern=black ! video/x-raw,width=640,height=360,framerate=30/1 \
+                 ! motionskip keep-flights={keep} flight-hold=20 ! shuttletrack name=track ! fakesink name=sink"
+            ),
+            move |n, buffer| {
+                let skip = MotionMeta::is_skip(buffer);
+                s.lock().unwrap().push(skip);
+                // A detector finds the shuttle on the frames it infers, for 40 frames.
+                if n < 40 && !skip {
+                    let t = n as f32;
+                    let (x, y) = (40.0 + 8.0 * t, 200.0 - 9.0 * t + 0.22 * t * t);
+                    let bbox = BBox { x: x - 4.0, y: y - 4.0, w: 8.0, h: 8.0 };
+                    add_detection(buffer, Detection::new(1, Arc::from("shuttle"), 0.7, bbox, Arc::from("det")), &[]);
+                }
+            },
+        );
+        let skips = skips.lock().unwrap().clone();
+        skips
+    };
+    let kept = run(true);
+    assert_eq!(kept.len(), 120);
+    assert!(
+        !kept[..60].iter().any(|s| *s),
+        "the flight and the hold: {kept:?}"
+    );
+    let resumed = kept[60..].iter().filter(|s| **s).count();
+    assert!(
+        resumed >= 30,
+        "{resumed} of 60 skipped after the hold: {kept:?}"
+    );
+    let free = run(false);
+    let skipped = free[..40].iter().filter(|s| **s).count();
+    assert!(
+        skipped >= 30,
+        "{skipped} of 40 skipped without keep-flights: {free:?}"
+    );
 }
 
 #[test]
