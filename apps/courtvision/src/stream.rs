@@ -388,7 +388,19 @@ fn finish(pipeline: &gst::Pipeline) {
     else {
         return;
     };
-    if pipeline.current_state() != gst::State::Playing || !pad.send_event(gst::event::Eos::new()) {
+    if pipeline.current_state() != gst::State::Playing {
+        return;
+    }
+    // Frames still waiting in the queue were not analysed: they go, so that the end of the
+    // stream reaches the outputs behind what was analysed without waiting for a lagging
+    // stream to catch up.
+    if let Some(src) = pad.parent_element().and_then(|q| q.static_pad("src")) {
+        src.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            |_, _| gst::PadProbeReturn::Drop,
+        );
+    }
+    if !pad.send_event(gst::event::Eos::new()) {
         return;
     }
     if let Some(bus) = pipeline.bus() {

@@ -31,14 +31,14 @@ try {
   await page.waitForFunction((n) => Math.min(...Object.values(cv.charts).map((c) => c.data[0].length)) >= n + 3,
     before, { timeout: 20000 });
 
-  // Numbers agree with /metrics (the ended stream's do not change any more).
+  // Numbers agree with /metrics (the ended stream's do not change any more, once it ended).
+  await page.waitForSelector(`tr[data-stream="${done}"] td.state-done`, { timeout: 30000 });
   const metrics = await (await fetch(new URL("/metrics", url))).text();
   const scraped = (name) => {
     const m = metrics.match(new RegExp(`^${name}\\{stream="${done}"\\} (\\S+)$`, "m"));
     if (!m) fail(`${name} for ${done} not in /metrics`);
     return Number(m[1]);
   };
-  await page.waitForSelector(`tr[data-stream="${done}"] td.state-done`, { timeout: 30000 });
   const cell = (k) => page.textContent(`tr[data-stream="${done}"] td[data-metric="${k}"]`);
   for (const [k, name] of [["frames", "courtvision_stream_frames_total"],
     ["inferred", "courtvision_stream_inferred_total"],
