@@ -18,13 +18,15 @@
 //!   confirmed after `confirm` matches in a row (at once in a stream's first frame) and dropped
 //!   if it misses before; a confirmed track that misses is lost, kept and predicted for
 //!   `lost_frames` frames (a match brings it back with its identity), then removed.
-//! - Merged boxes: where two players overlap, the detector often finds one box around both.
-//!   A detection that holds most of the predicted boxes of two or more tracks seen just before
-//!   and without a detection of their own, and is clearly larger than each, updates none of
-//!   them: they go on predicted, kept
-//!   inside that box, reported as hidden (the element writes their predicted boxes, marked
-//!   filled), for at most `MAX_HIDDEN` frames; and a confident detection that mostly covers a track's box starts no
-//!   track (a merged or duplicate box, not a new player).
+//! - Merged boxes: where two players overlap, the detector often finds one box around both,
+//!   sometimes beside the two. A box around two confident others takes no part. A detection
+//!   that holds most of the predicted boxes of two or more tracks seen just before, none with
+//!   a detection of its own, and is clearly larger than each, updates none of them: they go on
+//!   predicted, kept inside that box, reported as hidden (the element writes their predicted
+//!   boxes, marked filled), for at most `MAX_HIDDEN` frames. Once the box is no larger than one
+//!   player, the track it matches keeps it and the others stay hidden behind it until found
+//!   again (by overlap or by recovery). A confident detection that mostly covers a confirmed
+//!   track's box starts no track (a merged or duplicate box, not a new player).
 //! - Appearance: a colour signature per detection (see `appearance`), blended into the cost
 //!   with weight `appearance`; a track's signature is a running mean updated only from
 //!   detections that overlap no other, so two players crossing do not swap colours.
@@ -121,6 +123,8 @@ struct Kalman {
 const STD_POS: f32 = 1.0 / 20.0;
 /// Weight of appearance for a track in a crossing.
 const CROWDED_APPEARANCE: f32 = 0.8;
+/// Velocity noise, per box height: twice ByteTrack's (players change pace far more than
+/// pedestrians).
 const STD_VEL: f32 = 1.0 / 80.0;
 /// A merged box holds at least this share of each hidden track's predicted box...
 const MERGED_COVER: f32 = 0.6;
@@ -530,15 +534,15 @@ impl Tracker {
                 // Where the merged box says it is: its predicted box moved inside.
                 let k = &mut self.tracks[t].kalman;
                 let (w, h) = (k.x[2] * k.x[3], k.x[3]);
-                let inside = |c: f32, half: f32, lo: f32, hi: f32| {
+                let within = |c: f32, half: f32, lo: f32, hi: f32| {
                     if hi - lo <= 2.0 * half {
                         (lo + hi) / 2.0
                     } else {
                         c.clamp(lo + half, hi - half)
                     }
                 };
-                k.x[0] = inside(k.x[0], w / 2.0, b[0], b[2]);
-                k.x[1] = inside(k.x[1], h / 2.0, b[1], b[3]);
+                k.x[0] = within(k.x[0], w / 2.0, b[0], b[2]);
+                k.x[1] = within(k.x[1], h / 2.0, b[1], b[3]);
             }
         }
 
