@@ -28,6 +28,7 @@ ANALYSIS="timingmeta mode=ingress ! motionskip mode=adaptive ! queue max-size-bu
 # the last results held for skipped frames (docs/command.md, the live policy).
 LIVE_ANALYSIS="timingmeta mode=ingress \
   ! queue leaky=downstream max-size-buffers=8 max-size-bytes=0 max-size-time=0 \
-  ! motionskip mode=adaptive ! yolodetect model=$DET classes=shuttle fill=hold batch-size=1 \
+  ! motionskip mode=adaptive keep-flights=false \
+  ! yolodetect model=$DET classes=shuttle fill=hold batch-size=1 \
   ! posedetect model=$POSE fill=hold batch-size=1 ! objecttrack ! shuttletrack \
   ! overlayrender hud=true ! timingmeta mode=egress"

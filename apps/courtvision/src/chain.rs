@@ -129,9 +129,11 @@ impl Analysis {
                 max_lag_ms,
                 min_skip,
             } => (
+                // Live streams keep to the lag-driven policy: every frame of a rally
+                // (keep-flights) is more than a small CPU analyses in real time.
                 format!(
                     "queue name=inqueue max-size-buffers={queue} max-size-bytes=0 max-size-time=0 \
-                     ! {skip}{}",
+                     ! {skip}{} keep-flights=false",
                     if min_skip > 0 {
                         format!(" min-skip={min_skip} max-skip={}", max_skip(min_skip))
                     } else {
@@ -296,6 +298,10 @@ mod tests {
         assert!(live(6).contains("motionskip name=skip mode=adaptive min-skip=6 max-skip=6"));
         assert!(live(2).contains("min-skip=2 max-skip=4"));
         assert!(!live(0).contains("min-skip"));
+        assert!(
+            live(0).contains("keep-flights=false"),
+            "the lag-driven policy alone"
+        );
         assert!(
             live(0).find("inqueue") < live(0).find("motionskip"),
             "queue first"
