@@ -2,7 +2,9 @@
 //! The image ↔ court-plane homography and the pinhole camera.
 //!
 //! - [`Homography::fit`]: the direct linear transform on normalised points (Hartley and
-//!   Zisserman, Multiple View Geometry, algorithm 4.2) from four or more correspondences.
+//!   Zisserman, Multiple View Geometry, algorithm 4.2) from four or more correspondences;
+//!   [`Homography::fit_robust`]: the same inside RANSAC, for correspondences of which some are
+//!   wrong (a keypoint found on a player's shoe instead of a line).
 //! - [`Camera::from_homography`]: with square pixels and the principal point known (the image
 //!   centre for a camera that was not cropped), the court plane's homography fixes the focal
 //!   length (its two columns are images of orthogonal unit directions: Zhang's constraints,
@@ -91,6 +93,86 @@ impl Homography {
             return None;
         }
         Some(Homography(m / norm))
+    }
+
+    /// The homography most of the pairs agree on: RANSAC over minimal sets of four pairs
+    /// (`tries` of them, in a fixed pseudo-random order so that a result can be reproduced),
+    /// the largest set of pairs mapped within `tolerance` (in `dst` units) kept, and the
+    /// homography fitted again on those. Returns it with a flag per pair (an inlier or not);
+    /// `None` where no four pairs fit anything or fewer than four agree.
+    pub fn fit_robust(
+        src: &[Point],
+        dst: &[Point],
+        tolerance: f64,
+        tries: usize,
+    ) -> Option<(Homography, Vec<bool>)> {
+        let n = src.len();
+        if n != dst.len() || n < 4 {
+            return None;
+        }
+        // A 64-bit linear congruential sequence (Knuth's MMIX constants): deterministic, and
+        // plenty for choosing sets of four.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |bound: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) as usize) % bound
+        };
+        let inliers_of = |h: &Homography| -> Vec<bool> {
+            h.errors(src, dst).iter().map(|e| *e <= tolerance).collect()
+        };
+        let mut best: Option<Vec<bool>> = None;
+        let mut best_count = 0;
+        for _ in 0..tries.max(1) {
+            let mut pick = [0usize; 4];
+            let mut k = 0;
+            while k < 4 {
+                let i = next(n);
+                if !pick[..k].contains(&i) {
+                    pick[k] = i;
+                    k += 1;
+                }
+            }
+            let s4: Vec<Point> = pick.iter().map(|&i| src[i]).collect();
+            let d4: Vec<Point> = pick.iter().map(|&i| dst[i]).collect();
+            let Some(h) = Homography::fit(&s4, &d4) else {
+                continue;
+            };
+            let inliers = inliers_of(&h);
+            let count = inliers.iter().filter(|x| **x).count();
+            if count > best_count {
+                best_count = count;
+                best = Some(inliers);
+                if count == n {
+                    break;
+                }
+            }
+        }
+        let mut inliers = best?;
+        let refit = |inliers: &[bool]| -> Option<Homography> {
+            let (s, d): (Vec<Point>, Vec<Point>) = src
+                .iter()
+                .zip(dst)
+                .zip(inliers)
+                .filter(|(_, keep)| **keep)
+                .map(|((s, d), _)| (*s, *d))
+                .unzip();
+            Homography::fit(&s, &d)
+        };
+        // Refit on the agreeing pairs, then take the pairs that agree with the refit.
+        for _ in 0..2 {
+            let h = refit(&inliers)?;
+            let again = inliers_of(&h);
+            if again.iter().filter(|x| **x).count() < 4 {
+                return None;
+            }
+            if again == inliers {
+                return Some((h, inliers));
+            }
+            inliers = again;
+        }
+        refit(&inliers).map(|h| (h, inliers))
     }
 
     /// Where `p` maps to (`None` on the line sent to infinity).
@@ -349,6 +431,45 @@ mod tests {
         assert!(median(h.errors(&src, &noisy)) < 1.0);
         let got = Camera::from_homography(&h, 640.0, 360.0).unwrap();
         assert!((got.f / cam.f - 1.0).abs() < 0.05, "f {}", got.f);
+    }
+
+    /// A quarter of the keypoints found far from where they are (players on the lines):
+    /// the plain fit is pulled off, the robust one finds the camera's homography and names
+    /// the wrong ones.
+    #[test]
+    fn wrong_keypoints_are_set_aside() {
+        let court = CourtModel::badminton();
+        let cam = camera(&court);
+        let (src, mut dst) = seen(&cam, &court);
+        let wrong: Vec<usize> = (0..src.len()).filter(|i| i % 4 == 1).collect();
+        for (k, &i) in wrong.iter().enumerate() {
+            dst[i][0] += 40.0 + 7.0 * k as f64;
+            dst[i][1] -= 25.0;
+        }
+        let truth = cam.homography();
+        let off = |h: &Homography| {
+            src.iter()
+                .map(|p| {
+                    let (a, b) = (h.apply(*p).unwrap(), truth.apply(*p).unwrap());
+                    (a[0] - b[0]).hypot(a[1] - b[1])
+                })
+                .fold(0.0, f64::max)
+        };
+        let plain = Homography::fit(&src, &dst).unwrap();
+        assert!(
+            off(&plain) > 5.0,
+            "the plain fit is pulled off: {}",
+            off(&plain)
+        );
+        let (robust, inliers) = Homography::fit_robust(&src, &dst, 2.0, 200).unwrap();
+        assert!(off(&robust) < 1e-6, "{}", off(&robust));
+        for (i, inlier) in inliers.iter().enumerate() {
+            assert_eq!(*inlier, !wrong.contains(&i), "keypoint {i}");
+        }
+        // The same answer every time.
+        let again = Homography::fit_robust(&src, &dst, 2.0, 200).unwrap();
+        assert_eq!(again.1, inliers);
+        assert!(Homography::fit_robust(&src[..3], &dst[..3], 2.0, 200).is_none());
     }
 
     #[test]
