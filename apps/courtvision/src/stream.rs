@@ -382,9 +382,9 @@ impl Stream {
 /// source never blocks on) lets the frames already analysed through and the outputs close
 /// (an MP4 recording gets its index), within a bound.
 fn finish(pipeline: &gst::Pipeline) {
-    let Some(pad) = pipeline
+    let Some((sink, src)) = pipeline
         .by_name("inqueue")
-        .and_then(|q| q.static_pad("sink"))
+        .and_then(|q| Some((q.static_pad("sink")?, q.static_pad("src")?)))
     else {
         return;
     };
@@ -394,13 +394,11 @@ fn finish(pipeline: &gst::Pipeline) {
     // Frames still waiting in the queue were not analysed: they go, so that the end of the
     // stream reaches the outputs behind what was analysed without waiting for a lagging
     // stream to catch up.
-    if let Some(src) = pad.parent_element().and_then(|q| q.static_pad("src")) {
-        src.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            |_, _| gst::PadProbeReturn::Drop,
-        );
-    }
-    if !pad.send_event(gst::event::Eos::new()) {
+    src.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+        |_, _| gst::PadProbeReturn::Drop,
+    );
+    if !sink.send_event(gst::event::Eos::new()) {
         return;
     }
     if let Some(bus) = pipeline.bus() {

@@ -298,8 +298,8 @@ impl ObjectTrack {
         let fill_skipped = self.settings.lock().unwrap().fill_skipped;
         let mut guard = self.state.lock().unwrap();
         let st = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        // The tracked detections: index in the meta, box, score, and whether filled in.
-        let tracked: Vec<(usize, [f32; 4], f32, bool)> = buf
+        // The tracked detections: index in the meta, box, score.
+        let tracked: Vec<(usize, [f32; 4], f32)> = buf
             .meta::<DetectionsMeta>()
             .map(|m| {
                 m.detections()
@@ -308,7 +308,7 @@ impl ObjectTrack {
                     .filter(|(_, d)| st.labels.iter().any(|l| **l == *d.label))
                     .map(|(i, d)| {
                         let b = d.bbox;
-                        (i, [b.x, b.y, b.x + b.w, b.y + b.h], d.confidence, d.filled)
+                        (i, [b.x, b.y, b.x + b.w, b.y + b.h], d.confidence)
                     })
                     .collect()
             })

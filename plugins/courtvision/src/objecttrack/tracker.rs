@@ -506,13 +506,13 @@ impl Tracker {
                         && cover(b, &predicted[t]) >= MERGED_COVER
                 })
                 .collect();
+            if inside.len() < 2 {
+                continue;
+            }
             let largest = inside
                 .iter()
                 .map(|&t| area(&predicted[t]))
                 .fold(0.0, f32::max);
-            if inside.len() < 2 {
-                continue;
-            }
             if area(b) < MERGED_GROWTH * largest {
                 // No bigger than one of them: the one in front, seen, keeps it; the others
                 // already hidden stay hidden behind it.
