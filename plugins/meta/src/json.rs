@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use crate::{
-    Detection, DetectionsMeta, GroundTruthMeta, Keypoint, MotionData, MotionMeta, TimingData,
-    TimingMeta,
+    CourtData, CourtMeta, CourtTruthMeta, Detection, DetectionsMeta, GroundTruthMeta, Keypoint,
+    MotionData, MotionMeta, TimingData, TimingMeta,
 };
 
 /// Schema version of [`FrameRecord`]; bumped on incompatible changes.
@@ -40,6 +40,12 @@ pub struct FrameRecord<'a> {
     pub motion: Option<MotionData>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<&'a TimingData>,
+    /// The court as estimated (courtcalib and the elements after it), where found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub court: Option<&'a CourtData>,
+    /// The court as a synthetic source built it (courtsrc), where attached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ground_truth_court: Option<&'a CourtData>,
 }
 
 fn records<'a>(
@@ -57,6 +63,8 @@ pub fn frame_json(buffer: &gst::BufferRef, width: u32, height: u32) -> String {
     let meta = buffer.meta::<DetectionsMeta>();
     let truth = buffer.meta::<GroundTruthMeta>();
     let timing = buffer.meta::<TimingMeta>();
+    let court = buffer.meta::<CourtMeta>();
+    let court_truth = buffer.meta::<CourtTruthMeta>();
     let detections = meta.as_ref().map(|m| records(m.iter())).unwrap_or_default();
     let offset = buffer.offset();
     let record = FrameRecord {
@@ -70,6 +78,8 @@ pub fn frame_json(buffer: &gst::BufferRef, width: u32, height: u32) -> String {
         ground_truth: truth.as_ref().map(|t| records(t.list().iter())),
         motion: buffer.meta::<MotionMeta>().map(|m| m.data()),
         timing: timing.as_ref().map(|t| t.data()),
+        court: court.as_ref().map(|c| c.data()),
+        ground_truth_court: court_truth.as_ref().map(|c| c.data()),
     };
     serde_json::to_string(&record).expect("frame record serializes")
 }
@@ -107,6 +117,14 @@ pub struct PlayerRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub velocity: Option<[f32; 2]>,
     pub filled: bool,
+    /// Feet point on the court (metres), speed (m/s) and distance covered (m), where the
+    /// court is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub court: Option<[f32; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub court_speed: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance: Option<f32>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub keypoints: &'a [Keypoint],
 }
@@ -129,6 +147,13 @@ pub struct BallRecord {
     pub velocity: Option<[f32; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speed: Option<f32>,
+    /// In 3D (metres, m/s) and its speed in km/h, where the court's camera is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pos3d: Option<[f32; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vel3d: Option<[f32; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed_kmh: Option<f32>,
 }
 
 /// One line of metaexport's JSON Lines: what a video-player front end needs to draw a frame.
@@ -144,6 +169,11 @@ pub struct ExportRecord<'a> {
     pub height: u32,
     pub players: Vec<PlayerRecord<'a>>,
     pub ball: Option<BallRecord>,
+    /// The court (null where none is found): homography, camera, keypoints, confidence.
+    pub court: Option<CourtRecord<'a>>,
+    /// Hits, landings, rally starts and ends of this frame.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub events: &'a [crate::CourtEvent],
     /// Every detection, as in [`frame_json`].
     pub detections: Vec<DetectionRecord<'a>>,
     /// Ground truth, as in [`frame_json`], where attached (courtsrc).
@@ -153,6 +183,22 @@ pub struct ExportRecord<'a> {
     pub motion: Option<MotionData>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<&'a TimingData>,
+    /// The court as a synthetic source built it (courtsrc), where attached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ground_truth_court: Option<&'a CourtData>,
+}
+
+/// The court in metaexport's line: what locates it (positions, shuttle and events are given
+/// with the players, the ball and at the top level).
+#[derive(Debug, Serialize)]
+pub struct CourtRecord<'a> {
+    pub sport: &'a str,
+    pub homography: [f64; 9],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera: Option<crate::CameraInfo>,
+    pub keypoints: &'a [crate::CourtKeypoint],
+    pub confidence: f32,
+    pub view: u64,
 }
 
 /// Serializes a buffer's metadata as one metaexport line (no trailing newline).
@@ -166,6 +212,9 @@ pub fn export_json(
     let timing = buffer.meta::<TimingMeta>();
     let meta = buffer.meta::<DetectionsMeta>();
     let truth = buffer.meta::<GroundTruthMeta>();
+    let court = buffer.meta::<CourtMeta>();
+    let court = court.as_ref().map(|c| c.data());
+    let court_truth = buffer.meta::<CourtTruthMeta>();
     let mut players = Vec::new();
     let mut ball: Option<BallRecord> = None;
     let mut detections = Vec::new();
@@ -173,12 +222,16 @@ pub fn export_json(
         for (d, keypoints) in m.iter() {
             let label = d.label.as_ref();
             if roles.players.iter().any(|p| p == label) {
+                let pos = court.zip(d.track_id).and_then(|(c, id)| c.position(id));
                 players.push(PlayerRecord {
                     bbox: d.bbox,
                     confidence: d.confidence,
                     track_id: d.track_id,
                     velocity: d.velocity,
                     filled: d.filled,
+                    court: pos.map(|p| p.xy),
+                    court_speed: pos.map(|p| p.speed),
+                    distance: pos.map(|p| p.distance),
                     keypoints,
                 });
             } else if roles.balls.iter().any(|b| b == label)
@@ -195,12 +248,22 @@ pub fn export_json(
                     flight: d.track_id,
                     velocity: d.velocity,
                     speed: d.velocity.map(|[x, y]| x.hypot(y)),
+                    pos3d: None,
+                    vel3d: None,
+                    speed_kmh: None,
                 });
             }
             detections.push(DetectionRecord {
                 detection: d,
                 keypoints,
             });
+        }
+    }
+    if let (Some(b), Some(s)) = (ball.as_mut(), court.and_then(|c| c.shuttle.as_ref())) {
+        if b.flight == Some(s.flight) {
+            b.pos3d = Some(s.pos);
+            b.vel3d = Some(s.vel);
+            b.speed_kmh = Some(s.speed_kmh);
         }
     }
     let pts = buffer.pts();
@@ -213,10 +276,20 @@ pub fn export_json(
         height,
         players,
         ball,
+        court: court.map(|c| CourtRecord {
+            sport: &c.sport,
+            homography: c.homography,
+            camera: c.camera,
+            keypoints: &c.keypoints,
+            confidence: c.confidence,
+            view: c.view,
+        }),
+        events: court.map_or(&[][..], |c| &c.events),
         detections,
         ground_truth: truth.as_ref().map(|t| records(t.list().iter())),
         motion: buffer.meta::<MotionMeta>().map(|m| m.data()),
         timing: timing.as_ref().map(|t| t.data()),
+        ground_truth_court: court_truth.as_ref().map(|c| c.data()),
     };
     serde_json::to_string(&record).expect("export record serializes")
 }

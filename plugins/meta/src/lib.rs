@@ -18,6 +18,7 @@
 //! and Python applications can read the same results with stock GStreamer API, and
 //! [`frame_json`] gives one JSON object per frame (schema in the README).
 
+mod court;
 mod detections;
 mod groundtruth;
 mod json;
@@ -25,6 +26,10 @@ mod motion;
 mod raw;
 mod timing;
 
+pub use court::{
+    CameraInfo, CourtData, CourtEvent, CourtKeypoint, CourtMeta, CourtPosition, CourtTruthMeta,
+    EventKind, Shuttle3d,
+};
 pub use detections::{
     add_detection, retain_detections, set_track, BBox, Detection, DetectionList, DetectionsMeta,
     Keypoint, Skeleton, COCO17_EDGES, COCO17_KEYPOINTS, ROI_PARAM,

@@ -18,11 +18,16 @@ use gst_base::subclass::base_src::CreateSuccess;
 use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 
-use courtvision_meta::{BBox, Detection, DetectionList, GroundTruthMeta, Keypoint};
+use courtvision_analytics::court::CourtModel;
+use courtvision_meta::{
+    BBox, CameraInfo, CourtData, CourtEvent, CourtKeypoint, CourtPosition, CourtTruthMeta,
+    Detection, DetectionList, EventKind, GroundTruthMeta, Keypoint, Shuttle3d,
+};
+use glam::{Vec2, Vec3};
 
 use super::dataset::DatasetWriter;
 use super::render::{write_frame, Layout, Renderer, Truth};
-use super::scene::Scene;
+use super::scene::{Camera, CameraSetup, Scene, SceneEvent, Sport, L_ANKLE, R_ANKLE};
 use super::SportKind;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -54,6 +59,8 @@ struct Settings {
     dataset_dir: Option<String>,
     dataset_interval: u32,
     is_live: bool,
+    camera: Option<gst::Structure>,
+    camera_interval: f64,
 }
 
 impl Default for Settings {
@@ -69,6 +76,8 @@ impl Default for Settings {
             dataset_dir: None,
             dataset_interval: 1,
             is_live: false,
+            camera: None,
+            camera_interval: 0.0,
         }
     }
 }
@@ -89,6 +98,17 @@ struct Stream {
     source: Arc<str>,
     player: Arc<str>,
     ball: Arc<str>,
+    setup: CameraSetup,
+    /// The camera shot (0 the first; a cut every camera-interval seconds).
+    cut: u64,
+    court: CourtModel,
+    sport_name: Arc<str>,
+    keypoint_names: Vec<Arc<str>>,
+    /// Distance each player has covered, metres, and where it was last frame.
+    covered: Vec<(u64, f32, Vec2)>,
+    /// Counts shots (flights) and rallies for the ground truth.
+    flights: u64,
+    rallies: u64,
 }
 
 impl Stream {
@@ -178,6 +198,19 @@ impl ObjectImpl for CourtSrc {
                     .default_value(1)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoxed::builder::<gst::Structure>("camera")
+                    .nick("Camera")
+                    .blurb("Where the camera stands, as a structure with any of height, distance (behind the near baseline), offset (across), aim (along, from the net), all metres, and zoom (share of the focal length that fits the court, 0.2-1); unset fields vary with the seed. E.g. \"camera, height=5.0, distance=4.0\"")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("camera-interval")
+                    .nick("Camera interval")
+                    .blurb("Cut to another camera (seeded, as the camera property leaves it) every this many seconds (0 = one camera)")
+                    .minimum(0.0)
+                    .maximum(3600.0)
+                    .default_value(0.0)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoolean::builder("is-live")
                     .nick("Is live")
                     .blurb("Act as a live source: frames are produced at the framerate, on the clock")
@@ -207,6 +240,8 @@ impl ObjectImpl for CourtSrc {
                     .filter(|d| !d.is_empty())
             }
             "dataset-interval" => s.dataset_interval = value.get().expect("type checked upstream"),
+            "camera" => s.camera = value.get().expect("type checked upstream"),
+            "camera-interval" => s.camera_interval = value.get().expect("type checked upstream"),
             "is-live" => {
                 s.is_live = value.get().expect("type checked upstream");
                 let live = s.is_live;
@@ -230,6 +265,8 @@ impl ObjectImpl for CourtSrc {
             "dataset-dir" => s.dataset_dir.to_value(),
             "dataset-interval" => s.dataset_interval.to_value(),
             "is-live" => s.is_live.to_value(),
+            "camera" => s.camera.to_value(),
+            "camera-interval" => s.camera_interval.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -357,13 +394,25 @@ impl BaseSrcImpl for CourtSrc {
             );
             return Err(gst::loggable_error!(CAT, "too many players"));
         }
+        let setup = match camera_setup(settings.camera.as_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                gst::element_imp_error!(self, gst::LibraryError::Settings, ("camera: {e}"));
+                return Err(gst::loggable_error!(CAT, "camera: {e}"));
+            }
+        };
         let scene = Scene::new(
             sport,
             settings.players as usize,
             settings.seed,
             info.width(),
             info.height(),
+            setup,
         );
+        let court = match sport {
+            Sport::Badminton => CourtModel::badminton(),
+            Sport::Netball => CourtModel::netball(),
+        };
         let renderer = Renderer::new(&scene, info.width(), info.height());
         let dataset = match &settings.dataset_dir {
             Some(dir) => match DatasetWriter::create(
@@ -414,6 +463,18 @@ impl BaseSrcImpl for CourtSrc {
             source: Arc::from(self.obj().name().as_str()),
             player: Arc::from("player"),
             ball: Arc::from(sport.ball_label()),
+            setup,
+            cut: 0,
+            sport_name: Arc::from(court.name),
+            keypoint_names: court
+                .keypoints
+                .iter()
+                .map(|(n, _)| Arc::from(n.as_str()))
+                .collect(),
+            court,
+            covered: Vec::new(),
+            flights: 0,
+            rallies: 0,
             info,
             settings,
         });
@@ -477,6 +538,199 @@ fn truth_list(truth: &Truth, s: &Stream) -> DetectionList {
     list
 }
 
+/// The camera property's fields.
+fn camera_setup(s: Option<&gst::Structure>) -> Result<CameraSetup, String> {
+    let Some(s) = s else {
+        return Ok(CameraSetup::default());
+    };
+    let field = |name: &str| -> Result<Option<f32>, String> {
+        if !s.has_field(name) {
+            return Ok(None);
+        }
+        let v = s
+            .value(name)
+            .map_err(|e| e.to_string())?
+            .transform::<f64>()
+            .map_err(|_| format!("{name} is not a number"))?
+            .get::<f64>()
+            .map_err(|e| e.to_string())?;
+        Ok(Some(v as f32))
+    };
+    for (name, _) in s.iter() {
+        if !["height", "distance", "offset", "aim", "zoom"].contains(&name.as_str()) {
+            return Err(format!(
+                "unknown field {name} (height, distance, offset, aim, zoom)"
+            ));
+        }
+    }
+    let setup = CameraSetup {
+        height: field("height")?,
+        distance: field("distance")?,
+        offset: field("offset")?,
+        aim: field("aim")?,
+        zoom: field("zoom")?,
+    };
+    if setup.height.is_some_and(|h| !(0.5..=40.0).contains(&h)) {
+        return Err("height must be 0.5-40 m".into());
+    }
+    if setup.distance.is_some_and(|d| !(0.0..=60.0).contains(&d)) {
+        return Err("distance must be 0-60 m".into());
+    }
+    if setup.zoom.is_some_and(|z| !(0.2..=1.0).contains(&z)) {
+        return Err("zoom must be 0.2-1".into());
+    }
+    Ok(setup)
+}
+
+/// The court as built: the camera and its homography, the court's keypoints in the image,
+/// the players' feet points, the shuttle in 3D and this frame's events.
+fn court_truth(s: &mut Stream, events: &[SceneEvent]) -> CourtData {
+    let cam = &s.scene.camera;
+    let [r0, r1, r2] = cam.rotation();
+    let t = -Vec3::new(r0.dot(cam.pos), r1.dot(cam.pos), r2.dot(cam.pos));
+    let (f, c) = (cam.f as f64, cam.centre());
+    let (cx, cy) = (c.x as f64, c.y as f64);
+    // H = K [r1 r2 t]: the columns for x, y and the translation.
+    let col = |v: [f32; 3]| [v[0] as f64, v[1] as f64, v[2] as f64];
+    let (h1, h2, h3) = (
+        col([r0.x, r1.x, r2.x]),
+        col([r0.y, r1.y, r2.y]),
+        col([t.x, t.y, t.z]),
+    );
+    let row = |k: usize| -> [f64; 3] {
+        match k {
+            0 => [
+                f * h1[0] + cx * h1[2],
+                f * h2[0] + cx * h2[2],
+                f * h3[0] + cx * h3[2],
+            ],
+            1 => [
+                f * h1[1] + cy * h1[2],
+                f * h2[1] + cy * h2[2],
+                f * h3[1] + cy * h3[2],
+            ],
+            _ => [h1[2], h2[2], h3[2]],
+        }
+    };
+    let (a, b, d) = (row(0), row(1), row(2));
+    let w = d[2];
+    let homography = [
+        a[0] / w,
+        a[1] / w,
+        a[2] / w,
+        b[0] / w,
+        b[1] / w,
+        b[2] / w,
+        d[0] / w,
+        d[1] / w,
+        1.0,
+    ];
+    let rotation = [r0, r1, r2]
+        .map(|r| [r.x as f64, r.y as f64, r.z as f64])
+        .concat();
+    let mut data = CourtData {
+        sport: s.sport_name.clone(),
+        homography,
+        camera: Some(CameraInfo {
+            focal: f,
+            principal: [cx, cy],
+            position: [cam.pos.x as f64, cam.pos.y as f64, cam.pos.z as f64],
+            rotation: rotation.try_into().expect("nine entries"),
+        }),
+        keypoints: Vec::with_capacity(s.court.keypoints.len()),
+        confidence: 1.0,
+        view: s.cut + 1,
+        ..Default::default()
+    };
+    for ((_, p), name) in s.court.keypoints.iter().zip(&s.keypoint_names) {
+        if let Some(q) = data.to_image(*p) {
+            data.keypoints.push(CourtKeypoint {
+                name: name.clone(),
+                court: [p[0] as f32, p[1] as f32],
+                image: [q[0] as f32, q[1] as f32],
+            });
+        }
+    }
+    let fps = s.info.fps();
+    let dt = fps.denom() as f32 / fps.numer() as f32;
+    for p in &s.scene.players {
+        let body = p.body(s.scene.t);
+        let feet = ((body.kpts[L_ANKLE] + body.kpts[R_ANKLE]) / 2.0).truncate();
+        let entry = match s.covered.iter_mut().find(|e| e.0 == p.id) {
+            Some(e) => e,
+            None => {
+                s.covered.push((p.id, 0.0, feet));
+                s.covered.last_mut().expect("just pushed")
+            }
+        };
+        let step = feet.distance(entry.2);
+        entry.1 += step;
+        entry.2 = feet;
+        data.positions.push(CourtPosition {
+            track_id: p.id,
+            class_id: 0,
+            xy: feet.to_array(),
+            speed: step / dt,
+            distance: entry.1,
+        });
+    }
+    for e in events {
+        match *e {
+            SceneEvent::Hit {
+                id,
+                pos,
+                speed,
+                serve,
+            } => {
+                s.flights += 1;
+                if serve {
+                    s.rallies += 1;
+                    data.events.push(CourtEvent {
+                        kind: EventKind::RallyStart,
+                        track_id: Some(id),
+                        pos: Some(pos.to_array()),
+                        speed_kmh: None,
+                        inside: None,
+                        rally: Some(s.rallies),
+                    });
+                }
+                data.events.push(CourtEvent {
+                    kind: EventKind::Hit,
+                    track_id: Some(id),
+                    pos: Some(pos.to_array()),
+                    speed_kmh: Some(speed * 3.6),
+                    inside: None,
+                    rally: Some(s.rallies),
+                });
+            }
+            SceneEvent::Landing { pos } => {
+                let inside = s.court.contains([pos.x as f64, pos.y as f64]);
+                for kind in [EventKind::Landing, EventKind::RallyEnd] {
+                    data.events.push(CourtEvent {
+                        kind,
+                        track_id: None,
+                        pos: Some(pos.to_array()),
+                        speed_kmh: None,
+                        inside: (kind == EventKind::Landing).then_some(inside),
+                        rally: Some(s.rallies),
+                    });
+                }
+            }
+        }
+    }
+    if s.scene.sport == Sport::Badminton {
+        let pos = s.scene.shuttle_at(s.scene.t).pos;
+        let vel = s.scene.shuttle_velocity();
+        data.shuttle = Some(Shuttle3d {
+            flight: s.flights,
+            pos: pos.to_array(),
+            vel: vel.to_array(),
+            speed_kmh: vel.length() * 3.6,
+        });
+    }
+    data
+}
+
 impl PushSrcImpl for CourtSrc {
     fn create(
         &self,
@@ -493,6 +747,17 @@ impl PushSrcImpl for CourtSrc {
         if n > s.base.1 {
             s.scene.step(den as f32 / num as f32);
         }
+        if s.settings.camera_interval > 0.0 {
+            let cut = (s.scene.t as f64 / s.settings.camera_interval).floor() as u64;
+            if cut != s.cut {
+                s.cut = cut;
+                let (w, h) = (s.info.width(), s.info.height());
+                s.scene.camera = Camera::seeded(s.scene.sport, w, h, s.setup, s.settings.seed, cut);
+                s.renderer = Renderer::new(&s.scene, w, h);
+                gst::debug!(CAT, imp = self, "camera cut {cut} at {:.2} s", s.scene.t);
+            }
+        }
+        let events = s.scene.take_events();
         let exposure = if s.settings.motion_blur {
             0.5 * den as f32 / num as f32
         } else {
@@ -529,6 +794,8 @@ impl PushSrcImpl for CourtSrc {
             }
             if s.settings.ground_truth {
                 GroundTruthMeta::add(buf, truth_list(&truth, s));
+                let court = court_truth(s, &events);
+                CourtTruthMeta::add(buf, court);
             }
         }
         if let Some(writer) = &s.dataset {

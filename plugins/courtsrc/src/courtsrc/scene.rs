@@ -11,6 +11,9 @@ use glam::{Vec2, Vec3};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
+use courtvision_analytics::flight::{Model, State};
+use nalgebra::Vector3;
+
 /// Which court is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sport {
@@ -86,7 +89,8 @@ impl Role {
     }
 }
 
-/// A pinhole camera looking at the court.
+/// A pinhole camera looking at the court: square pixels, principal point at the frame's
+/// centre (an uncropped camera), no roll.
 #[derive(Debug, Clone)]
 pub struct Camera {
     pub pos: Vec3,
@@ -98,49 +102,111 @@ pub struct Camera {
     c: Vec2,
 }
 
+/// Where the camera stands and how it frames the court; what is not set comes from the seed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CameraSetup {
+    /// Height above the floor, metres (badminton scale; netball's court scales it).
+    pub height: Option<f32>,
+    /// Distance behind the near baseline, metres.
+    pub distance: Option<f32>,
+    /// Offset across the court from its centre line, metres.
+    pub offset: Option<f32>,
+    /// Where along the court it looks, metres from the net.
+    pub aim: Option<f32>,
+    /// Focal length as a share of the one that just fits the court (≤ 1 leaves room around it).
+    pub zoom: Option<f32>,
+}
+
 impl Camera {
-    /// A camera behind the near baseline, varied by `rng`, with a focal length and centre that
-    /// fit the court (and players' heads on the far side) into a `width` x `height` frame.
-    fn new(sport: Sport, width: u32, height: u32, rng: &mut Pcg64Mcg) -> Camera {
+    /// A camera behind the near baseline as `setup` says, the rest varied by `rng`, with the
+    /// focal length and direction that fit the court (and players' heads on the far side)
+    /// into a `width` x `height` frame.
+    pub fn new(
+        sport: Sport,
+        width: u32,
+        height: u32,
+        setup: CameraSetup,
+        rng: &mut Pcg64Mcg,
+    ) -> Camera {
         let half = sport.half_extent();
         let scale = half.y / 6.7;
-        let back = rng.random_range(3.5..8.0) * scale;
-        let high = rng.random_range(3.5..7.0) * scale.sqrt();
-        let pos = Vec3::new(rng.random_range(-1.5..1.5) * scale, -half.y - back, high);
-        let target = Vec3::new(0.0, rng.random_range(-0.5..1.5) * scale, 0.6);
-        let fwd = (target - pos).normalize();
-        let right = fwd.cross(Vec3::Z).normalize();
-        let up = right.cross(fwd);
+        let back = setup.distance.unwrap_or(rng.random_range(3.5..8.0)) * scale;
+        let high = setup.height.unwrap_or(rng.random_range(3.5..7.0)) * scale.sqrt();
+        let across = setup.offset.unwrap_or(rng.random_range(-1.5..1.5)) * scale;
+        let aim = setup.aim.unwrap_or(rng.random_range(-0.5..1.5)) * scale;
+        let zoom = setup
+            .zoom
+            .unwrap_or(rng.random_range(0.82..1.0))
+            .clamp(0.2, 1.0);
+        let pos = Vec3::new(across, -half.y - back, high);
+        let target = Vec3::new(0.0, aim, 0.6);
         let mut cam = Camera {
             pos,
-            right,
-            up,
-            fwd,
+            right: Vec3::X,
+            up: Vec3::Z,
+            fwd: Vec3::Y,
             f: 1.0,
             c: Vec2::ZERO,
         };
-        // Fit: everything within 0.8 m of the court on the floor, and 2.3 m above its far half.
-        let (m, top) = (0.8, 2.3);
-        let mut lo = Vec2::splat(f32::MAX);
-        let mut hi = Vec2::splat(f32::MIN);
-        for (x, y, z) in [
+        cam.look(target - pos);
+        // Fit: everything within 0.8 m of the court on the floor, and 3.2 m above its far half;
+        // the camera turns towards the middle of that, so that the frame's centre stays the
+        // principal point.
+        let (m, top) = (0.8, 3.2);
+        let extent = [
             (-half.x - m, -half.y - m, 0.0),
             (half.x + m, -half.y - m, 0.0),
             (-half.x - m, half.y + m, top),
             (half.x + m, half.y + m, top),
             (-half.x - m, 0.0, top),
             (half.x + m, 0.0, top),
-        ] {
-            if let Some((p, _)) = cam.project(Vec3::new(x, y, z)) {
-                lo = lo.min(p);
-                hi = hi.max(p);
+        ];
+        let mut span = Vec2::ONE;
+        for _ in 0..6 {
+            let mut lo = Vec2::splat(f32::MAX);
+            let mut hi = Vec2::splat(f32::MIN);
+            for (x, y, z) in extent {
+                if let Some((p, _)) = cam.project(Vec3::new(x, y, z)) {
+                    lo = lo.min(p);
+                    hi = hi.max(p);
+                }
             }
+            span = (hi - lo).max(Vec2::splat(1e-3));
+            let mid = (lo + hi) / 2.0;
+            cam.look(cam.fwd + cam.right * mid.x - cam.up * mid.y);
         }
-        let span = (hi - lo).max(Vec2::splat(1e-3));
-        let f = (0.96 * width as f32 / span.x).min(0.96 * height as f32 / span.y);
-        cam.f = f;
-        cam.c = Vec2::new(width as f32, height as f32) / 2.0 - f * (lo + hi) / 2.0;
+        cam.f = zoom * (0.96 * width as f32 / span.x).min(0.96 * height as f32 / span.y);
+        cam.c = Vec2::new(width as f32, height as f32) / 2.0;
         cam
+    }
+
+    /// The camera of the `cut`-th shot of match `seed` (cuts after the first).
+    pub fn seeded(
+        sport: Sport,
+        width: u32,
+        height: u32,
+        setup: CameraSetup,
+        seed: u64,
+        cut: u64,
+    ) -> Camera {
+        let mut rng = Pcg64Mcg::seed_from_u64(seed ^ cut.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        Camera::new(sport, width, height, setup, &mut rng)
+    }
+
+    fn look(&mut self, dir: Vec3) {
+        self.fwd = dir.normalize();
+        self.right = self.fwd.cross(Vec3::Z).normalize();
+        self.up = self.right.cross(self.fwd);
+    }
+
+    /// Principal point, pixels.
+    pub fn centre(&self) -> Vec2 {
+        self.c
+    }
+
+    /// World-to-camera rotation rows: right, down, forward.
+    pub fn rotation(&self) -> [Vec3; 3] {
+        [self.right, -self.up, self.fwd]
     }
 
     /// Pixel position and depth of a world point; `None` behind the camera.
@@ -270,29 +336,206 @@ pub struct Player {
     pub outfit: Outfit,
 }
 
-/// Flight of the shuttle between two points; the time warp stands in for drag (fast off the
-/// racket, slow at the end).
+/// Flight of the shuttle (ball) between two points.
 #[derive(Debug, Clone, Copy)]
 struct Flight {
     from: Vec3,
     to: Vec3,
     start: f32,
     duration: f32,
-    apex: f32,
+    path: Path,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Path {
+    /// A shuttle: a point mass under gravity and air drag, launched at `v0` (m/s).
+    Physical { v0: Vec3 },
+    /// A ball: a lerp with a time warp and a parabolic arch of `apex` metres.
+    Arch { apex: f32 },
+}
+
+/// The shuttle's flight model: terminal velocity 6.8 m/s.
+fn shuttle_model() -> Model {
+    Model::default()
+}
+
+fn to_state(p: Vec3, v: Vec3) -> State {
+    State {
+        p: Vector3::new(p.x as f64, p.y as f64, p.z as f64),
+        v: Vector3::new(v.x as f64, v.y as f64, v.z as f64),
+    }
+}
+
+fn to_vec3(v: &Vector3<f64>) -> Vec3 {
+    Vec3::new(v[0] as f32, v[1] as f32, v[2] as f32)
+}
+
+/// Integrates a flight from `from` at `v0` until it has covered the horizontal distance to
+/// `to`, or `max_time`: the state there and the time taken.
+fn fly_to(model: &Model, from: Vec3, v0: Vec3, to: Vec3, max_time: f32) -> (State, f32) {
+    let d = (to - from).truncate().length() as f64;
+    let dir = (to - from).truncate().normalize_or_zero();
+    let (dx, dy) = (dir.x as f64, dir.y as f64);
+    let h = 0.002;
+    let mut s = to_state(from, v0);
+    let mut t = 0.0;
+    while t < max_time as f64 {
+        let next = model.step(&s, h);
+        let covered = |st: &State| (st.p[0] - from.x as f64) * dx + (st.p[1] - from.y as f64) * dy;
+        let (c0, c1) = (covered(&s), covered(&next));
+        if c1 >= d && c1 > c0 {
+            let a = (d - c0) / (c1 - c0);
+            return (
+                State {
+                    p: s.p + (next.p - s.p) * a,
+                    v: s.v + (next.v - s.v) * a,
+                },
+                (t + a * h) as f32,
+            );
+        }
+        if next.p[2] < -0.5 {
+            break;
+        }
+        s = next;
+        t += h;
+    }
+    (s, f32::INFINITY)
 }
 
 impl Flight {
-    fn at(&self, t: f32) -> Vec3 {
+    /// A shuttle hit from `from` at `speed` m/s that reaches `to`: the launch angle solved by
+    /// shooting (the lowest angle that clears `clear` at the net (`y = 0`) when `high` is
+    /// false, the highest when it is true); faster when the speed cannot reach.
+    fn launch(from: Vec3, to: Vec3, speed: f32, high: bool, clear: f32, start: f32) -> Flight {
+        let model = shuttle_model();
+        let flat = (to - from).truncate().normalize_or_zero();
+        let crosses = from.y * to.y < 0.0;
+        let mut speed = speed;
+        for _ in 0..12 {
+            let launch = |deg: f32| {
+                let (s, c) = deg.to_radians().sin_cos();
+                (flat * c).extend(s) * speed
+            };
+            let miss = |deg: f32| {
+                let (st, t) = fly_to(&model, from, launch(deg), to, 6.0);
+                if t.is_finite() {
+                    st.p[2] as f32 - to.z
+                } else {
+                    -10.0
+                }
+            };
+            let clears = |deg: f32| {
+                if !crosses {
+                    return true;
+                }
+                let net = Vec3::new(to.x, 0.0, 0.0);
+                let part = from + (to - from) * (from.y / (from.y - to.y));
+                let (st, t) = fly_to(&model, from, launch(deg), part.with_z(net.z), 6.0);
+                t.is_finite() && st.p[2] as f32 >= clear
+            };
+            let mut roots = Vec::new();
+            let mut prev = (-50.0f32, miss(-50.0));
+            let mut deg = -48.0;
+            while deg <= 82.0 {
+                let m = miss(deg);
+                if (m >= 0.0) != (prev.1 >= 0.0) {
+                    let (mut a, mut b) = (prev.0, deg);
+                    for _ in 0..30 {
+                        let mid = 0.5 * (a + b);
+                        if (miss(mid) >= 0.0) == (miss(a) >= 0.0) {
+                            a = mid;
+                        } else {
+                            b = mid;
+                        }
+                    }
+                    roots.push(0.5 * (a + b));
+                }
+                prev = (deg, m);
+                deg += 2.0;
+            }
+            if high {
+                roots.reverse();
+            }
+            if let Some(&deg) = roots.iter().find(|&&d| clears(d)) {
+                let v0 = launch(deg);
+                let (_, t) = fly_to(&model, from, v0, to, 6.0);
+                return Flight {
+                    from,
+                    to,
+                    start,
+                    duration: t.max(0.05),
+                    path: Path::Physical { v0 },
+                };
+            }
+            speed *= 1.2;
+        }
+        // Unreachable in practice; a straight line keeps the scene going.
+        Flight {
+            from,
+            to,
+            start,
+            duration: 1.0,
+            path: Path::Arch { apex: 0.0 },
+        }
+    }
+
+    /// Position and velocity at time `t`.
+    fn state(&self, t: f32) -> (Vec3, Vec3) {
+        let t = t.clamp(self.start, self.end());
+        match self.path {
+            Path::Physical { v0 } => {
+                let model = shuttle_model();
+                let el = (t - self.start) as f64;
+                let n = (el / 0.002).ceil().max(1.0);
+                let h = el / n;
+                let mut s = to_state(self.from, v0);
+                for _ in 0..n as usize {
+                    s = model.step(&s, h);
+                }
+                (to_vec3(&s.p), to_vec3(&s.v))
+            }
+            Path::Arch { .. } => {
+                let e = 0.005;
+                let (a, b) = (self.arch(t - e), self.arch(t + e));
+                (self.arch(t), (b - a) / (2.0 * e))
+            }
+        }
+    }
+
+    fn arch(&self, t: f32) -> Vec3 {
+        let apex = match self.path {
+            Path::Arch { apex } => apex,
+            Path::Physical { .. } => 0.0,
+        };
         let tau = ((t - self.start) / self.duration).clamp(0.0, 1.0);
         let s = tau + 0.6 * tau * (1.0 - tau);
         let mut p = self.from.lerp(self.to, s);
-        p.z += 4.0 * self.apex * s * (1.0 - s);
+        p.z += 4.0 * apex * s * (1.0 - s);
         p
+    }
+
+    fn at(&self, t: f32) -> Vec3 {
+        self.state(t).0
     }
 
     fn end(&self) -> f32 {
         self.start + self.duration
     }
+}
+
+/// What happened in play, for the ground truth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SceneEvent {
+    /// Player `id` hit the shuttle at `pos`, launching it at `speed` m/s; `serve` starts a
+    /// rally.
+    Hit {
+        id: u64,
+        pos: Vec3,
+        speed: f32,
+        serve: bool,
+    },
+    /// The shuttle reached the floor at `pos` (the rally's end).
+    Landing { pos: Vec3 },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -333,12 +576,21 @@ pub struct Scene {
     pub floor_rgb: [u8; 3],
     pub wall_rgb: [u8; 3],
     pub light_phase: [f32; 2],
+    /// Events since the last [`Scene::take_events`].
+    events: Vec<SceneEvent>,
 }
 
 impl Scene {
-    pub fn new(sport: Sport, players: usize, seed: u64, width: u32, height: u32) -> Scene {
+    pub fn new(
+        sport: Sport,
+        players: usize,
+        seed: u64,
+        width: u32,
+        height: u32,
+        setup: CameraSetup,
+    ) -> Scene {
         let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x636f_7572_7476_6973);
-        let camera = Camera::new(sport, width, height, &mut rng);
+        let camera = Camera::new(sport, width, height, setup, &mut rng);
         let half = sport.half_extent();
         let n = players.clamp(2, Scene::max_players(sport));
         let mut list = Vec::with_capacity(n);
@@ -435,12 +687,26 @@ impl Scene {
             floor_rgb,
             wall_rgb,
             light_phase,
+            events: Vec::new(),
         };
         // Start mid-rally so that the first frames already show play.
         let until = scene.rng.random_range(0.0..0.6);
         scene.hold(server, until);
         scene.shots_left = scene.rng.random_range(4..14);
         scene
+    }
+
+    /// The events since the last call.
+    pub fn take_events(&mut self) -> Vec<SceneEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The shuttle's velocity (m/s) at the current time; zero when it is not flying.
+    pub fn shuttle_velocity(&self) -> Vec3 {
+        match self.shuttle {
+            Shuttle::Flying { flight, .. } => flight.state(self.t).1,
+            _ => Vec3::ZERO,
+        }
     }
 
     /// The most players a court takes: 4 (doubles) for badminton, 14 (7 a side) for netball.
@@ -508,6 +774,9 @@ impl Scene {
                 flight,
                 receiver: None,
             } if t >= flight.end() => {
+                self.events.push(SceneEvent::Landing {
+                    pos: flight.to.with_z(0.0),
+                });
                 self.shuttle = Shuttle::Down {
                     at: flight.to,
                     until: t + self.rng.random_range(0.8..1.6),
@@ -583,7 +852,9 @@ impl Scene {
                 to,
                 start: t,
                 duration: ((to - from).length() / rng.random_range(7.0..9.0)).clamp(0.4, 1.2),
-                apex: rng.random_range(1.0..1.8),
+                path: Path::Arch {
+                    apex: rng.random_range(1.0..1.8),
+                },
             };
             self.possession = -side;
             self.shuttle = Shuttle::Flying {
@@ -632,7 +903,7 @@ impl Scene {
             to,
             start: t,
             duration: (dist / speed + 0.15 * apex.sqrt()).clamp(0.3, 2.0),
-            apex,
+            path: Path::Arch { apex },
         };
         let r = &mut self.players[receiver];
         r.goal = lead;
@@ -766,31 +1037,26 @@ impl Scene {
             (Some(k), z)
         };
         let to = Vec3::new(target.x, target.y, z);
-        let dist = (to - from).length();
-        let (speed, apex): (f32, f32) = match kind {
-            SwingKind::Overhead if rng.random_bool(0.4) => (rng.random_range(14.0..24.0), 0.0),
-            SwingKind::Overhead => (rng.random_range(7.0..11.0), rng.random_range(1.5..4.5)),
-            SwingKind::Drive => (rng.random_range(9.0..15.0), rng.random_range(0.1..0.6)),
+        // Speed off the racket (m/s) and whether the shot rises first (clears, lifts, high
+        // serves) or is hit flat or down (smashes, drives, net shots).
+        let (speed, high) = match kind {
+            SwingKind::Overhead if rng.random_bool(0.4) => (rng.random_range(40.0..70.0), false),
+            SwingKind::Overhead => (rng.random_range(26.0..40.0), rng.random_bool(0.7)),
+            SwingKind::Drive => (rng.random_range(18.0..30.0), false),
             SwingKind::Low | SwingKind::Serve => {
-                (rng.random_range(5.0..8.0), rng.random_range(1.0..4.0))
+                (rng.random_range(12.0..24.0), rng.random_bool(0.5))
             }
         };
-        // Clear the net (1.55 m) by 0.15 m where the flight crosses y = 0.
-        let apex = if self.sport == Sport::Badminton && from.y * to.y < 0.0 {
-            let s = from.y / (from.y - to.y);
-            let base = from.z + (to.z - from.z) * s;
-            apex.max((1.7 - base) / (4.0 * s * (1.0 - s)).max(0.05))
-        } else {
-            apex
-        };
-        let duration = (dist / speed + 0.15 * apex.sqrt()).clamp(0.35, 2.5);
-        let flight = Flight {
-            from,
-            to,
-            start: t0,
-            duration,
-            apex,
-        };
+        // Clear the net (1.55 m at the posts) by 10 cm.
+        let flight = Flight::launch(from, to, speed, high, 1.65, t0);
+        if let Path::Physical { v0 } = flight.path {
+            self.events.push(SceneEvent::Hit {
+                id: self.players[hitter].id,
+                pos: from,
+                speed: v0.length(),
+                serve: kind == SwingKind::Serve,
+            });
+        }
         let receiver = next.map(|k| {
             let r = self.nearest(side, target);
             let p = &mut self.players[r];
@@ -1273,7 +1539,7 @@ mod tests {
     #[test]
     fn same_seed_same_match_other_seed_other_match() {
         let run = |seed| {
-            let mut s = Scene::new(Sport::Badminton, 4, seed, 1280, 720);
+            let mut s = Scene::new(Sport::Badminton, 4, seed, 1280, 720, CameraSetup::default());
             let mut out = Vec::new();
             for _ in 0..300 {
                 s.step(1.0 / 30.0);
@@ -1287,7 +1553,7 @@ mod tests {
 
     #[test]
     fn bodies_stand_on_the_floor_and_keep_their_proportions() {
-        let mut s = Scene::new(Sport::Badminton, 2, 3, 1280, 720);
+        let mut s = Scene::new(Sport::Badminton, 2, 3, 1280, 720, CameraSetup::default());
         for _ in 0..900 {
             s.step(1.0 / 30.0);
             for p in &s.players {
@@ -1307,7 +1573,7 @@ mod tests {
 
     #[test]
     fn shuttle_stays_over_the_floor_and_crosses_the_net_above_it() {
-        let mut s = Scene::new(Sport::Badminton, 2, 11, 1280, 720);
+        let mut s = Scene::new(Sport::Badminton, 2, 11, 1280, 720, CameraSetup::default());
         let mut prev = s.shuttle_at(s.t).pos;
         let mut crossings = 0;
         for _ in 0..3000 {
@@ -1328,7 +1594,7 @@ mod tests {
     #[test]
     fn camera_fits_the_court() {
         for (w, h) in [(1280, 720), (640, 640), (720, 1280)] {
-            let s = Scene::new(Sport::Badminton, 2, 5, w, h);
+            let s = Scene::new(Sport::Badminton, 2, 5, w, h, CameraSetup::default());
             for (x, y) in [(-3.05, -6.7), (3.05, -6.7), (-3.05, 6.7), (3.05, 6.7)] {
                 let (p, _) = s.camera.project(Vec3::new(x, y, 0.0)).unwrap();
                 assert!(
