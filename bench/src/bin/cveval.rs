@@ -29,7 +29,10 @@ use std::time::Instant;
 
 use courtvision_infer::eval::{DetectionEval, LabelledBox, PckEval, Pose};
 use courtvision_infer::track_eval::{MotEval, PointEval, TrackedBox};
-use courtvision_meta::{Detection, DetectionsMeta, GroundTruthMeta, Keypoint};
+use courtvision_meta::{
+    CourtData, CourtMeta, CourtTruthMeta, Detection, DetectionsMeta, GroundTruthMeta, Keypoint,
+    TimingMeta,
+};
 use gst::prelude::*;
 
 const PCK_MIN_SCORE: f32 = 0.25;
@@ -58,6 +61,10 @@ struct Args {
     track_pose: String,
     track_motionskip: String,
     shuttletrack: bool,
+    /// Court: badminton and netball seeds (varied cameras, a cut every 2.5 s), frames each.
+    court_badminton: Option<(u64, u64)>,
+    court_netball: Option<(u64, u64)>,
+    court_frames: u32,
 }
 
 impl Args {
@@ -85,6 +92,9 @@ impl Args {
             track_pose: String::new(),
             track_motionskip: String::new(),
             shuttletrack: true,
+            court_badminton: Some((9300, 9309)),
+            court_netball: Some((9400, 9403)),
+            court_frames: 150,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -120,7 +130,8 @@ impl Args {
                         return Err(bad("A-B with A <= B"));
                     }
                 }
-                "--track-badminton" | "--track-netball" => {
+                "--track-badminton" | "--track-netball" | "--court-badminton"
+                | "--court-netball" => {
                     let seeds = if v == "none" {
                         None
                     } else {
@@ -131,10 +142,11 @@ impl Args {
                         );
                         Some(r).filter(|r: &(u64, u64)| r.0 <= r.1)
                     };
-                    if flag == "--track-badminton" {
-                        a.track_badminton = seeds;
-                    } else {
-                        a.track_netball = seeds;
+                    match flag.as_str() {
+                        "--track-badminton" => a.track_badminton = seeds,
+                        "--track-netball" => a.track_netball = seeds,
+                        "--court-badminton" => a.court_badminton = seeds,
+                        _ => a.court_netball = seeds,
                     }
                 }
                 "--track-det" => a.track_det = v,
@@ -142,6 +154,9 @@ impl Args {
                 "--track-motionskip" => a.track_motionskip = v,
                 "--track-frames" => {
                     a.track_frames = v.parse().ok().filter(|&n| n > 1).ok_or(bad("N > 1"))?
+                }
+                "--court-frames" => {
+                    a.court_frames = v.parse().ok().filter(|&n| n > 0).ok_or(bad("N > 0"))?
                 }
                 "--frames" => a.frames = v.parse().ok().filter(|&n| n > 0).ok_or(bad("N > 0"))?,
                 // Frames are thinned by videorate to 30/K fps: K must divide 30.
@@ -319,12 +334,13 @@ fn run() -> Result<bool, String> {
     }
     let mut track_ok = true;
     let track_rows = track(&a, &mut track_ok)?;
+    let court_rows = court(&a, &mut ok)?;
     if a.check_tracking {
         ok &= track_ok;
     }
     if let Some(path) = &a.json {
         let doc = serde_json::json!({
-            "tracking": track_rows,
+            "tracking": track_rows, "court": court_rows,
             "sport": a.sport, "seeds": [a.seeds.0, a.seeds.1], "frames": frames.len(),
             "width": a.size.0, "height": a.size.1, "det": a.det, "pose": a.pose,
             "rows": rows, "pck_per_keypoint": pck.per_keypoint(), "seconds": wall,
@@ -629,5 +645,238 @@ fn track(a: &Args, ok: &mut bool) -> Result<Vec<serde_json::Value>, String> {
             secs
         );
     }
+    Ok(rows)
+}
+
+/// One frame of a court run: the estimate, the truth, courtcalib's time (ns).
+struct CourtFrame {
+    found: Option<CourtData>,
+    truth: Option<CourtData>,
+    ns: u64,
+}
+
+/// Court figures over frames where the truth has a court.
+#[derive(Default)]
+struct CourtStats {
+    frames: usize,
+    found: usize,
+    /// Median keypoint error (px) per frame found, and court-plane errors (m) of a 1 m grid.
+    keypoint: Vec<f64>,
+    plane: Vec<f64>,
+    focal: Vec<f64>,
+    /// courtcalib's time on frames of a view found earlier, and on frames where one is found.
+    stable_ns: Vec<u64>,
+    search_ns: Vec<u64>,
+    last_view: Option<u64>,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+impl CourtStats {
+    fn add(&mut self, f: &CourtFrame, width: f64, height: f64, half: (f64, f64)) {
+        let view = f.found.as_ref().map(|c| c.view);
+        if view.is_some() && view == self.last_view {
+            self.stable_ns.push(f.ns);
+        } else if view.is_some() {
+            self.search_ns.push(f.ns);
+        }
+        self.last_view = view;
+        let Some(t) = &f.truth else { return };
+        self.frames += 1;
+        let Some(c) = &f.found else { return };
+        self.found += 1;
+        let mut errs: Vec<f64> = t
+            .keypoints
+            .iter()
+            .filter(|k| {
+                (0.0..width as f32).contains(&k.image[0])
+                    && (0.0..height as f32).contains(&k.image[1])
+            })
+            .filter_map(|k| {
+                let q = c.to_image([k.court[0] as f64, k.court[1] as f64])?;
+                Some((q[0] - k.image[0] as f64).hypot(q[1] - k.image[1] as f64))
+            })
+            .collect();
+        if !errs.is_empty() {
+            self.keypoint.push(median(&mut errs));
+        }
+        // Court-plane error: floor points of the court (every metre) seen in the frame, taken
+        // back to the court through the estimate.
+        let mut x = -half.0;
+        while x <= half.0 + 1e-9 {
+            let mut y = -half.1;
+            while y <= half.1 + 1e-9 {
+                if let Some(q) = t.to_image([x, y]) {
+                    if q[0] >= 0.0 && q[1] >= 0.0 && q[0] < width && q[1] < height {
+                        if let Some(p) = c.to_court(q) {
+                            self.plane.push((p[0] - x).hypot(p[1] - y));
+                        }
+                    }
+                }
+                y += 1.0;
+            }
+            x += 1.0;
+        }
+        if let (Some(ce), Some(te)) = (c.camera, t.camera) {
+            self.focal.push((ce.focal - te.focal).abs() / te.focal);
+        }
+    }
+}
+
+/// The court table: courtcalib on courtsrc clips of varied cameras (with cuts), and on video
+/// without a court.
+fn court(a: &Args, ok: &mut bool) -> Result<Vec<serde_json::Value>, String> {
+    let mut runs = Vec::new();
+    if let Some(seeds) = a.court_badminton {
+        runs.push(("badminton", 4u32, seeds, (3.05, 6.7)));
+    }
+    if let Some(seeds) = a.court_netball {
+        runs.push(("netball", 14, seeds, (7.625, 15.25)));
+    }
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (w, h) = (a.size.0 as f64, a.size.1 as f64);
+    let read = |buffer: &gst::BufferRef| CourtFrame {
+        found: buffer.meta::<CourtMeta>().map(|m| m.data().clone()),
+        truth: buffer.meta::<CourtTruthMeta>().map(|m| m.data().clone()),
+        ns: buffer.meta::<TimingMeta>().map_or(0, |t| {
+            t.data()
+                .stages
+                .iter()
+                .filter(|s| s.element.as_ref() == "calib")
+                .map(|s| s.end.saturating_sub(s.start))
+                .sum()
+        }),
+    };
+    println!();
+    println!("| court | frames | measure | value | target |");
+    println!("| --- | ---: | --- | ---: | --- |");
+    let mut rows = Vec::new();
+    let mut emit = |sport: &str,
+                    frames: usize,
+                    measure: &str,
+                    v: f64,
+                    target: Option<(f64, bool)>| {
+        let verdict = match target {
+            Some((t, higher)) => {
+                let met = if higher { v >= t } else { v <= t };
+                *ok &= met;
+                format!(
+                    "{} {t} {}",
+                    if higher { "≥" } else { "≤" },
+                    if met { "ok" } else { "MISSED" }
+                )
+            }
+            None => String::new(),
+        };
+        println!("| {sport} | {frames} | {measure} | {v:.3} | {verdict} |");
+        rows.push(serde_json::json!({"sport": sport, "measure": measure, "value": v, "target": target.map(|t| t.0)}));
+    };
+    for (sport, players, seeds, half) in runs {
+        let mut st = CourtStats::default();
+        let start = Instant::now();
+        for seed in seeds.0..=seeds.1 {
+            let desc = format!(
+                "courtsrc seed={seed} sport={sport} players={players} noise={} num-buffers={} \
+                 camera-interval=2.5 ! video/x-raw,width={},height={},framerate=30/1 \
+                 ! timingmeta mode=ingress ! courtcalib name=calib sport={sport} \
+                 ! fakesink name=sink",
+                seed % 13,
+                a.court_frames,
+                a.size.0,
+                a.size.1,
+            );
+            for f in collect(&desc, &format!("court seed {seed}"), read)? {
+                st.add(&f, w, h, half);
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let n = st.frames;
+        emit(
+            sport,
+            n,
+            "court found (share of frames)",
+            st.found as f64 / n.max(1) as f64,
+            Some((0.99, true)),
+        );
+        emit(
+            sport,
+            n,
+            "keypoint reprojection error, median px",
+            median(&mut st.keypoint),
+            Some((2.0, false)),
+        );
+        emit(
+            sport,
+            n,
+            "court-plane error, median cm",
+            100.0 * median(&mut st.plane),
+            Some((5.0, false)),
+        );
+        emit(
+            sport,
+            n,
+            "focal length error, median %",
+            100.0 * median(&mut st.focal),
+            None,
+        );
+        let mean = st.stable_ns.iter().sum::<u64>() as f64 / st.stable_ns.len().max(1) as f64 / 1e6;
+        let mut search: Vec<f64> = st.search_ns.iter().map(|n| *n as f64 / 1e6).collect();
+        emit(
+            sport,
+            n,
+            "courtcalib ms a frame once the view is found, mean (refits included)",
+            mean,
+            Some((1.0, false)),
+        );
+        emit(
+            sport,
+            n,
+            "courtcalib ms to find a new view, median",
+            median(&mut search),
+            None,
+        );
+        println!("| {sport} | {n} | ({:.0} s) | | |", secs);
+    }
+    // Video without a court: test patterns, and the other sport's court.
+    let mut none_frames = 0;
+    let mut false_found = 0;
+    let mut negatives: Vec<String> = ["snow", "smpte", "ball", "circular", "pinwheel"]
+        .iter()
+        .map(|p| {
+            format!(
+                "videotestsrc pattern={p} num-buffers={} ! video/x-raw,width={},height={},framerate=30/1",
+                a.court_frames, a.size.0, a.size.1
+            )
+        })
+        .collect();
+    negatives.push(format!(
+        "courtsrc seed=9499 sport=netball players=14 num-buffers={} ! video/x-raw,width={},height={},framerate=30/1",
+        a.court_frames, a.size.0, a.size.1
+    ));
+    for src in negatives {
+        let desc =
+            format!("{src} ! courtcalib sport=badminton search-interval=1 ! fakesink name=sink");
+        for f in collect(&desc, "no-court run", |b: &gst::BufferRef| {
+            b.meta::<CourtMeta>().is_some()
+        })? {
+            none_frames += 1;
+            false_found += f as usize;
+        }
+    }
+    emit(
+        "no court",
+        none_frames,
+        "frames with a court reported",
+        false_found as f64,
+        Some((0.0, false)),
+    );
     Ok(rows)
 }

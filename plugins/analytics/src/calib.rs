@@ -25,22 +25,12 @@ use nalgebra::{Matrix3, SMatrix, SVector, Vector3};
 use crate::court::CourtModel;
 use crate::geometry::{Camera, Homography, Point};
 
-/// An 8-bit luma plane.
-#[derive(Debug, Clone, Copy)]
-pub struct Luma<'a> {
-    pub data: &'a [u8],
-    pub width: usize,
-    pub height: usize,
-    /// Bytes from one row to the next.
-    pub stride: usize,
-}
-
-impl Luma<'_> {
-    fn at(&self, x: isize, y: isize) -> f64 {
-        let x = x.clamp(0, self.width as isize - 1) as usize;
-        let y = y.clamp(0, self.height as isize - 1) as usize;
-        self.data[y * self.stride + x] as f64
-    }
+/// A grey-level image read pixel by pixel (a luma plane, or packed RGB read as luma).
+pub trait Gray {
+    fn width(&self) -> usize;
+    fn height(&self) -> usize;
+    /// The grey level at a pixel; coordinates clamped to the image.
+    fn at(&self, x: isize, y: isize) -> f64;
 
     /// Bilinear read at a sub-pixel position (pixel centres at integer + 0.5).
     fn sample(&self, x: f64, y: f64) -> f64 {
@@ -56,8 +46,83 @@ impl Luma<'_> {
     fn inside(&self, p: Point, margin: f64) -> bool {
         p[0] >= margin
             && p[1] >= margin
-            && p[0] < self.width as f64 - margin
-            && p[1] < self.height as f64 - margin
+            && p[0] < self.width() as f64 - margin
+            && p[1] < self.height() as f64 - margin
+    }
+}
+
+/// An 8-bit luma plane.
+#[derive(Debug, Clone, Copy)]
+pub struct Luma<'a> {
+    pub data: &'a [u8],
+    pub width: usize,
+    pub height: usize,
+    /// Bytes from one row to the next.
+    pub stride: usize,
+}
+
+impl Gray for Luma<'_> {
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    fn height(&self) -> usize {
+        self.height
+    }
+
+    fn at(&self, x: isize, y: isize) -> f64 {
+        let x = x.clamp(0, self.width as isize - 1) as usize;
+        let y = y.clamp(0, self.height as isize - 1) as usize;
+        self.data[y * self.stride + x] as f64
+    }
+}
+
+/// Packed 8-bit RGB (any byte order, 3 or 4 bytes a pixel) read as luma (BT.601 weights).
+#[derive(Debug, Clone, Copy)]
+pub struct PackedRgb<'a> {
+    pub data: &'a [u8],
+    pub width: usize,
+    pub height: usize,
+    pub stride: usize,
+    /// Bytes a pixel and the offsets of red, green and blue in it.
+    pub bpp: usize,
+    pub rgb: [usize; 3],
+}
+
+impl PackedRgb<'_> {
+    /// The whole image as a luma plane (for [`CourtFinder::find`]).
+    pub fn to_luma(&self) -> Vec<u8> {
+        let mut out = vec![0u8; self.width * self.height];
+        for y in 0..self.height {
+            let row = &self.data[y * self.stride..];
+            for x in 0..self.width {
+                let p = &row[x * self.bpp..];
+                let v = 77 * p[self.rgb[0]] as u32
+                    + 150 * p[self.rgb[1]] as u32
+                    + 29 * p[self.rgb[2]] as u32;
+                out[y * self.width + x] = (v >> 8) as u8;
+            }
+        }
+        out
+    }
+}
+
+impl Gray for PackedRgb<'_> {
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    fn height(&self) -> usize {
+        self.height
+    }
+
+    fn at(&self, x: isize, y: isize) -> f64 {
+        let x = x.clamp(0, self.width as isize - 1) as usize;
+        let y = y.clamp(0, self.height as isize - 1) as usize;
+        let p = &self.data[y * self.stride + x * self.bpp..];
+        (0.299 * p[self.rgb[0]] as f64)
+            + 0.587 * p[self.rgb[1]] as f64
+            + 0.114 * p[self.rgb[2]] as f64
     }
 }
 
@@ -73,6 +138,9 @@ pub struct Calibration {
     pub score: f64,
     /// Root mean square distance of those points from their lines after the fit, pixels.
     pub residual: f64,
+    /// Share of the model's lines in the frame found along at least 40% of their visible
+    /// length.
+    pub lines: f64,
 }
 
 /// A point on one of the model's lines, with the line's direction there.
@@ -80,6 +148,8 @@ pub struct Calibration {
 struct Sample {
     p: Point,
     dir: Point,
+    /// Which of the model's lines and arcs it is on.
+    line: usize,
 }
 
 /// An image line `n · p = c` (unit `n`).
@@ -126,7 +196,7 @@ const LINE_WIDTH: f64 = 0.045;
 
 fn samples(model: &CourtModel, step: f64) -> Vec<Sample> {
     let mut out = Vec::new();
-    for (a, b) in &model.lines {
+    for (line, (a, b)) in model.lines.iter().enumerate() {
         let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
         let len = dx.hypot(dy);
         let n = (len / step).ceil().max(1.0) as usize;
@@ -136,16 +206,18 @@ fn samples(model: &CourtModel, step: f64) -> Vec<Sample> {
             out.push(Sample {
                 p: [a[0] + dx * s, a[1] + dy * s],
                 dir,
+                line,
             });
         }
     }
-    for &(c, r, a0, a1) in &model.arcs {
+    for (k, &(c, r, a0, a1)) in model.arcs.iter().enumerate() {
         let n = ((a1 - a0).abs() * r / step).ceil().max(4.0) as usize;
         for i in 0..=n {
             let a = a0 + (a1 - a0) * i as f64 / n as f64;
             out.push(Sample {
                 p: [c[0] + r * a.cos(), c[1] + r * a.sin()],
                 dir: [-a.sin(), a.cos()],
+                line: model.lines.len() + k,
             });
         }
     }
@@ -198,26 +270,41 @@ impl CourtFinder {
         let mut candidates = self.hypotheses(&lines, &mask, hl.width, hl.height);
         candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut best: Option<Calibration> = None;
-        for (_, h) in candidates.into_iter().take(6) {
+        for (_, h) in candidates.into_iter().take(16) {
             // From half resolution to full.
             let h = Homography(Matrix3::new(2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0) * h.0);
             if let Some(c) = self.refine(img, &h) {
+                // Most of the court's points and lines where they should be: that is it.
+                let clear = c.score >= 0.8 && c.lines >= 0.8 && self.accept(&c, img.width);
                 if best.as_ref().is_none_or(|b| c.score > b.score) {
                     best = Some(c);
                 }
+                if clear {
+                    break;
+                }
             }
         }
-        best.filter(|c| self.accept(c))
+        best.filter(|c| self.accept(c, img.width))
     }
 
-    /// Whether a fit is a court: most of its lines found, tightly, on a real camera.
-    fn accept(&self, c: &Calibration) -> bool {
-        c.score >= 0.5 && c.residual <= 2.5 && c.camera.is_some()
+    /// Whether a fit is a court: most of its points and of its lines found, tightly, seen by
+    /// a camera that could film it (above the floor, within a few court lengths, a focal
+    /// length between a fish-eye's and a long zoom's).
+    fn accept(&self, c: &Calibration, width: usize) -> bool {
+        let camera = c.camera.is_some_and(|cam| {
+            let p = cam.position();
+            let reach = 4.0 * self.model.length;
+            cam.f > 0.2 * width as f64
+                && cam.f < 5.0 * width as f64
+                && p[2] > 0.3
+                && p[0].hypot(p[1]).hypot(p[2]) < reach
+        });
+        c.score >= 0.6 && c.lines >= 0.6 && c.residual <= 2.5 && camera
     }
 
     /// Refits `h` (court to pixels) to the lines near where it puts them; `None` where too few
     /// of them are found or the fit does not hold.
-    pub fn refine(&self, img: &Luma, h: &Homography) -> Option<Calibration> {
+    pub fn refine(&self, img: &impl Gray, h: &Homography) -> Option<Calibration> {
         let mut h = normalised(h)?;
         for radius in [12.0, 8.0, 5.0, 3.0, 3.0] {
             let found = self.correspondences(img, &h, radius);
@@ -227,39 +314,52 @@ impl CourtFinder {
             h = lm_step(&h, &found, 1.5)?;
         }
         let found = self.correspondences(img, &h, 3.0);
-        let visible = self
-            .fine
-            .iter()
-            .filter(|s| project(&h, s.p).is_some_and(|q| img.inside(q, 2.0)))
-            .count();
+        let n_lines = self.model.lines.len() + self.model.arcs.len();
+        let mut per_line = vec![(0usize, 0usize); n_lines];
+        let mut visible = 0;
+        for smp in &self.fine {
+            if project(&h, smp.p).is_some_and(|q| img.inside(q, 2.0)) {
+                visible += 1;
+                per_line[smp.line].0 += 1;
+            }
+        }
         if visible < 12 || found.len() < 12 {
             return None;
         }
-        let residuals: Vec<f64> = found.iter().map(|m| m.residual(&h)).collect();
-        let close: Vec<f64> = residuals
-            .iter()
-            .copied()
-            .filter(|r| r.abs() < 2.0)
-            .collect();
+        let mut close = Vec::with_capacity(found.len());
+        for m in &found {
+            let r = m.residual(&h);
+            if r.abs() < 2.0 {
+                close.push(r);
+                per_line[m.line].1 += 1;
+            }
+        }
         let residual =
             (close.iter().map(|r| r * r).sum::<f64>() / close.len().max(1) as f64).sqrt();
-        let camera = Camera::from_homography(&h, img.width as f64 / 2.0, img.height as f64 / 2.0);
+        let seen_lines = per_line.iter().filter(|(v, _)| *v >= 3).count();
+        let found_lines = per_line
+            .iter()
+            .filter(|(v, f)| *v >= 3 && *f * 5 >= *v * 2)
+            .count();
+        let camera =
+            Camera::from_homography(&h, img.width() as f64 / 2.0, img.height() as f64 / 2.0);
         Some(Calibration {
             homography: h,
             camera,
             score: close.len() as f64 / visible as f64,
             residual,
+            lines: found_lines as f64 / seen_lines.max(1) as f64,
         })
     }
 
     /// Refines and accepts: the estimate for a frame of a view already found.
-    pub fn track(&self, img: &Luma, h: &Homography) -> Option<Calibration> {
-        self.refine(img, h).filter(|c| self.accept(c))
+    pub fn track(&self, img: &impl Gray, h: &Homography) -> Option<Calibration> {
+        self.refine(img, h).filter(|c| self.accept(c, img.width()))
     }
 
     /// Share of the model's points (every 50 cm) inside the frame that `h` puts on a line
     /// pixel: near the score at calibration while the view holds, low after a cut.
-    pub fn score(&self, img: &Luma, h: &Homography) -> f64 {
+    pub fn score(&self, img: &impl Gray, h: &Homography) -> f64 {
         let (mut seen, mut hit) = (0usize, 0usize);
         for s in &self.coarse {
             let Some((q, n, w)) = self.project_sample(h, s) else {
@@ -310,7 +410,7 @@ impl CourtFinder {
 
     /// For each model point in the frame, the nearest ridge across its projected line within
     /// `radius` pixels.
-    fn correspondences(&self, img: &Luma, h: &Homography, radius: f64) -> Vec<Match> {
+    fn correspondences(&self, img: &impl Gray, h: &Homography, radius: f64) -> Vec<Match> {
         let mut out = Vec::with_capacity(self.fine.len());
         let r = radius.ceil() as isize;
         let mut resp = vec![0.0; (2 * r + 3) as usize];
@@ -360,6 +460,7 @@ impl CourtFinder {
                 court: s.p,
                 image: [q[0] + n[0] * t, q[1] + n[1] * t],
                 normal: n,
+                line: s.line,
             });
         }
         out
@@ -375,19 +476,21 @@ impl CourtFinder {
         h: usize,
     ) -> Vec<(f64, Homography)> {
         let (wf, hf) = (w as f64, h as f64);
-        let steep_cut = 35f64.to_radians().sin();
+        // The line's direction is (n.y, -n.x): flat when the normal is near vertical. Lines
+        // at 20-40° from the horizontal may be either (a side line seen from a corner).
+        let (flat_max, steep_min) = (40f64.to_radians().sin(), 20f64.to_radians().sin());
         let mut flat: Vec<ImageLine> = Vec::new();
         let mut steep: Vec<ImageLine> = Vec::new();
         for l in lines {
-            // The line's direction is (n.y, -n.x): flat when the normal is near vertical.
-            if l.n[0].abs() < steep_cut {
+            if l.n[0].abs() < flat_max {
                 flat.push(*l);
-            } else {
+            }
+            if l.n[0].abs() > steep_min {
                 steep.push(*l);
             }
         }
-        flat.truncate(9);
-        steep.truncate(9);
+        flat.truncate(10);
+        steep.truncate(8);
         flat.sort_by(|a, b| a.y_at(wf / 2.0).total_cmp(&b.y_at(wf / 2.0)));
         steep.sort_by(|a, b| a.x_at(hf / 2.0).total_cmp(&b.x_at(hf / 2.0)));
         let mut out: Vec<(f64, Homography)> = Vec::new();
@@ -510,6 +613,7 @@ struct Match {
     court: Point,
     image: Point,
     normal: Point,
+    line: usize,
 }
 
 impl Match {
@@ -677,9 +781,10 @@ fn ridge_mask(img: &Luma, d: usize, contrast: f64) -> Vec<u8> {
     mask
 }
 
-/// Share of `samples` that `h` puts on (or one pixel from) a mask pixel.
+/// Share of `samples` that `h` puts on (or one pixel from) a mask pixel, each 2x2 cell of
+/// the image counted once: a fit that folds the court onto one line scores low.
 fn mask_score(samples: &[Sample], h: &Homography, mask: &[u8], w: usize, hh: usize) -> f64 {
-    let mut hit = 0usize;
+    let mut cells: Vec<usize> = Vec::with_capacity(samples.len());
     for s in samples {
         let v = h.0 * Vector3::new(s.p[0], s.p[1], 1.0);
         if v[2] <= 1e-9 {
@@ -691,10 +796,14 @@ fn mask_score(samples: &[Sample], h: &Homography, mask: &[u8], w: usize, hh: usi
         }
         let (xi, yi) = (x as usize, y as usize);
         let on = (yi - 1..=yi + 1).any(|yy| (xi - 1..=xi + 1).any(|xx| mask[yy * w + xx] != 0));
-        hit += on as usize;
+        if on {
+            cells.push((yi / 2) * w + xi / 2);
+        }
     }
+    cells.sort_unstable();
+    cells.dedup();
     // Over all the samples: a fit that puts much of the court outside the frame explains less.
-    hit as f64 / samples.len() as f64
+    cells.len() as f64 / samples.len() as f64
 }
 
 /// Straight lines through the mask's pixels: Hough peaks (0.5°, 1 px), each refitted by total
@@ -761,7 +870,7 @@ fn hough_lines(mask: &[u8], w: usize, h: usize, max: usize) -> Vec<ImageLine> {
             }
         }
     }
-    peaks.sort_by(|a, b| b.0.cmp(&a.0));
+    peaks.sort_by_key(|p| std::cmp::Reverse(p.0));
     let mut out: Vec<ImageLine> = Vec::new();
     for (_, t, r) in peaks {
         let (c, s) = trig[t];

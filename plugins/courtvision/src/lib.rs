@@ -7,6 +7,7 @@
 use gst::glib;
 
 mod caps;
+pub mod courtcalib;
 pub mod detector;
 pub mod metaexport;
 pub mod motionskip;
@@ -37,6 +38,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     posedetect::register(plugin)?;
     objecttrack::register(plugin)?;
     shuttletrack::register(plugin)?;
+    courtcalib::register(plugin)?;
     Ok(())
 }
 
