@@ -232,19 +232,6 @@ impl BaseTransformImpl for CourtCalib {
         self.parent_set_caps(incaps, outcaps)
     }
 
-    fn sink_event(&self, event: gst::Event) -> bool {
-        if matches!(
-            event.type_(),
-            gst::EventType::StreamStart | gst::EventType::FlushStop
-        ) {
-            if let Some(s) = self.state.lock().unwrap().as_mut() {
-                s.view = None;
-                s.since_search = u32::MAX;
-            }
-        }
-        self.parent_sink_event(event)
-    }
-
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let start = wall_clock_ns();
         let result = self.calibrate(buf);

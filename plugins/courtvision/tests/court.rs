@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! courtcalib in real pipelines: the court and the camera of courtsrc matches filmed by known
+//! cameras, a new view after a cut, no court on video without one, and bad settings refused.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use courtvision_meta::{CourtData, CourtMeta, CourtTruthMeta};
+use gst::prelude::*;
+
+/// What reached the sink: each frame's court (estimated, true), and the courtvision-court
+/// messages (view, found).
+struct Run {
+    frames: Vec<(Option<CourtData>, Option<CourtData>)>,
+    messages: Vec<(u64, bool)>,
+}
+
+/// Plays `desc` (a sink named `sink`) to its end; `Err` with the bus error's text.
+fn play(desc: &str) -> Result<Run, String> {
+    common::init();
+    let pipeline = gst::parse::launch(desc)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let o = out.clone();
+    pipeline
+        .by_name("sink")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(b) = info.buffer() {
+                o.lock().unwrap().push((
+                    b.meta::<CourtMeta>().map(|m| m.data().clone()),
+                    b.meta::<CourtTruthMeta>().map(|m| m.data().clone()),
+                ));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    let bus = pipeline.bus().unwrap();
+    let _ = pipeline.set_state(gst::State::Playing);
+    let mut messages = Vec::new();
+    let result = loop {
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_seconds(120)) else {
+            break Err("timed out".to_string());
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break Ok(()),
+            gst::MessageView::Error(e) => break Err(e.error().to_string()),
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure().filter(|s| s.name() == "courtvision-court") {
+                    messages.push((s.get::<u64>("view").unwrap(), s.get("found").unwrap()));
+                }
+            }
+            _ => {}
+        }
+    };
+    pipeline.set_state(gst::State::Null).unwrap();
+    result?;
+    let frames = std::mem::take(&mut *out.lock().unwrap());
+    Ok(Run { frames, messages })
+}
+
+/// Median distance (px) between the estimated and the true court keypoints inside the frame.
+fn keypoint_error(found: &CourtData, truth: &CourtData) -> f64 {
+    let mut e: Vec<f64> = truth
+        .keypoints
+        .iter()
+        .filter(|k| (0.0..1280.0).contains(&k.image[0]) && (0.0..720.0).contains(&k.image[1]))
+        .map(|k| {
+            let q = found
+                .to_image([k.court[0] as f64, k.court[1] as f64])
+                .unwrap();
+            (q[0] - k.image[0] as f64).hypot(q[1] - k.image[1] as f64)
+        })
+        .collect();
+    assert!(e.len() >= 8, "most keypoints in view");
+    e.sort_by(|a, b| a.total_cmp(b));
+    e[e.len() / 2]
+}
+
+#[test]
+fn courtcalib_finds_the_court_and_camera_of_known_cameras() {
+    for (sport, players, camera) in [
+        (
+            "badminton",
+            4,
+            "camera, height=5.0, distance=4.0, offset=1.0, zoom=0.9",
+        ),
+        (
+            "badminton",
+            2,
+            "camera, height=7.5, distance=8.0, offset=-1.4, aim=1.0",
+        ),
+        (
+            "netball",
+            14,
+            "camera, height=4.0, distance=5.0, offset=0.5",
+        ),
+    ] {
+        let run = play(&format!(
+            "courtsrc seed=77 sport={sport} players={players} num-buffers=40 camera=\"{camera}\" \
+             ! video/x-raw,width=1280,height=720,framerate=30/1 ! courtcalib sport={sport} \
+             ! fakesink name=sink"
+        ))
+        .unwrap();
+        assert_eq!(run.frames.len(), 40, "frames in = frames out");
+        for (found, truth) in &run.frames {
+            let truth = truth.as_ref().expect("courtsrc's court");
+            let found = found.as_ref().expect("a court in every frame");
+            assert_eq!(&*found.sport, sport);
+            assert_eq!(found.view, 1, "one view, kept");
+            let err = keypoint_error(found, truth);
+            assert!(err < 1.0, "{sport} {camera}: keypoints off by {err:.2} px");
+            let (c, t) = (found.camera.unwrap(), truth.camera.unwrap());
+            assert!(
+                (c.focal - t.focal).abs() / t.focal < 0.03,
+                "focal {} vs {}",
+                c.focal,
+                t.focal
+            );
+            let off = (0..3)
+                .map(|i| (c.position[i] - t.position[i]).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(off < 0.3, "camera {:?} vs {:?}", c.position, t.position);
+        }
+        assert_eq!(run.messages, vec![(1, true)]);
+    }
+}
+
+#[test]
+fn a_cut_to_another_camera_is_a_new_view() {
+    let run = play(
+        "courtsrc seed=5 players=4 num-buffers=90 camera-interval=1.0 \
+         ! video/x-raw,width=1280,height=720,framerate=30/1 ! courtcalib ! fakesink name=sink",
+    )
+    .unwrap();
+    assert_eq!(run.frames.len(), 90);
+    for (i, (found, truth)) in run.frames.iter().enumerate() {
+        let (found, truth) = (found.as_ref().unwrap(), truth.as_ref().unwrap());
+        // The truth's view counts the cuts the same way: the new view on the cut's frame.
+        assert_eq!(found.view, truth.view, "frame {i}");
+        assert!(keypoint_error(found, truth) < 1.0, "frame {i}");
+    }
+    assert_eq!(run.messages, vec![(1, true), (2, true), (3, true)]);
+}
+
+#[test]
+fn video_without_a_court_has_no_court_meta() {
+    for pattern in ["smpte", "snow", "ball"] {
+        let run = play(&format!(
+            "videotestsrc pattern={pattern} num-buffers=30 ! video/x-raw,width=1280,height=720 \
+             ! courtcalib search-interval=1 ! fakesink name=sink"
+        ))
+        .unwrap();
+        assert_eq!(run.frames.len(), 30);
+        assert!(run.frames.iter().all(|(c, _)| c.is_none()), "{pattern}");
+        assert!(run.messages.is_empty());
+    }
+    // A netball court is not a badminton court.
+    let run = play(
+        "courtsrc seed=3 sport=netball players=8 num-buffers=30 \
+         ! video/x-raw,width=1280,height=720 ! courtcalib search-interval=1 ! fakesink name=sink",
+    )
+    .unwrap();
+    assert!(run.frames.iter().all(|(c, _)| c.is_none()));
+}
+
+#[test]
+fn the_court_is_lost_when_the_lines_go() {
+    // A court, then (after the switch) plain frames: the view ends with a message.
+    common::init();
+    let run = play(
+        "concat name=c ! courtcalib search-interval=1 ! fakesink name=sink \
+         courtsrc seed=8 num-buffers=20 ground-truth=false ! video/x-raw,width=640,height=360 ! videoconvert ! video/x-raw,format=I420 ! c. \
+         videotestsrc pattern=black num-buffers=20 ! video/x-raw,width=640,height=360,format=I420 ! c.",
+    )
+    .unwrap();
+    assert_eq!(run.frames.len(), 40);
+    assert!(run.frames[..20].iter().all(|(c, _)| c.is_some()));
+    assert!(run.frames[21..].iter().all(|(c, _)| c.is_none()));
+    assert_eq!(run.messages, vec![(1, true), (1, false)]);
+}
+
+#[test]
+fn a_bad_camera_setting_is_an_error_not_a_panic() {
+    let err =
+        play("courtsrc num-buffers=5 camera=\"camera, height=5.0, tilt=3.0\" ! fakesink name=sink")
+            .err()
+            .expect("refused");
+    assert!(err.contains("tilt"), "{err}");
+    let err = play("courtsrc num-buffers=5 camera=\"camera, zoom=3.0\" ! fakesink name=sink")
+        .err()
+        .expect("refused");
+    assert!(err.contains("zoom"), "{err}");
+}
