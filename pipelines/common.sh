@@ -19,10 +19,11 @@ POSE=${COURTVISION_POSE_MODEL:-$PWD/models/courtvision-pose.onnx}
 # The analysis chain between a decoded source and an encoder/sink. posedetect's boxes (with
 # keypoints) stand for the players and yolodetect keeps only the shuttle, so each player is
 # found and drawn once; objecttrack gives the players their identities, shuttletrack makes the
-# shuttle a trajectory (and tells motionskip how fast it flies).
+# shuttle a trajectory (and tells motionskip how fast it flies); courtcalib finds the court and
+# the camera (COURTVISION_SPORT: badminton or netball).
 ANALYSIS="timingmeta mode=ingress ! motionskip mode=adaptive ! queue max-size-buffers=8 \
   ! yolodetect model=$DET classes=shuttle fill=interpolate ! posedetect model=$POSE fill=interpolate \
-  ! objecttrack ! shuttletrack ! overlayrender hud=true ! timingmeta mode=egress"
+  ! courtcalib sport=${COURTVISION_SPORT:-badminton} ! objecttrack ! shuttletrack ! overlayrender hud=true ! timingmeta mode=egress"
 # The same for a live source (rtsp.sh, camera.sh): a leaky queue first, so a source that cannot
 # be kept up with drops its oldest frames instead of falling behind, then one frame a batch and
 # the last results held for skipped frames (docs/command.md, the live policy).
