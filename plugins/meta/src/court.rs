@@ -185,6 +185,30 @@ impl CourtData {
         })
     }
 
+    /// The point at height `z` (metres) seen at pixel `q`, with the camera: where a joint that
+    /// far above the floor stands. `None` without a camera, or where the ray does not reach
+    /// that height in front of the camera.
+    pub fn at_height(&self, q: [f64; 2], z: f64) -> Option<[f64; 3]> {
+        let c = self.camera?;
+        let r = &c.rotation;
+        let d = [
+            (q[0] - c.principal[0]) / c.focal,
+            (q[1] - c.principal[1]) / c.focal,
+            1.0,
+        ];
+        // World direction: Rᵀ d.
+        let w = [
+            r[0] * d[0] + r[3] * d[1] + r[6] * d[2],
+            r[1] * d[0] + r[4] * d[1] + r[7] * d[2],
+            r[2] * d[0] + r[5] * d[1] + r[8] * d[2],
+        ];
+        if w[2].abs() < 1e-9 {
+            return None;
+        }
+        let t = (z - c.position[2]) / w[2];
+        (t > 0.0).then(|| [c.position[0] + t * w[0], c.position[1] + t * w[1], z])
+    }
+
     /// The position of a tracked object, where it has one.
     pub fn position(&self, track_id: u64) -> Option<&CourtPosition> {
         self.positions.iter().find(|p| p.track_id == track_id)
@@ -325,6 +349,29 @@ mod tests {
             let q = d.to_image(p).unwrap();
             let back = d.to_court(q).unwrap();
             assert!((back[0] - p[0]).abs() < 1e-9 && (back[1] - p[1]).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn a_pixel_goes_back_to_the_point_at_a_height() {
+        // A camera 5 m up behind the court, looking along +y and down 30°.
+        let (s, c) = (30f64.to_radians().sin(), 30f64.to_radians().cos());
+        let d = CourtData {
+            camera: Some(CameraInfo {
+                focal: 1000.0,
+                principal: [640.0, 360.0],
+                position: [0.5, -12.0, 5.0],
+                // Rows: right (x), down, forward.
+                rotation: [1.0, 0.0, 0.0, 0.0, -s, -c, 0.0, c, -s],
+            }),
+            ..Default::default()
+        };
+        for p in [[0.0, 0.0, 0.08], [2.0, -5.0, 1.5], [-3.0, 6.0, 0.0]] {
+            let q = d.project(p).unwrap();
+            let back = d.at_height(q, p[2]).unwrap();
+            for i in 0..3 {
+                assert!((back[i] - p[i]).abs() < 1e-9, "{back:?} vs {p:?}");
+            }
         }
     }
 

@@ -19,11 +19,12 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 
 use courtvision_meta::{
-    add_detection, record_stage, set_track, wall_clock_ns, BBox, Detection, DetectionsMeta,
-    MotionMeta,
+    add_detection, record_stage, set_track, wall_clock_ns, BBox, CourtMeta, Detection,
+    DetectionsMeta, MotionMeta,
 };
 
 use super::appearance::{self, Pixels};
+use super::court::{feet, CourtMotion};
 use super::tracker::{Input, Params, TrackState, TrackView, Tracker};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -58,6 +59,8 @@ struct State {
     /// The frames are in system memory, so their colours can be read.
     readable: bool,
     source: Arc<str>,
+    /// Players' positions on the court, where courtcalib found it.
+    court: CourtMotion,
 }
 
 #[derive(Default)]
@@ -246,6 +249,7 @@ impl BaseTransformImpl for ObjectTrack {
             info: None,
             readable: false,
             source: Arc::from(self.obj().name().as_str()),
+            court: CourtMotion::default(),
         });
         Ok(())
     }
@@ -278,6 +282,7 @@ impl BaseTransformImpl for ObjectTrack {
         ) {
             if let Some(s) = self.state.lock().unwrap().as_mut() {
                 s.tracker.reset();
+                s.court.reset();
             }
         }
         self.parent_sink_event(event)
@@ -287,6 +292,9 @@ impl BaseTransformImpl for ObjectTrack {
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let start = wall_clock_ns();
         let result = self.track(buf);
+        if result.is_ok() {
+            self.place(buf);
+        }
         let name: Arc<str> = Arc::from(self.obj().name().as_str());
         record_stage(buf, &name, start, wall_clock_ns(), 1);
         result
@@ -373,6 +381,33 @@ impl ObjectTrack {
 }
 
 impl ObjectTrack {
+    /// With a court meta on the frame (courtcalib): each tracked detection's feet point on the
+    /// court, speed and distance, into the court meta's positions.
+    fn place(&self, buf: &mut gst::BufferRef) {
+        let mut guard = self.state.lock().unwrap();
+        let Some(st) = guard.as_mut() else { return };
+        let Some(court) = buf.meta::<CourtMeta>().map(|m| m.data().clone()) else {
+            return;
+        };
+        let time = buf.pts().map_or(0.0, |t| t.nseconds() as f64 / 1e9);
+        let mut positions = Vec::new();
+        if let Some(m) = buf.meta::<DetectionsMeta>() {
+            for (d, k) in m.iter() {
+                let Some(id) = d.track_id else { continue };
+                if !st.labels.iter().any(|l| **l == *d.label) {
+                    continue;
+                }
+                if let Some(xy) = feet(&court, &d.bbox, k) {
+                    positions.push(st.court.update(id, d.class_id, xy, time));
+                }
+            }
+        }
+        st.court.prune(time);
+        if let Some(mut m) = buf.meta_mut::<CourtMeta>() {
+            m.data_mut().positions = positions;
+        }
+    }
+
     /// The predicted boxes of the confirmed tracks `which` selects (on a frame that was not
     /// inferred and has no detections: all), as filled detections of the first label.
     fn add_predicted(

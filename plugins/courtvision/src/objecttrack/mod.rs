@@ -5,6 +5,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod appearance;
+mod court;
 mod imp;
 pub mod tracker;
 
