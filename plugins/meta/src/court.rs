@@ -88,6 +88,10 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CourtEvent {
     pub kind: EventKind,
+    /// When it happened (presentation time, ns): a hit is known for sure only once its flight
+    /// has been followed, so an event may ride on a later frame than its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pts: Option<u64>,
     /// The hitter (hits), where known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub track_id: Option<u64>,

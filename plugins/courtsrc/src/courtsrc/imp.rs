@@ -584,7 +584,7 @@ fn camera_setup(s: Option<&gst::Structure>) -> Result<CameraSetup, String> {
 
 /// The court as built: the camera and its homography, the court's keypoints in the image,
 /// the players' feet points, the shuttle in 3D and this frame's events.
-fn court_truth(s: &mut Stream, events: &[SceneEvent]) -> CourtData {
+fn court_truth(s: &mut Stream, events: &[SceneEvent], pts: gst::ClockTime) -> CourtData {
     let cam = &s.scene.camera;
     let [r0, r1, r2] = cam.rotation();
     let t = -Vec3::new(r0.dot(cam.pos), r1.dot(cam.pos), r2.dot(cam.pos));
@@ -687,6 +687,7 @@ fn court_truth(s: &mut Stream, events: &[SceneEvent]) -> CourtData {
                     s.rallies += 1;
                     data.events.push(CourtEvent {
                         kind: EventKind::RallyStart,
+                        pts: Some(pts.nseconds()),
                         track_id: Some(id),
                         pos: Some(pos.to_array()),
                         speed_kmh: None,
@@ -696,6 +697,7 @@ fn court_truth(s: &mut Stream, events: &[SceneEvent]) -> CourtData {
                 }
                 data.events.push(CourtEvent {
                     kind: EventKind::Hit,
+                    pts: Some(pts.nseconds()),
                     track_id: Some(id),
                     pos: Some(pos.to_array()),
                     speed_kmh: Some(speed * 3.6),
@@ -708,6 +710,7 @@ fn court_truth(s: &mut Stream, events: &[SceneEvent]) -> CourtData {
                 for kind in [EventKind::Landing, EventKind::RallyEnd] {
                     data.events.push(CourtEvent {
                         kind,
+                        pts: Some(pts.nseconds()),
                         track_id: None,
                         pos: Some(pos.to_array()),
                         speed_kmh: None,
@@ -794,7 +797,7 @@ impl PushSrcImpl for CourtSrc {
             }
             if s.settings.ground_truth {
                 GroundTruthMeta::add(buf, truth_list(&truth, s));
-                let court = court_truth(s, &events);
+                let court = court_truth(s, &events, pts);
                 CourtTruthMeta::add(buf, court);
             }
         }

@@ -15,10 +15,11 @@ use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
 use courtvision_meta::{
-    add_detection, record_stage, retain_detections, set_track, wall_clock_ns, BBox, Detection,
-    DetectionsMeta,
+    add_detection, record_stage, retain_detections, set_track, wall_clock_ns, BBox, CourtEvent,
+    CourtMeta, Detection, DetectionsMeta,
 };
 
+use super::shots::{PlayerAt, Shots};
 use super::trajectory::{Candidate, Outcome, Params, Trajectory};
 use crate::detector::{FEEDBACK_EVENT, FLIGHTS_QUERY};
 
@@ -55,6 +56,8 @@ struct State {
     last: Option<(Arc<str>, u32)>,
     /// A flight was in progress on the previous frame.
     in_flight: bool,
+    /// Flights in 3D, hits, landings and rallies, where the court's camera is known.
+    shots: Shots,
 }
 
 #[derive(Default)]
@@ -212,6 +215,7 @@ impl BaseTransformImpl for ShuttleTrack {
             source: Arc::from(self.obj().name().as_str()),
             last: None,
             in_flight: false,
+            shots: Shots::default(),
         });
         Ok(())
     }
@@ -258,14 +262,11 @@ impl BaseTransformImpl for ShuttleTrack {
             event.type_(),
             gst::EventType::StreamStart | gst::EventType::FlushStop
         ) {
-            if let Some(t) = self
-                .state
-                .lock()
-                .unwrap()
-                .as_mut()
-                .and_then(|s| s.trajectory.as_mut())
-            {
-                t.reset();
+            if let Some(s) = self.state.lock().unwrap().as_mut() {
+                if let Some(t) = s.trajectory.as_mut() {
+                    t.reset();
+                }
+                s.shots.reset();
             }
         }
         self.parent_sink_event(event)
@@ -316,6 +317,14 @@ impl ShuttleTrack {
             return Err(gst::FlowError::NotNegotiated);
         };
         let outcome = trajectory.step(frame, &cands);
+        let (flight_id, seen) = match outcome {
+            Outcome::Observed { index, flight, .. } => {
+                let c = balls[index].1;
+                (Some(flight), Some([c.x as f64, c.y as f64]))
+            }
+            Outcome::Filled { flight, .. } => (Some(flight), None),
+            Outcome::None => (None, None),
+        };
         let fps = st.fps;
         let per_second = |v: [f32; 2]| [v[0] * fps, v[1] * fps];
         let mut speed = 0.0f32;
@@ -376,6 +385,7 @@ impl ShuttleTrack {
                 "frame {frame}: {outcome:?}, {removed} removed"
             );
         }
+        let events = self.shots(buf, st, flight_id, seen, &is_ball);
         // Upstream hears of every frame of a flight and of its end.
         let in_flight = !matches!(outcome, Outcome::None);
         let changed = in_flight != st.in_flight;
@@ -393,6 +403,81 @@ impl ShuttleTrack {
                 .expect("a sink pad")
                 .push_event(gst::event::CustomUpstream::new(s));
         }
+        for e in events {
+            let mut s = gst::Structure::builder("courtvision-event")
+                .field("kind", e.kind.as_str())
+                .build();
+            if let Some(v) = e.pts {
+                s.set("pts", v);
+            }
+            if let Some(v) = e.track_id {
+                s.set("track-id", v);
+            }
+            if let Some(v) = e.speed_kmh {
+                s.set("speed-kmh", v as f64);
+            }
+            if let Some([x, y, z]) = e.pos {
+                s.set("x", x as f64);
+                s.set("y", y as f64);
+                s.set("z", z as f64);
+            }
+            if let Some(v) = e.inside {
+                s.set("inside", v);
+            }
+            if let Some(v) = e.rally {
+                s.set("rally", v);
+            }
+            let _ = self
+                .obj()
+                .post_message(gst::message::Element::builder(s).src(&*self.obj()).build());
+        }
         Ok(gst::FlowSuccess::Ok)
+    }
+
+    /// With the court's camera (a court meta from courtcalib): the shuttle in 3D and the
+    /// frame's events into the court meta; the events are returned for the bus.
+    fn shots(
+        &self,
+        buf: &mut gst::BufferRef,
+        st: &mut State,
+        flight: Option<u64>,
+        seen: Option<[f64; 2]>,
+        is_ball: &dyn Fn(&Detection) -> bool,
+    ) -> Vec<CourtEvent> {
+        let Some(court) = buf.meta::<CourtMeta>().map(|m| m.data().clone()) else {
+            return Vec::new();
+        };
+        if court.camera.is_none() || &*court.sport != "badminton" {
+            return Vec::new();
+        }
+        let players: Vec<PlayerAt> = buf
+            .meta::<DetectionsMeta>()
+            .map(|m| {
+                m.detections()
+                    .iter()
+                    .filter(|d| !is_ball(d))
+                    .filter_map(|d| {
+                        let id = d.track_id?;
+                        let p = court.position(id)?;
+                        let b = d.bbox;
+                        Some(PlayerAt {
+                            track_id: id,
+                            bbox: [b.x, b.y, b.x + b.w, b.y + b.h],
+                            feet: [p.xy[0] as f64, p.xy[1] as f64],
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pts = buf.pts().map_or(0, |t| t.nseconds());
+        let (shuttle, events) =
+            st.shots
+                .step(pts as f64 / 1e9, pts, flight, seen, &players, &court);
+        if let Some(mut m) = buf.meta_mut::<CourtMeta>() {
+            let d = m.data_mut();
+            d.shuttle = shuttle;
+            d.events.extend(events.iter().cloned());
+        }
+        events
     }
 }

@@ -5,6 +5,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod shots;
 pub mod trajectory;
 
 glib::wrapper! {
