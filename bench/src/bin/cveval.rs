@@ -65,6 +65,9 @@ struct Args {
     court_badminton: Option<(u64, u64)>,
     court_netball: Option<(u64, u64)>,
     court_frames: u32,
+    /// Shots and positions: badminton doubles seeds through the whole analysis, frames each.
+    shots: Option<(u64, u64)>,
+    shots_frames: u32,
 }
 
 impl Args {
@@ -95,6 +98,8 @@ impl Args {
             court_badminton: Some((9300, 9309)),
             court_netball: Some((9400, 9403)),
             court_frames: 150,
+            shots: Some((9310, 9313)),
+            shots_frames: 450,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -131,7 +136,7 @@ impl Args {
                     }
                 }
                 "--track-badminton" | "--track-netball" | "--court-badminton"
-                | "--court-netball" => {
+                | "--court-netball" | "--shots" => {
                     let seeds = if v == "none" {
                         None
                     } else {
@@ -146,6 +151,7 @@ impl Args {
                         "--track-badminton" => a.track_badminton = seeds,
                         "--track-netball" => a.track_netball = seeds,
                         "--court-badminton" => a.court_badminton = seeds,
+                        "--shots" => a.shots = seeds,
                         _ => a.court_netball = seeds,
                     }
                 }
@@ -154,6 +160,9 @@ impl Args {
                 "--track-motionskip" => a.track_motionskip = v,
                 "--track-frames" => {
                     a.track_frames = v.parse().ok().filter(|&n| n > 1).ok_or(bad("N > 1"))?
+                }
+                "--shots-frames" => {
+                    a.shots_frames = v.parse().ok().filter(|&n| n > 1).ok_or(bad("N > 1"))?
                 }
                 "--court-frames" => {
                     a.court_frames = v.parse().ok().filter(|&n| n > 0).ok_or(bad("N > 0"))?
@@ -334,7 +343,8 @@ fn run() -> Result<bool, String> {
     }
     let mut track_ok = true;
     let track_rows = track(&a, &mut track_ok)?;
-    let court_rows = court(&a, &mut ok)?;
+    let mut court_rows = court(&a, &mut ok)?;
+    court_rows.extend(shots(&a)?);
     if a.check_tracking {
         ok &= track_ok;
     }
@@ -877,6 +887,258 @@ fn court(a: &Args, ok: &mut bool) -> Result<Vec<serde_json::Value>, String> {
         "frames with a court reported",
         false_found as f64,
         Some((0.0, false)),
+    );
+    Ok(rows)
+}
+
+/// One frame of a shots run: estimated and true court (positions, shuttle, events), the
+/// players' boxes with their track ids, estimated and true.
+struct ShotFrame {
+    pts: u64,
+    court: Option<CourtData>,
+    truth: Option<CourtData>,
+    boxes: Vec<(u64, [f32; 4])>,
+    truth_boxes: Vec<(u64, [f32; 4])>,
+}
+
+fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let i = w * h;
+    i / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - i).max(1e-6)
+}
+
+/// Events of `kind` over frames: (pts, event).
+fn events_of(
+    frames: &[ShotFrame],
+    truth: bool,
+    kind: courtvision_meta::EventKind,
+) -> Vec<(u64, courtvision_meta::CourtEvent)> {
+    frames
+        .iter()
+        .filter_map(|f| {
+            if truth {
+                f.truth.as_ref()
+            } else {
+                f.court.as_ref()
+            }
+        })
+        .flat_map(|c| c.events.iter())
+        .filter(|e| e.kind == kind)
+        .map(|e| (e.pts.unwrap_or(0), e.clone()))
+        .collect()
+}
+
+/// Greedy one-to-one matching of events by time within `tolerance` ns: (truth, estimate).
+fn match_events<T: Clone, U: Clone>(
+    truth: &[(u64, T)],
+    est: &[(u64, U)],
+    tolerance: u64,
+) -> Vec<(T, U)> {
+    let mut pairs: Vec<(u64, usize, usize)> = Vec::new();
+    for (i, (tt, _)) in truth.iter().enumerate() {
+        for (j, (te, _)) in est.iter().enumerate() {
+            let d = tt.abs_diff(*te);
+            if d <= tolerance {
+                pairs.push((d, i, j));
+            }
+        }
+    }
+    pairs.sort();
+    let (mut ut, mut ue) = (vec![false; truth.len()], vec![false; est.len()]);
+    let mut out = Vec::new();
+    for (_, i, j) in pairs {
+        if !ut[i] && !ue[j] {
+            ut[i] = true;
+            ue[j] = true;
+            out.push((truth[i].1.clone(), est[j].1.clone()));
+        }
+    }
+    out
+}
+
+/// The positions and shots table: players' court positions, hits, shot speeds, landings and
+/// rallies through the whole analysis (detectors, courtcalib, objecttrack, shuttletrack).
+fn shots(a: &Args) -> Result<Vec<serde_json::Value>, String> {
+    use courtvision_meta::EventKind;
+    let Some(seeds) = a.shots else {
+        return Ok(Vec::new());
+    };
+    if a.det.is_empty() || a.pose.is_empty() {
+        return Ok(Vec::new());
+    }
+    let start = Instant::now();
+    let frame_ns = 1_000_000_000u64 / 30;
+    let (mut pos_err, mut speed_err, mut land_err) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut hits_t, mut hits_e, mut hits_m) = (0usize, 0usize, 0usize);
+    let (mut rallies_t, mut rallies_found) = (0usize, 0usize);
+    let (mut lands_t, mut lands_m, mut inside_ok) = (0usize, 0usize, 0usize);
+    let mut frames_n = 0;
+    for seed in seeds.0..=seeds.1 {
+        let desc = format!(
+            "courtsrc seed={seed} players=4 noise={} num-buffers={} \
+             ! video/x-raw,width={},height={},framerate=30/1 \
+             ! yolodetect model=\"{}\" classes=1 execution-provider={} \
+             ! posedetect model=\"{}\" execution-provider={} \
+             ! courtcalib ! objecttrack ! shuttletrack ! fakesink name=sink",
+            seed % 13,
+            a.shots_frames,
+            a.size.0,
+            a.size.1,
+            a.det,
+            a.provider,
+            a.pose,
+            a.provider,
+        );
+        let frames = collect(&desc, &format!("shots seed {seed}"), |b| ShotFrame {
+            pts: b.pts().map_or(0, |t| t.nseconds()),
+            court: b.meta::<CourtMeta>().map(|m| m.data().clone()),
+            truth: b.meta::<CourtTruthMeta>().map(|m| m.data().clone()),
+            boxes: b
+                .meta::<DetectionsMeta>()
+                .map(|m| {
+                    m.detections()
+                        .iter()
+                        .filter(|d| &*d.label == "player")
+                        .filter_map(|d| Some((d.track_id?, corners(d))))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            truth_boxes: b
+                .meta::<GroundTruthMeta>()
+                .map(|m| {
+                    m.list()
+                        .detections()
+                        .iter()
+                        .filter(|d| d.class_id == 0)
+                        .filter_map(|d| Some((d.track_id?, corners(d))))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })?;
+        frames_n += frames.len();
+        // Players: each true player matched to the tracked box it overlaps most (IoU >= 0.5).
+        for f in &frames {
+            let (Some(c), Some(t)) = (&f.court, &f.truth) else {
+                continue;
+            };
+            for (gid, gb) in &f.truth_boxes {
+                let best = f
+                    .boxes
+                    .iter()
+                    .map(|(id, b)| (iou(gb, b), *id))
+                    .max_by(|x, y| x.0.total_cmp(&y.0));
+                let Some((v, id)) = best else { continue };
+                if v < 0.5 {
+                    continue;
+                }
+                if let (Some(p), Some(g)) = (c.position(id), t.position(*gid)) {
+                    pos_err.push(((p.xy[0] - g.xy[0]) as f64).hypot((p.xy[1] - g.xy[1]) as f64));
+                }
+            }
+        }
+        let end = frames.last().map_or(0, |f| f.pts);
+        // Hits within ±2 frames; speed within the first 0.1 s: the launch speed, both sides.
+        let th = events_of(&frames, true, EventKind::Hit);
+        let eh = events_of(&frames, false, EventKind::Hit);
+        // Hits in the last half second cannot be told yet: not counted on either side.
+        let th: Vec<_> = th
+            .into_iter()
+            .filter(|(t, _)| *t + 500_000_000 < end)
+            .collect();
+        let eh: Vec<_> = eh
+            .into_iter()
+            .filter(|(t, _)| *t + 500_000_000 < end)
+            .collect();
+        let m = match_events(&th, &eh, 2 * frame_ns + frame_ns / 2);
+        hits_t += th.len();
+        hits_e += eh.len();
+        hits_m += m.len();
+        for (t, e) in &m {
+            if let (Some(ts), Some(es)) = (t.speed_kmh, e.speed_kmh) {
+                speed_err.push(((es - ts) / ts).abs() as f64);
+            }
+        }
+        let tl = events_of(&frames, true, EventKind::Landing);
+        let el = events_of(&frames, false, EventKind::Landing);
+        lands_t += tl.len();
+        let ml = match_events(&tl, &el, 500_000_000);
+        lands_m += ml.len();
+        for (t, e) in &ml {
+            if let (Some(tp), Some(ep)) = (t.pos, e.pos) {
+                land_err.push(((tp[0] - ep[0]) as f64).hypot((tp[1] - ep[1]) as f64));
+            }
+            inside_ok += (t.inside == e.inside) as usize;
+        }
+        // Rallies: start and end each within 0.5 s.
+        let ts = events_of(&frames, true, EventKind::RallyStart);
+        let te = events_of(&frames, true, EventKind::RallyEnd);
+        let es = events_of(&frames, false, EventKind::RallyStart);
+        let ee = events_of(&frames, false, EventKind::RallyEnd);
+        for (start, _) in &ts {
+            let Some((stop, _)) = te.iter().find(|(t, _)| t > start) else {
+                continue;
+            };
+            rallies_t += 1;
+            let found = es.iter().any(|(s, _)| s.abs_diff(*start) <= 500_000_000)
+                && ee.iter().any(|(s, _)| s.abs_diff(*stop) <= 500_000_000);
+            rallies_found += found as usize;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let f1 = |m: usize, t: usize, e: usize| {
+        let (p, r) = (m as f64 / e.max(1) as f64, m as f64 / t.max(1) as f64);
+        if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        }
+    };
+    println!();
+    println!("| badminton doubles, whole analysis | frames | measure | value | target |");
+    println!("| --- | ---: | --- | ---: | --- |");
+    let mut rows = Vec::new();
+    let mut row = |measure: &str, v: f64, target: &str| {
+        println!(
+            "| seeds {}-{} | {frames_n} | {measure} | {v:.3} | {target} |",
+            seeds.0, seeds.1
+        );
+        rows.push(serde_json::json!({"sport": "badminton", "measure": measure, "value": v}));
+    };
+    row(
+        "player court position error, median m",
+        median(&mut pos_err),
+        "≤ 0.15",
+    );
+    row("hits F1 (±2 frames)", f1(hits_m, hits_t, hits_e), "≥ 0.9");
+    row(
+        "shot speed error at the hit, median share",
+        median(&mut speed_err),
+        "≤ 0.10",
+    );
+    row(
+        "landings found (±0.5 s)",
+        lands_m as f64 / lands_t.max(1) as f64,
+        "",
+    );
+    row(
+        "landing point error, median m",
+        median(&mut land_err),
+        "≤ 0.30",
+    );
+    row(
+        "landings called in/out right",
+        inside_ok as f64 / lands_m.max(1) as f64,
+        "",
+    );
+    row(
+        "rallies with start and end within 0.5 s",
+        rallies_found as f64 / rallies_t.max(1) as f64,
+        "",
+    );
+    println!(
+        "| seeds {}-{} | {frames_n} | (true hits {hits_t}, found {hits_e}, matched {hits_m}; landings {lands_t}; rallies {rallies_t}; {secs:.0} s) | | |",
+        seeds.0, seeds.1
     );
     Ok(rows)
 }

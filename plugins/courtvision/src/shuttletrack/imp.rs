@@ -385,7 +385,8 @@ impl ShuttleTrack {
                 "frame {frame}: {outcome:?}, {removed} removed"
             );
         }
-        let events = self.shots(buf, st, flight_id, seen, &is_ball);
+        let _ = flight_id;
+        let events = self.shots(buf, st, seen, &is_ball);
         // Upstream hears of every frame of a flight and of its end.
         let in_flight = !matches!(outcome, Outcome::None);
         let changed = in_flight != st.in_flight;
@@ -440,7 +441,6 @@ impl ShuttleTrack {
         &self,
         buf: &mut gst::BufferRef,
         st: &mut State,
-        flight: Option<u64>,
         seen: Option<[f64; 2]>,
         is_ball: &dyn Fn(&Detection) -> bool,
     ) -> Vec<CourtEvent> {
@@ -470,9 +470,10 @@ impl ShuttleTrack {
             })
             .unwrap_or_default();
         let pts = buf.pts().map_or(0, |t| t.nseconds());
+        let height = st.trajectory.as_ref().map_or(720.0, |t| t.size().1 as f64);
         let (shuttle, events) =
             st.shots
-                .step(pts as f64 / 1e9, pts, flight, seen, &players, &court);
+                .step(pts as f64 / 1e9, pts, seen, &players, &court, height);
         if let Some(mut m) = buf.meta_mut::<CourtMeta>() {
             let d = m.data_mut();
             d.shuttle = shuttle;

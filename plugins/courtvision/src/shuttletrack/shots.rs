@@ -6,25 +6,48 @@
 //! - A flight's start state is fitted to its observed image positions each frame (from the
 //!   previous fit), with a prior that it starts at the hitter's racket: over the feet of the
 //!   player nearest the shuttle in the image, about 1.8 m up.
-//! - A flight that ends with another one starting within `HIT_GAP` was hit: its hit event
-//!   (time of its first frame, hitter, speed and position at the start) is given then, with
-//!   all its observations. A rally starts with the first shot after a pause.
-//! - A flight followed by none for `HIT_GAP` landed: where its fitted trajectory meets the
-//!   floor, inside the court's lines or not; the rally ends.
+//! - A hit is where the shuttle leaves the fitted flight: two observations running off it
+//!   (more than `GATE_PX` or three times the fit's error) with a player within reach, or four
+//!   anyway. The new flight starts at the first of them. The old flight's hit event (time of
+//!   its first frame, hitter, speed and position at the start) is given then, from all its
+//!   observations. A rally starts with the first shot after a pause.
+//! - A flight lost (not seen for `LOST`) whose fitted trajectory meets the floor soon after
+//!   its last sighting landed: where, inside the court's lines or not; the rally ends. A rally
+//!   also ends after `RALLY_PAUSE` without a shuttle.
 
 use courtvision_analytics::flight::{self, Fit, Model, State};
 use courtvision_analytics::geometry::Camera;
 use courtvision_meta::{CourtData, CourtEvent, EventKind, Shuttle3d};
 use nalgebra::{Matrix3, Vector3};
 
-/// A flight that ends with no other within this many seconds landed.
-const HIT_GAP: f64 = 0.5;
+/// A flight not seen for this many seconds is out of sight; after `OUT_OF_SIGHT` it is over.
+const LOST: f64 = 0.2;
+const OUT_OF_SIGHT: f64 = 2.5;
+/// A flight out of sight is taken up again where it is seen within this share of the frame's
+/// height from where its fitted flight puts it.
+const REACQUIRE: f64 = 0.06;
+/// No shuttle for this long ends a rally.
+const RALLY_PAUSE: f64 = 3.0;
+/// A lost flight that meets the floor within this many seconds of its last sighting landed.
+const LANDING_SLACK: f64 = 0.35;
+/// An observation this far (pixels, or three times the fit's error) from the fitted flight is
+/// off it.
+const GATE_PX: f64 = 8.0;
+/// A hit happens within this share of the frame's height from a player's box.
+const HIT_REACH_PX: f64 = 0.12;
+/// A flight fitted worse than this (pixels) is no single shot.
+const MAX_RMS: f64 = 4.0;
+/// Slower than this (m/s) is no shot: a shuttle on the floor, or held.
+const MIN_SHOT_SPEED: f64 = 3.0;
 /// Observations a fit needs.
 const MIN_POINTS: usize = 4;
 /// Height of a racket at the hit, metres, and its spread.
 const HIT_HEIGHT: (f64, f64) = (1.8, 0.8);
 /// How far from the hitter's feet the shuttle is hit, metres.
 const REACH: f64 = 0.6;
+/// How far (metres) a flight's start may be from where the flight it was hit out of had come
+/// to at the same time.
+const HANDOVER: f64 = 0.3;
 
 /// A player in the frame: track, box (pixels), feet on the court (metres).
 #[derive(Debug, Clone, Copy)]
@@ -36,15 +59,20 @@ pub struct PlayerAt {
 
 #[derive(Debug, Clone)]
 struct Shot {
-    flight: u64,
+    id: u64,
     /// Seconds (stream time) of its first frame.
     start: f64,
     pts: u64,
+    /// Seconds from the start, pixel.
     obs: Vec<(f64, [f64; 2])>,
+    /// Observations off the fitted flight since the last on it: (time, pts, pixel).
+    pending: Vec<(f64, u64, [f64; 2])>,
     fit: Option<Fit>,
     hitter: Option<PlayerAt>,
-    /// The last time it was followed.
+    /// The last time it was seen on its flight.
     last: f64,
+    /// The flight it was hit out of: that one's fitted start, start time and last sighting.
+    before: Option<(State, f64, f64)>,
 }
 
 /// The shots of one stream.
@@ -52,10 +80,12 @@ struct Shot {
 pub struct Shots {
     model: Model,
     current: Option<Shot>,
-    /// A flight that ended, waiting to know whether another follows (a hit) or not (a landing).
-    ended: Option<Shot>,
+    /// A flight out of sight (above the frame, behind a player), kept to be taken up again.
+    lost: Option<Shot>,
     rally: u64,
     in_rally: bool,
+    last_seen: f64,
+    last_pts: u64,
 }
 
 impl Default for Shots {
@@ -63,9 +93,11 @@ impl Default for Shots {
         Shots {
             model: Model::default(),
             current: None,
-            ended: None,
+            lost: None,
             rally: 0,
             in_rally: false,
+            last_seen: f64::NEG_INFINITY,
+            last_pts: 0,
         }
     }
 }
@@ -95,101 +127,162 @@ impl Shots {
         *self = Shots::default();
     }
 
-    /// One frame at `time` seconds (`pts` ns): the shuttle's flight and pixel where it was
-    /// seen (`None` for a frame it was not, `flight` `None` with no flight), the players, the
-    /// court. Returns the shuttle in 3D (where fitted) and the events decided in this frame.
+    /// One frame at `time` seconds (`pts` ns): the shuttle's pixel where it was seen (`None`
+    /// where it was not), the players, the court. Returns the shuttle in 3D (where fitted) and
+    /// the events decided in this frame.
     pub fn step(
         &mut self,
         time: f64,
         pts: u64,
-        flight: Option<u64>,
         seen: Option<[f64; 2]>,
         players: &[PlayerAt],
         court: &CourtData,
+        height: f64,
     ) -> (Option<Shuttle3d>, Vec<CourtEvent>) {
         let mut events = Vec::new();
-        let cam = camera(court);
-        // The current flight ended: keep it until we know how.
-        if self
-            .current
-            .as_ref()
-            .is_some_and(|s| Some(s.flight) != flight)
-        {
-            let mut s = self.current.take().expect("checked");
-            if let Some(c) = &cam {
-                self.refit(&mut s, c);
+        let Some(cam) = camera(court) else {
+            return (None, events);
+        };
+        // Out of sight: kept a while to be taken up again.
+        if self.current.as_ref().is_some_and(|s| time - s.last > LOST) {
+            if let Some(old) = self.lost.take() {
+                self.finish(&old, court, true, &mut events);
             }
-            // An older one still waiting was hit (this one followed it).
-            if let Some(prev) = self.ended.take() {
-                self.hit(&prev, &mut events);
-            }
-            self.ended = Some(s);
+            self.lost = self.current.take();
         }
-        if let Some(f) = flight {
+        if self
+            .lost
+            .as_ref()
+            .is_some_and(|s| time - s.last > OUT_OF_SIGHT)
+        {
+            let s = self.lost.take().expect("checked");
+            self.finish(&s, court, true, &mut events);
+        }
+        if self.in_rally
+            && self.current.is_none()
+            && self.lost.is_none()
+            && time - self.last_seen > RALLY_PAUSE
+        {
+            self.end_rally(self.last_pts, None, &mut events);
+        }
+        if let Some(q) = seen {
+            self.last_seen = time;
+            self.last_pts = pts;
+            let reach = HIT_REACH_PX * height;
+            let near = |q: [f64; 2]| -> Option<PlayerAt> {
+                players
+                    .iter()
+                    .map(|p| (box_distance(&p.bbox, q), p))
+                    .filter(|(d, _)| *d <= reach)
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, p)| *p)
+            };
             if self.current.is_none() {
-                // A new flight: the one before it was hit.
-                if let Some(prev) = self.ended.take() {
-                    self.hit(&prev, &mut events);
+                if let Some(mut s) = self.lost.take() {
+                    // Where its flight says it is now: the same flight seen again.
+                    let back = s.fit.and_then(|f| {
+                        let st = flight::states_at(&self.model, f.start, &[time - s.start])[0];
+                        cam.project([st.p[0], st.p[1], st.p[2]])
+                            .map(|(p, _)| (p[0] - q[0]).hypot(p[1] - q[1]))
+                    });
+                    if back.is_some_and(|e| e <= REACQUIRE * height) {
+                        s.obs.push((time - s.start, q));
+                        s.pending.clear();
+                        s.last = time;
+                        Self::fit_shot(&self.model, &mut s, &cam);
+                        self.current = Some(s);
+                    } else {
+                        self.finish(&s, court, true, &mut events);
+                    }
                 }
-                let hitter = seen.and_then(|q| {
-                    players
-                        .iter()
-                        .min_by(|a, b| {
-                            box_distance(&a.bbox, q).total_cmp(&box_distance(&b.bbox, q))
-                        })
-                        .copied()
-                });
-                self.current = Some(Shot {
-                    flight: f,
-                    start: time,
-                    pts,
-                    obs: Vec::new(),
-                    fit: None,
-                    hitter,
-                    last: time,
-                });
             }
-        }
-        // A flight that ended with none after it for HIT_GAP: it landed.
-        if self
-            .ended
-            .as_ref()
-            .is_some_and(|s| self.current.is_none() && time - s.last > HIT_GAP)
-        {
-            let s = self.ended.take().expect("checked");
-            self.hit(&s, &mut events);
-            self.land(&s, court, &mut events);
+            match self.current.as_mut() {
+                None => {
+                    self.current = Some(Shot::new(time, pts, q, near(q)));
+                }
+                Some(s) => {
+                    let off = s.fit.map(|f| {
+                        let st = flight::states_at(&self.model, f.start, &[time - s.start])[0];
+                        cam.project([st.p[0], st.p[1], st.p[2]])
+                            .map_or(f64::INFINITY, |(p, _)| (p[0] - q[0]).hypot(p[1] - q[1]))
+                    });
+                    let gate = s.fit.map_or(0.0, |f| (3.0 * f.rms).max(GATE_PX));
+                    if off.is_none_or(|e| e <= gate) {
+                        s.obs.push((time - s.start, q));
+                        s.pending.clear();
+                        s.last = time;
+                        Self::fit_shot(&self.model, s, &cam);
+                    } else {
+                        s.pending.push((time, pts, q));
+                        let first = s.pending[0];
+                        let hitter = near(first.2);
+                        // Off the flight twice running near a player, or four times: a hit.
+                        if (s.pending.len() >= 2 && hitter.is_some()) || s.pending.len() >= 4 {
+                            // The hit came between the last sighting on the old flight and the
+                            // first off it: the new flight's time origin (where the prior puts
+                            // it at the racket) is half way.
+                            let origin = 0.5 * (s.last + first.0);
+                            let origin_pts =
+                                first.1.saturating_sub(((first.0 - origin) * 1e9) as u64);
+                            // The hitter: the player nearest (on the court) to where the old
+                            // flight had come to.
+                            let hitter = s
+                                .fit
+                                .map(|f| state_at(&self.model, f.start, origin - s.start).p)
+                                .and_then(|p| {
+                                    players
+                                        .iter()
+                                        .map(|pl| {
+                                            ((pl.feet[0] - p[0]).hypot(pl.feet[1] - p[1]), pl)
+                                        })
+                                        .filter(|(d, _)| *d <= 2.5)
+                                        .min_by(|a, b| a.0.total_cmp(&b.0))
+                                        .map(|(_, pl)| *pl)
+                                })
+                                .or(hitter);
+                            let mut next = Shot::new(origin, origin_pts, first.2, hitter);
+                            next.obs.clear();
+                            next.before = s.fit.map(|f| (f.start, s.start, s.last));
+                            for &(t, _, p) in &s.pending {
+                                next.obs.push((t - next.start, p));
+                                next.last = t;
+                            }
+                            Self::fit_shot(&self.model, &mut next, &cam);
+                            let old = std::mem::replace(s, next);
+                            self.finish(&old, court, false, &mut events);
+                        }
+                    }
+                }
+            }
         }
         let mut shuttle = None;
-        if let (Some(s), Some(c)) = (self.current.as_mut(), cam.as_ref()) {
-            s.last = time;
-            if let Some(q) = seen {
-                s.obs.push((time - s.start, q));
-                let model = self.model;
-                Self::fit_shot(&model, s, c);
-            }
+        if let Some(s) = self.current.as_ref() {
             if let Some(fit) = s.fit {
                 let st = flight::states_at(&self.model, fit.start, &[time - s.start])[0];
-                shuttle = Some(shuttle3d(s.flight, &st));
+                shuttle = Some(shuttle3d(s.id, &st));
             }
         }
         (shuttle, events)
-    }
-
-    fn refit(&self, s: &mut Shot, c: &Camera) {
-        Self::fit_shot(&self.model, s, c);
     }
 
     fn fit_shot(model: &Model, s: &mut Shot, c: &Camera) {
         if s.obs.len() < MIN_POINTS {
             return;
         }
-        let prior = s.hitter.map(|h| {
-            (
-                [h.feet[0], h.feet[1], HIT_HEIGHT.0],
-                [REACH, REACH, HIT_HEIGHT.1],
-            )
-        });
+        // Hit out of a flight seen: it starts where that flight had come to (tight); else at
+        // the hitter's racket (loose).
+        let prior = match s.before {
+            Some((old, old_start, _)) => {
+                let p = state_at(model, old, s.start - old_start).p;
+                Some(([p[0], p[1], p[2]], [HANDOVER; 3]))
+            }
+            None => s.hitter.map(|h| {
+                (
+                    [h.feet[0], h.feet[1], HIT_HEIGHT.0],
+                    [REACH, REACH, HIT_HEIGHT.1],
+                )
+            }),
+        };
         let Some(init) = s.fit.map(|f| f.start).or_else(|| initial(c, &s.obs, prior)) else {
             return;
         };
@@ -198,69 +291,137 @@ impl Shots {
         }
     }
 
-    /// The hit that started `s`: its event (and a rally's start before it).
-    fn hit(&mut self, s: &Shot, events: &mut Vec<CourtEvent>) {
+    /// A flight is over: its hit (if it was a shot), and where it landed when it was lost
+    /// (`lost`) just as its trajectory met the floor.
+    fn finish(&mut self, s: &Shot, court: &CourtData, lost: bool, events: &mut Vec<CourtEvent>) {
         let Some(fit) = s.fit else { return };
-        if !self.in_rally {
-            self.rally += 1;
-            self.in_rally = true;
+        // A shuttle lying on the floor or held before the serve is no shot; a flight that did
+        // not start at a player is one seen again after it was lost, not a hit.
+        if fit.start.v.norm() >= MIN_SHOT_SPEED
+            && s.obs.len() >= MIN_POINTS
+            && s.hitter.is_some()
+            && fit.rms <= MAX_RMS
+        {
+            let (at, hit) = self.hit_time(s, &fit);
+            let pts = s.pts.saturating_sub(((s.start - at) * 1e9) as u64);
+            if !self.in_rally {
+                self.rally += 1;
+                self.in_rally = true;
+                events.push(CourtEvent {
+                    kind: EventKind::RallyStart,
+                    pts: Some(pts),
+                    track_id: s.hitter.map(|h| h.track_id),
+                    pos: None,
+                    speed_kmh: None,
+                    inside: None,
+                    rally: Some(self.rally),
+                });
+            }
+            let p = hit.p;
             events.push(CourtEvent {
-                kind: EventKind::RallyStart,
-                pts: Some(s.pts),
+                kind: EventKind::Hit,
+                pts: Some(pts),
                 track_id: s.hitter.map(|h| h.track_id),
-                pos: None,
-                speed_kmh: None,
+                pos: Some([p[0] as f32, p[1] as f32, p[2] as f32]),
+                speed_kmh: Some(flight::kmh(hit.v.norm()) as f32),
                 inside: None,
                 rally: Some(self.rally),
             });
         }
-        let p = fit.start.p;
-        events.push(CourtEvent {
-            kind: EventKind::Hit,
-            pts: Some(s.pts),
-            track_id: s.hitter.map(|h| h.track_id),
-            pos: Some([p[0] as f32, p[1] as f32, p[2] as f32]),
-            speed_kmh: Some(flight::kmh(fit.start.v.norm()) as f32),
-            inside: None,
-            rally: Some(self.rally),
-        });
-    }
-
-    /// Where `s` met the floor, and the rally's end.
-    fn land(&mut self, s: &Shot, court: &CourtData, events: &mut Vec<CourtEvent>) {
-        let Some(fit) = s.fit else { return };
+        if !lost {
+            return;
+        }
         let Some((at, after)) = self.model.landing(fit.start, 6.0) else {
             return;
         };
+        // It reached the floor soon after it was last seen: a landing.
+        if after > s.last - s.start + LANDING_SLACK {
+            return;
+        }
         let (x, y) = (at.p[0], at.p[1]);
         let (hw, hl) = match &*court.sport {
             "netball" => (7.625, 15.25),
             _ => (3.05, 6.7),
         };
         let pts = s.pts + (after * 1e9) as u64;
-        let pos = Some([x as f32, y as f32, 0.0]);
+        let pos = [x as f32, y as f32, 0.0];
         events.push(CourtEvent {
             kind: EventKind::Landing,
             pts: Some(pts),
             track_id: None,
-            pos,
+            pos: Some(pos),
             speed_kmh: None,
             inside: Some(x.abs() <= hw && y.abs() <= hl),
             rally: Some(self.rally),
         });
-        if self.in_rally {
-            self.in_rally = false;
-            events.push(CourtEvent {
-                kind: EventKind::RallyEnd,
-                pts: Some(pts),
-                track_id: None,
-                pos,
-                speed_kmh: None,
-                inside: None,
-                rally: Some(self.rally),
-            });
+        self.end_rally(pts, Some(pos), events);
+    }
+
+    /// When the shot was hit (seconds) and its state then: where the flight it was hit out
+    /// of and its own (run backwards) come closest, between the last sighting of the one and
+    /// the first of the other; the first sighting where it came from nowhere seen.
+    fn hit_time(&self, s: &Shot, fit: &Fit) -> (f64, State) {
+        let Some((old, old_start, old_last)) = s.before else {
+            return (s.start, fit.start);
+        };
+        let first = s.start + s.obs.first().map_or(0.0, |o| o.0);
+        let mut best = (f64::INFINITY, s.start, fit.start);
+        let steps = (((first - old_last) * 240.0).ceil() as usize).clamp(1, 120);
+        for k in 0..=steps {
+            let t = old_last + (first - old_last) * k as f64 / steps as f64;
+            let a = state_at(&self.model, old, t - old_start);
+            let b = state_at(&self.model, fit.start, t - s.start);
+            let d = (a.p - b.p).norm();
+            if d < best.0 {
+                best = (d, t, b);
+            }
+        }
+        (best.1, best.2)
+    }
+
+    fn end_rally(&mut self, pts: u64, pos: Option<[f32; 3]>, events: &mut Vec<CourtEvent>) {
+        if !self.in_rally {
+            return;
+        }
+        self.in_rally = false;
+        events.push(CourtEvent {
+            kind: EventKind::RallyEnd,
+            pts: Some(pts),
+            track_id: None,
+            pos,
+            speed_kmh: None,
+            inside: None,
+            rally: Some(self.rally),
+        });
+    }
+}
+
+impl Shot {
+    fn new(time: f64, pts: u64, q: [f64; 2], hitter: Option<PlayerAt>) -> Shot {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Shot {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            start: time,
+            pts,
+            obs: vec![(0.0, q)],
+            pending: Vec::new(),
+            fit: None,
+            hitter,
+            last: time,
+            before: None,
         }
     }
+}
+
+/// The state `dt` seconds after `start` (before it for a negative `dt`).
+fn state_at(model: &Model, start: State, dt: f64) -> State {
+    let n = (dt.abs() / 0.002).ceil().max(1.0);
+    let h = dt / n;
+    let mut s = start;
+    for _ in 0..n as usize {
+        s = model.step(&s, h);
+    }
+    s
 }
 
 fn shuttle3d(flight: u64, s: &State) -> Shuttle3d {

@@ -199,6 +199,11 @@ impl Trajectory {
         *self = Trajectory::new(self.params, self.size.0, self.size.1);
     }
 
+    /// The frame size it was made for.
+    pub fn size(&self) -> (f32, f32) {
+        self.size
+    }
+
     /// The shuttle's velocity (pixels a frame), where a flight counts as the shuttle's.
     pub fn velocity(&self, frame: i64) -> Option<[f32; 2]> {
         let id = self.primary?;
