@@ -99,7 +99,7 @@ impl Args {
             court_netball: Some((9400, 9403)),
             court_frames: 150,
             shots: Some((9310, 9313)),
-            shots_frames: 450,
+            shots_frames: 600,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {

@@ -13,7 +13,9 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::prelude::*;
 
-use courtvision_meta::{export_json, Roles};
+use courtvision_meta::{export_json, CourtMeta, Roles};
+
+use super::summary::Summary;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -31,6 +33,7 @@ struct Settings {
     append: bool,
     player_labels: String,
     ball_labels: String,
+    summary_location: Option<String>,
 }
 
 impl Default for Settings {
@@ -41,6 +44,7 @@ impl Default for Settings {
             append: false,
             player_labels: roles.players.join(","),
             ball_labels: roles.balls.join(","),
+            summary_location: None,
         }
     }
 }
@@ -50,6 +54,7 @@ struct State {
     roles: Roles,
     frame: u64,
     size: (u32, u32),
+    summary: Summary,
 }
 
 #[derive(Default)]
@@ -59,6 +64,26 @@ pub struct MetaExport {
 }
 
 impl MetaExport {
+    /// The match summary, at the end of the stream, where `summary-location` asks for it.
+    fn write_summary(&self) {
+        let Some(path) = self.settings.lock().unwrap().summary_location.clone() else {
+            return;
+        };
+        let Some(json) = self.state.lock().unwrap().as_mut().map(|s| {
+            s.summary.schema = courtvision_meta::SCHEMA_VERSION;
+            serde_json::to_string_pretty(&s.summary).expect("summary serializes")
+        }) else {
+            return;
+        };
+        if let Err(e) = std::fs::write(&path, json + "\n") {
+            gst::element_imp_error!(
+                self,
+                gst::ResourceError::Write,
+                ("cannot write the summary to {}: {}", path, e)
+            );
+        }
+    }
+
     fn flush(&self) -> Result<(), std::io::Error> {
         match self.state.lock().unwrap().as_mut() {
             Some(s) => s.out.flush(),
@@ -104,6 +129,11 @@ impl ObjectImpl for MetaExport {
                     .default_value(Some(Settings::default().ball_labels.as_str()))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("summary-location")
+                    .nick("Summary location")
+                    .blurb("At the end of the stream, write the match summary here as JSON: rallies, shots, the fastest shot, distance per player (from the court elements' meta)")
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPS.as_ref()
@@ -129,6 +159,7 @@ impl ObjectImpl for MetaExport {
                 }
             }
             "player-labels" => s.player_labels = v,
+            "summary-location" => s.summary_location = Some(v).filter(|v| !v.is_empty()),
             "ball-labels" => s.ball_labels = v,
             other => unreachable!("unknown property {other}"),
         }
@@ -141,6 +172,7 @@ impl ObjectImpl for MetaExport {
             "append" => s.append.to_value(),
             "player-labels" => s.player_labels.to_value(),
             "ball-labels" => s.ball_labels.to_value(),
+            "summary-location" => s.summary_location.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -202,6 +234,7 @@ impl BaseTransformImpl for MetaExport {
             roles,
             frame: 0,
             size: (0, 0),
+            summary: Summary::default(),
         });
         Ok(())
     }
@@ -228,6 +261,7 @@ impl BaseTransformImpl for MetaExport {
             if let Err(e) = self.flush() {
                 gst::element_imp_error!(self, gst::ResourceError::Write, ("cannot write: {}", e));
             }
+            self.write_summary();
         }
         self.parent_sink_event(event)
     }
@@ -239,6 +273,10 @@ impl BaseTransformImpl for MetaExport {
         let mut guard = self.state.lock().unwrap();
         let s = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let line = export_json(buf, s.frame, s.size.0, s.size.1, &s.roles);
+        s.summary.add(
+            buf.pts().map(|t| t.nseconds() as f64 / 1e9),
+            buf.meta::<CourtMeta>().as_ref().map(|m| m.data()),
+        );
         s.frame += 1;
         if let Err(e) = writeln!(s.out, "{line}") {
             gst::error!(CAT, imp = self, "write failed: {e}");

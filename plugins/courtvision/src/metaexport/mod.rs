@@ -5,6 +5,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod summary;
 
 glib::wrapper! {
     pub struct MetaExport(ObjectSubclass<imp::MetaExport>) @extends gst_base::BaseTransform, gst::Element, gst::Object;

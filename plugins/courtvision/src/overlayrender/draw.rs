@@ -112,6 +112,19 @@ pub struct Trail {
     pub color: [u8; 3],
 }
 
+/// The court drawn over the frame: its lines as estimated (frame pixels), and a mini-map
+/// panel with its own lines, dots (players, shuttle) and text (the last shot's speed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CourtDrawing {
+    pub lines: Vec<Vec<(f32, f32)>>,
+    pub panel: Option<[f32; 4]>,
+    pub map_lines: Vec<Vec<(f32, f32)>>,
+    /// Centre, radius, colour.
+    pub dots: Vec<((f32, f32), f32, [u8; 3])>,
+    /// Top-left, text.
+    pub text: Vec<((f32, f32), String)>,
+}
+
 /// An RGBA (premultiplied) layer placed at (x, y) in the frame.
 pub struct Layer {
     pub pixmap: Pixmap,
@@ -222,10 +235,12 @@ fn label_text(d: &Detection, style: &Style) -> String {
 
 /// Rasterises the detections (and HUD lines) of a `w`x`h` frame into a layer covering only what
 /// is drawn. None when there is nothing to draw.
+#[allow(clippy::too_many_arguments)]
 pub fn render(
     meta: Option<&DetectionsMeta>,
     hud: &Hud,
     trails: &[Trail],
+    court: &CourtDrawing,
     w: u32,
     h: u32,
     style: &Style,
@@ -267,6 +282,20 @@ pub fn render(
             grow([x - lw, y - lw, x + lw, y + lw]);
         }
     }
+    for line in court.lines.iter().chain(&court.map_lines) {
+        for &(x, y) in line {
+            grow([x - lw, y - lw, x + lw, y + lw]);
+        }
+    }
+    if let Some(r) = court.panel {
+        grow(r);
+    }
+    for &((x, y), r, _) in &court.dots {
+        grow([x - r, y - r, x + r, y + r]);
+    }
+    for ((x, y), text) in &court.text {
+        grow([*x, *y, x + text_width(font, px, text) + 4.0, y + label_h]);
+    }
     let hud_w = hud
         .iter()
         .map(|l| text_width(font, px, l))
@@ -294,6 +323,7 @@ pub fn render(
         ..Stroke::default()
     };
 
+    draw_court(&mut pixmap, court, t, lw, px, font, x0, y0);
     for trail in trails {
         let n = trail.points.len();
         for (i, pair) in trail.points.windows(2).enumerate() {
@@ -435,6 +465,80 @@ pub fn render(
         x: x0,
         y: y0,
     })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn draw_court(
+    pixmap: &mut Pixmap,
+    court: &CourtDrawing,
+    t: Transform,
+    lw: f32,
+    px: f32,
+    font: &FontRef,
+    x0: i32,
+    y0: i32,
+) {
+    let polyline = |pixmap: &mut Pixmap, line: &[(f32, f32)], rgba: [u8; 4], width: f32| {
+        let mut pb = PathBuilder::new();
+        let Some(&(x, y)) = line.first() else { return };
+        pb.move_to(x, y);
+        for &(x, y) in &line[1..] {
+            pb.line_to(x, y);
+        }
+        if let Some(path) = pb.finish() {
+            let mut p = Paint::default();
+            p.set_color_rgba8(rgba[0], rgba[1], rgba[2], rgba[3]);
+            p.anti_alias = true;
+            pixmap.stroke_path(
+                &path,
+                &p,
+                &Stroke {
+                    width,
+                    ..Stroke::default()
+                },
+                t,
+                None,
+            );
+        }
+    };
+    for line in &court.lines {
+        polyline(pixmap, line, [0, 230, 255, 170], (lw * 0.5).max(1.0));
+    }
+    if let Some([a, b, c, d]) = court.panel {
+        if let Some(rect) = Rect::from_ltrb(a, b, c, d) {
+            let mut p = Paint::default();
+            p.set_color(Color::from_rgba8(10, 40, 30, 190));
+            pixmap.fill_rect(rect, &p, t, None);
+        }
+    }
+    for line in &court.map_lines {
+        polyline(pixmap, line, [235, 235, 235, 230], 1.0);
+    }
+    for &((x, y), r, [cr, cg, cb]) in &court.dots {
+        if let Some(path) = PathBuilder::from_circle(x, y, r) {
+            let mut p = Paint::default();
+            p.set_color_rgba8(cr, cg, cb, 255);
+            p.anti_alias = true;
+            pixmap.fill_path(&path, &p, tiny_skia::FillRule::Winding, t, None);
+        }
+    }
+    for ((x, y), text) in &court.text {
+        let w = text_width(font, px, text) + 4.0;
+        if let Some(bg) = Rect::from_xywh(*x, *y, w, px * 1.25) {
+            let mut p = Paint::default();
+            p.set_color(Color::from_rgba8(0, 0, 0, 160));
+            pixmap.fill_rect(bg, &p, t, None);
+        }
+        draw_text(
+            pixmap,
+            font,
+            px,
+            x + 2.0 - x0 as f32,
+            y - y0 as f32,
+            [255, 230, 0],
+            text,
+        );
+    }
 }
 
 /// Pixel layouts overlayrender writes.

@@ -15,7 +15,10 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use courtvision_meta::{record_stage, wall_clock_ns, DetectionsMeta, MotionMeta, TimingMeta};
+use courtvision_analytics::court::CourtModel;
+use courtvision_meta::{
+    record_stage, wall_clock_ns, CourtMeta, DetectionsMeta, EventKind, MotionMeta, TimingMeta,
+};
 
 use super::draw::{self, FrameMut, Style, Target};
 
@@ -34,6 +37,9 @@ struct Settings {
     trail_length: u32,
     feet_trails: bool,
     ball_labels: Vec<String>,
+    draw_court: bool,
+    minimap: bool,
+    shot_speed: bool,
 }
 
 impl Default for Settings {
@@ -43,6 +49,9 @@ impl Default for Settings {
             hud: false,
             trail_length: 30,
             feet_trails: false,
+            draw_court: true,
+            minimap: false,
+            shot_speed: true,
             ball_labels: ["shuttle", "ball", "sports ball", "shuttlecock"]
                 .map(String::from)
                 .to_vec(),
@@ -57,6 +66,8 @@ type Feet = (u64, u32, VecDeque<(f32, f32)>);
 /// by track id.
 #[derive(Default)]
 struct Trails {
+    /// The last shot's speed, km/h.
+    last_shot: Option<f32>,
     frame: u64,
     ball: VecDeque<(f32, f32)>,
     feet: HashMap<u64, Feet>,
@@ -141,6 +152,24 @@ impl ObjectImpl for OverlayRender {
                     "Draw each tracked player's recent path on the floor (the bottom centre of the box), as long as trail-length",
                     false,
                 ),
+                bool_prop(
+                    "draw-court",
+                    "Court",
+                    "Draw the court's lines where courtcalib's estimate puts them (frames with a court meta)",
+                    true,
+                ),
+                bool_prop(
+                    "minimap",
+                    "Mini-map",
+                    "Draw a map of the court (top right) with the players and the shuttle on it (frames with a court meta)",
+                    false,
+                ),
+                bool_prop(
+                    "shot-speed",
+                    "Shot speed",
+                    "Write the last shot's speed off the racket in km/h (shuttletrack's hits)",
+                    true,
+                ),
                 glib::ParamSpecFloat::builder("line-width")
                     .nick("Line width")
                     .blurb("Line width in pixels (0 = from the frame size, as ultralytics)")
@@ -188,6 +217,9 @@ impl ObjectImpl for OverlayRender {
             "hud" => s.hud = value.get().expect("type checked upstream"),
             "trail-length" => s.trail_length = value.get().expect("type checked upstream"),
             "feet-trails" => s.feet_trails = value.get().expect("type checked upstream"),
+            "draw-court" => s.draw_court = value.get().expect("type checked upstream"),
+            "minimap" => s.minimap = value.get().expect("type checked upstream"),
+            "shot-speed" => s.shot_speed = value.get().expect("type checked upstream"),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -207,6 +239,9 @@ impl ObjectImpl for OverlayRender {
             "hud" => s.hud.to_value(),
             "trail-length" => s.trail_length.to_value(),
             "feet-trails" => s.feet_trails.to_value(),
+            "draw-court" => s.draw_court.to_value(),
+            "minimap" => s.minimap.to_value(),
+            "shot-speed" => s.shot_speed.to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -285,10 +320,12 @@ impl VideoFilterImpl for OverlayRender {
             Vec::new()
         };
         let trails = self.trails(frame.buffer(), &settings);
+        let court = self.court(frame.buffer(), &settings, w as f32, h as f32);
         let layer = draw::render(
             frame.buffer().meta::<DetectionsMeta>().as_deref(),
             &hud,
             &trails,
+            &court,
             w,
             h,
             &settings.style,
@@ -413,6 +450,107 @@ impl OverlayRender {
             points: t.ball.iter().copied().collect(),
             color: draw::class_color(ball_class.unwrap_or(1)),
         });
+        out
+    }
+
+    /// The court's lines through the court meta's homography, the mini-map and the last
+    /// shot's speed, as the settings ask.
+    fn court(&self, buffer: &gst::BufferRef, s: &Settings, w: f32, h: f32) -> draw::CourtDrawing {
+        let mut out = draw::CourtDrawing::default();
+        let meta = buffer.meta::<CourtMeta>();
+        let court = meta.as_ref().map(|m| m.data());
+        if let Some(c) = court {
+            if let Some(speed) = c
+                .events
+                .iter()
+                .rev()
+                .find(|e| e.kind == EventKind::Hit)
+                .and_then(|e| e.speed_kmh)
+            {
+                self.trails.lock().unwrap().last_shot = Some(speed);
+            }
+        }
+        if s.shot_speed {
+            if let Some(speed) = self.trails.lock().unwrap().last_shot {
+                out.text
+                    .push(((0.01 * w, 0.93 * h), format!("shot {speed:.0} km/h")));
+            }
+        }
+        let Some(c) = court else { return out };
+        let model = match &*c.sport {
+            "netball" => CourtModel::netball(),
+            _ => CourtModel::badminton(),
+        };
+        // Lines and arcs as polylines of points 25 cm apart.
+        let mut polylines: Vec<Vec<[f64; 2]>> = model
+            .lines
+            .iter()
+            .map(|(a, b)| {
+                let n = ((a[0] - b[0]).hypot(a[1] - b[1]) / 0.25).ceil().max(1.0) as usize;
+                (0..=n)
+                    .map(|i| {
+                        let t = i as f64 / n as f64;
+                        [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]
+                    })
+                    .collect()
+            })
+            .collect();
+        for &(o, r, a0, a1) in &model.arcs {
+            let n = ((a1 - a0).abs() * r / 0.25).ceil().max(8.0) as usize;
+            polylines.push(
+                (0..=n)
+                    .map(|i| {
+                        let a = a0 + (a1 - a0) * i as f64 / n as f64;
+                        [o[0] + r * a.cos(), o[1] + r * a.sin()]
+                    })
+                    .collect(),
+            );
+        }
+        if s.draw_court {
+            for line in &polylines {
+                let pts: Vec<(f32, f32)> = line
+                    .iter()
+                    .filter_map(|p| c.to_image(*p))
+                    .map(|q| (q[0] as f32, q[1] as f32))
+                    .collect();
+                if pts.len() > 1 {
+                    out.lines.push(pts);
+                }
+            }
+        }
+        if s.minimap {
+            // The far end at the top; as tall as a third of the frame, with a margin.
+            let (hw, hl) = (model.width / 2.0 + 0.5, model.length / 2.0 + 0.5);
+            let ph = h / 3.0;
+            let pw = ph * (hw / hl) as f32;
+            let (x0, y0) = (w - pw - 0.01 * w, 0.01 * h);
+            let map = |p: [f64; 2]| -> (f32, f32) {
+                (
+                    x0 + ((p[0] + hw) / (2.0 * hw)) as f32 * pw,
+                    y0 + ((hl - p[1]) / (2.0 * hl)) as f32 * ph,
+                )
+            };
+            out.panel = Some([x0, y0, x0 + pw, y0 + ph]);
+            out.map_lines = polylines
+                .iter()
+                .map(|l| l.iter().map(|p| map(*p)).collect())
+                .collect();
+            let r = (ph / 40.0).max(2.0);
+            for p in &c.positions {
+                out.dots.push((
+                    map([p.xy[0] as f64, p.xy[1] as f64]),
+                    r,
+                    draw::class_color(p.track_id as u32 + p.class_id),
+                ));
+            }
+            if let Some(b) = &c.shuttle {
+                out.dots.push((
+                    map([b.pos[0] as f64, b.pos[1] as f64]),
+                    r * 0.6,
+                    [255, 230, 0],
+                ));
+            }
+        }
         out
     }
 

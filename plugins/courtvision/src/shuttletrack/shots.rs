@@ -30,11 +30,17 @@ const REACQUIRE: f64 = 0.06;
 const RALLY_PAUSE: f64 = 3.0;
 /// A lost flight that meets the floor within this many seconds of its last sighting landed.
 const LANDING_SLACK: f64 = 0.35;
+/// ... and was last seen lower than this, metres.
+const LANDING_HEIGHT: f64 = 1.0;
 /// An observation this far (pixels, or three times the fit's error) from the fitted flight is
 /// off it.
 const GATE_PX: f64 = 8.0;
 /// A hit happens within this share of the frame's height from a player's box.
 const HIT_REACH_PX: f64 = 0.12;
+/// Sightings within this share of the frame's height of each other, this many running: the
+/// shuttle lies still.
+const REST_FRAMES: usize = 6;
+const REST_PX: f64 = 0.005;
 /// A flight fitted worse than this (pixels) is no single shot.
 const MAX_RMS: f64 = 4.0;
 /// Slower than this (m/s) is no shot: a shuttle on the floor, or held.
@@ -86,6 +92,8 @@ pub struct Shots {
     in_rally: bool,
     last_seen: f64,
     last_pts: u64,
+    /// The latest sightings (time, pts, pixel): a shuttle that stops is on the floor.
+    recent: std::collections::VecDeque<(f64, u64, [f64; 2])>,
 }
 
 impl Default for Shots {
@@ -98,6 +106,7 @@ impl Default for Shots {
             in_rally: false,
             last_seen: f64::NEG_INFINITY,
             last_pts: 0,
+            recent: std::collections::VecDeque::new(),
         }
     }
 }
@@ -168,6 +177,9 @@ impl Shots {
         if let Some(q) = seen {
             self.last_seen = time;
             self.last_pts = pts;
+            if self.rest(time, pts, q, court, height, &mut events) {
+                return (None, events);
+            }
             let reach = HIT_REACH_PX * height;
             let near = |q: [f64; 2]| -> Option<PlayerAt> {
                 players
@@ -265,6 +277,68 @@ impl Shots {
         (shuttle, events)
     }
 
+    /// A shuttle that has stopped during a rally is on the floor: it landed there (the pixel
+    /// taken to the floor through the homography, more exact than any flight's end), the
+    /// flight is over and so is the rally. True while it lies there.
+    fn rest(
+        &mut self,
+        time: f64,
+        pts: u64,
+        q: [f64; 2],
+        court: &CourtData,
+        height: f64,
+        events: &mut Vec<CourtEvent>,
+    ) -> bool {
+        self.recent.push_back((time, pts, q));
+        while self.recent.len() > REST_FRAMES {
+            self.recent.pop_front();
+        }
+        if !self.in_rally || self.recent.len() < REST_FRAMES {
+            return false;
+        }
+        let first = self.recent[0];
+        if time - first.0 > REST_FRAMES as f64 * 0.06 {
+            return false;
+        }
+        let n = self.recent.len() as f64;
+        let mean = [
+            self.recent.iter().map(|r| r.2[0]).sum::<f64>() / n,
+            self.recent.iter().map(|r| r.2[1]).sum::<f64>() / n,
+        ];
+        let still = self
+            .recent
+            .iter()
+            .all(|r| (r.2[0] - mean[0]).hypot(r.2[1] - mean[1]) <= REST_PX * height);
+        if !still {
+            return false;
+        }
+        if let Some(s) = self.current.take() {
+            self.finish(&s, court, false, events);
+        }
+        if let Some(s) = self.lost.take() {
+            self.finish(&s, court, false, events);
+        }
+        let Some(at) = court.at_height(mean, 0.0) else {
+            return false;
+        };
+        let (hw, hl) = match &*court.sport {
+            "netball" => (7.625, 15.25),
+            _ => (3.05, 6.7),
+        };
+        let pos = [at[0] as f32, at[1] as f32, 0.0];
+        events.push(CourtEvent {
+            kind: EventKind::Landing,
+            pts: Some(first.1),
+            track_id: None,
+            pos: Some(pos),
+            speed_kmh: None,
+            inside: Some(at[0].abs() <= hw && at[1].abs() <= hl),
+            rally: Some(self.rally),
+        });
+        self.end_rally(first.1, Some(pos), events);
+        true
+    }
+
     fn fit_shot(model: &Model, s: &mut Shot, c: &Camera) {
         if s.obs.len() < MIN_POINTS {
             return;
@@ -334,8 +408,17 @@ impl Shots {
         let Some((at, after)) = self.model.landing(fit.start, 6.0) else {
             return;
         };
-        // It reached the floor soon after it was last seen: a landing.
-        if after > s.last - s.start + LANDING_SLACK {
+        // It reached the floor soon after it was last seen, low, and within the frame: a
+        // landing (not a shuttle lost in the air or behind a player).
+        let seen_until = s.last - s.start;
+        let low = state_at(&self.model, fit.start, seen_until).p[2] < LANDING_HEIGHT;
+        let in_frame = court.to_image([at.p[0], at.p[1]]).is_some_and(|q| {
+            q[0] >= 0.0
+                && q[1] >= 0.0
+                && q[0] < 2.0 * court.camera.map_or(0.0, |c| c.principal[0])
+                && q[1] < 2.0 * court.camera.map_or(0.0, |c| c.principal[1])
+        });
+        if after > seen_until + LANDING_SLACK || !low || !in_frame {
             return;
         }
         let (x, y) = (at.p[0], at.p[1]);
