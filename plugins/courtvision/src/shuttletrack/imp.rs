@@ -317,13 +317,13 @@ impl ShuttleTrack {
             return Err(gst::FlowError::NotNegotiated);
         };
         let outcome = trajectory.step(frame, &cands);
-        let (flight_id, seen) = match outcome {
-            Outcome::Observed { index, flight, .. } => {
+        // Where the shuttle was seen (not filled in), for the shots in 3D.
+        let seen = match outcome {
+            Outcome::Observed { index, .. } => {
                 let c = balls[index].1;
-                (Some(flight), Some([c.x as f64, c.y as f64]))
+                Some([c.x as f64, c.y as f64])
             }
-            Outcome::Filled { flight, .. } => (Some(flight), None),
-            Outcome::None => (None, None),
+            _ => None,
         };
         let fps = st.fps;
         let per_second = |v: [f32; 2]| [v[0] * fps, v[1] * fps];
@@ -385,7 +385,6 @@ impl ShuttleTrack {
                 "frame {frame}: {outcome:?}, {removed} removed"
             );
         }
-        let _ = flight_id;
         let events = self.shots(buf, st, seen, &is_ball);
         // Upstream hears of every frame of a flight and of its end.
         let in_flight = !matches!(outcome, Outcome::None);

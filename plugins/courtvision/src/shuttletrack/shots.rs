@@ -279,7 +279,8 @@ impl Shots {
 
     /// A shuttle that has stopped during a rally is on the floor: it landed there (the pixel
     /// taken to the floor through the homography, more exact than any flight's end), the
-    /// flight is over and so is the rally. True while it lies there.
+    /// flight is over and so is the rally. Out of a rally a still shuttle (held for the serve,
+    /// lying between rallies) is no flight. True while it is still.
     fn rest(
         &mut self,
         time: f64,
@@ -293,7 +294,7 @@ impl Shots {
         while self.recent.len() > REST_FRAMES {
             self.recent.pop_front();
         }
-        if !self.in_rally || self.recent.len() < REST_FRAMES {
+        if self.recent.len() < REST_FRAMES {
             return false;
         }
         let first = self.recent[0];
@@ -311,6 +312,12 @@ impl Shots {
             .all(|r| (r.2[0] - mean[0]).hypot(r.2[1] - mean[1]) <= REST_PX * height);
         if !still {
             return false;
+        }
+        if !self.in_rally {
+            // Held before the serve, or lying between rallies: no flight.
+            self.current = None;
+            self.lost = None;
+            return true;
         }
         if let Some(s) = self.current.take() {
             self.finish(&s, court, false, events);
