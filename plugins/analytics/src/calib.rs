@@ -51,6 +51,14 @@ pub trait Gray {
     }
 }
 
+/// A pixel position clamped into a `width` x `height` image.
+fn clamped(x: isize, y: isize, width: usize, height: usize) -> (usize, usize) {
+    (
+        x.clamp(0, width as isize - 1) as usize,
+        y.clamp(0, height as isize - 1) as usize,
+    )
+}
+
 /// An 8-bit luma plane.
 #[derive(Debug, Clone, Copy)]
 pub struct Luma<'a> {
@@ -71,8 +79,7 @@ impl Gray for Luma<'_> {
     }
 
     fn at(&self, x: isize, y: isize) -> f64 {
-        let x = x.clamp(0, self.width as isize - 1) as usize;
-        let y = y.clamp(0, self.height as isize - 1) as usize;
+        let (x, y) = clamped(x, y, self.width, self.height);
         self.data[y * self.stride + x] as f64
     }
 }
@@ -117,8 +124,7 @@ impl Gray for PackedRgb<'_> {
     }
 
     fn at(&self, x: isize, y: isize) -> f64 {
-        let x = x.clamp(0, self.width as isize - 1) as usize;
-        let y = y.clamp(0, self.height as isize - 1) as usize;
+        let (x, y) = clamped(x, y, self.width, self.height);
         let p = &self.data[y * self.stride + x * self.bpp..];
         (0.299 * p[self.rgb[0]] as f64)
             + 0.587 * p[self.rgb[1]] as f64

@@ -259,12 +259,11 @@ pub fn export_json(
             });
         }
     }
+    // The shuttle in 3D is the tracked ball's (shuttletrack sets both).
     if let (Some(b), Some(s)) = (ball.as_mut(), court.and_then(|c| c.shuttle.as_ref())) {
-        if b.flight == Some(s.flight) {
-            b.pos3d = Some(s.pos);
-            b.vel3d = Some(s.vel);
-            b.speed_kmh = Some(s.speed_kmh);
-        }
+        b.pos3d = Some(s.pos);
+        b.vel3d = Some(s.vel);
+        b.speed_kmh = Some(s.speed_kmh);
     }
     let pts = buffer.pts();
     let record = ExportRecord {

@@ -89,6 +89,8 @@ pub struct Shots {
     /// A flight out of sight (above the frame, behind a player), kept to be taken up again.
     lost: Option<Shot>,
     rally: u64,
+    /// Flights counted so far (their identities).
+    shots: u64,
     in_rally: bool,
     last_seen: f64,
     last_pts: u64,
@@ -103,6 +105,7 @@ impl Default for Shots {
             current: None,
             lost: None,
             rally: 0,
+            shots: 0,
             in_rally: false,
             last_seen: f64::NEG_INFINITY,
             last_pts: 0,
@@ -123,6 +126,15 @@ pub fn camera(court: &CourtData) -> Option<Camera> {
         r,
         t,
     })
+}
+
+/// Within the court's outer lines (badminton: the doubles court).
+fn inside(court: &CourtData, x: f64, y: f64) -> bool {
+    let (hw, hl) = match &*court.sport {
+        "netball" => (7.625, 15.25),
+        _ => (3.05, 6.7),
+    };
+    x.abs() <= hw && y.abs() <= hl
 }
 
 fn box_distance(b: &[f32; 4], q: [f64; 2]) -> f64 {
@@ -208,9 +220,12 @@ impl Shots {
                     }
                 }
             }
+            // The identity a flight starting in this frame takes.
+            let fresh = self.shots + 1;
             match self.current.as_mut() {
                 None => {
-                    self.current = Some(Shot::new(time, pts, q, near(q)));
+                    self.current = Some(Shot::new(fresh, time, pts, q, near(q)));
+                    self.shots = fresh;
                 }
                 Some(s) => {
                     let off = s.fit.map(|f| {
@@ -252,7 +267,7 @@ impl Shots {
                                         .map(|(_, pl)| *pl)
                                 })
                                 .or(hitter);
-                            let mut next = Shot::new(origin, origin_pts, first.2, hitter);
+                            let mut next = Shot::new(fresh, origin, origin_pts, first.2, hitter);
                             next.obs.clear();
                             next.before = s.fit.map(|f| (f.start, s.start, s.last));
                             for &(t, _, p) in &s.pending {
@@ -261,6 +276,7 @@ impl Shots {
                             }
                             Self::fit_shot(&self.model, &mut next, &cam);
                             let old = std::mem::replace(s, next);
+                            self.shots = fresh;
                             self.finish(&old, court, false, &mut events);
                         }
                     }
@@ -328,10 +344,6 @@ impl Shots {
         let Some(at) = court.at_height(mean, 0.0) else {
             return false;
         };
-        let (hw, hl) = match &*court.sport {
-            "netball" => (7.625, 15.25),
-            _ => (3.05, 6.7),
-        };
         let pos = [at[0] as f32, at[1] as f32, 0.0];
         events.push(CourtEvent {
             kind: EventKind::Landing,
@@ -339,7 +351,7 @@ impl Shots {
             track_id: None,
             pos: Some(pos),
             speed_kmh: None,
-            inside: Some(at[0].abs() <= hw && at[1].abs() <= hl),
+            inside: Some(inside(court, at[0], at[1])),
             rally: Some(self.rally),
         });
         self.end_rally(first.1, Some(pos), events);
@@ -429,10 +441,6 @@ impl Shots {
             return;
         }
         let (x, y) = (at.p[0], at.p[1]);
-        let (hw, hl) = match &*court.sport {
-            "netball" => (7.625, 15.25),
-            _ => (3.05, 6.7),
-        };
         let pts = s.pts + (after * 1e9) as u64;
         let pos = [x as f32, y as f32, 0.0];
         events.push(CourtEvent {
@@ -441,7 +449,7 @@ impl Shots {
             track_id: None,
             pos: Some(pos),
             speed_kmh: None,
-            inside: Some(x.abs() <= hw && y.abs() <= hl),
+            inside: Some(inside(court, x, y)),
             rally: Some(self.rally),
         });
         self.end_rally(pts, Some(pos), events);
@@ -487,10 +495,9 @@ impl Shots {
 }
 
 impl Shot {
-    fn new(time: f64, pts: u64, q: [f64; 2], hitter: Option<PlayerAt>) -> Shot {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    fn new(id: u64, time: f64, pts: u64, q: [f64; 2], hitter: Option<PlayerAt>) -> Shot {
         Shot {
-            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id,
             start: time,
             pts,
             obs: vec![(0.0, q)],
