@@ -32,6 +32,8 @@ const RALLY_PAUSE: f64 = 3.0;
 const LANDING_SLACK: f64 = 0.35;
 /// ... and was last seen lower than this, metres.
 const LANDING_HEIGHT: f64 = 1.0;
+/// A landing is given once no shot has followed it for this long, seconds.
+const LANDING_CONFIRM: f64 = 1.0;
 /// An observation this far (pixels, or three times the fit's error) from the fitted flight is
 /// off it.
 const GATE_PX: f64 = 8.0;
@@ -43,6 +45,8 @@ const REST_FRAMES: usize = 6;
 const REST_PX: f64 = 0.005;
 /// A flight fitted worse than this (pixels) is no single shot.
 const MAX_RMS: f64 = 4.0;
+/// Faster than this (m/s, 450 km/h, above the fastest smash measured) is a bad fit.
+const MAX_SHOT_SPEED: f64 = 125.0;
 /// Slower than this (m/s) is no shot: a shuttle on the floor, or held.
 const MIN_SHOT_SPEED: f64 = 3.0;
 /// Observations a fit needs.
@@ -91,6 +95,10 @@ pub struct Shots {
     rally: u64,
     /// Flights counted so far (their identities).
     shots: u64,
+    /// The last time a fitted flight was near the floor.
+    last_low: f64,
+    /// A landing waiting to be confirmed: deadline, when it was decided, the event.
+    landing: Option<(f64, f64, CourtEvent)>,
     in_rally: bool,
     last_seen: f64,
     last_pts: u64,
@@ -106,6 +114,8 @@ impl Default for Shots {
             lost: None,
             rally: 0,
             shots: 0,
+            last_low: f64::NEG_INFINITY,
+            landing: None,
             in_rally: false,
             last_seen: f64::NEG_INFINITY,
             last_pts: 0,
@@ -190,6 +200,7 @@ impl Shots {
             self.last_seen = time;
             self.last_pts = pts;
             if self.rest(time, pts, q, court, height, &mut events) {
+                self.confirm_landing(time, &mut events);
                 return (None, events);
             }
             let reach = HIT_REACH_PX * height;
@@ -283,10 +294,14 @@ impl Shots {
                 }
             }
         }
+        self.confirm_landing(time, &mut events);
         let mut shuttle = None;
         if let Some(s) = self.current.as_ref() {
             if let Some(fit) = s.fit {
                 let st = flight::states_at(&self.model, fit.start, &[time - s.start])[0];
+                if st.p[2] < LANDING_HEIGHT / 3.0 {
+                    self.last_low = time;
+                }
                 shuttle = Some(shuttle3d(s.id, &st));
             }
         }
@@ -335,6 +350,11 @@ impl Shots {
             self.lost = None;
             return true;
         }
+        // Still in the image but not down (the top of a lob coming towards or going away from
+        // the camera): a landing only where a flight came down to the floor just before.
+        if time - self.last_low > 1.0 {
+            return false;
+        }
         if let Some(s) = self.current.take() {
             self.finish(&s, court, false, events);
         }
@@ -344,18 +364,51 @@ impl Shots {
         let Some(at) = court.at_height(mean, 0.0) else {
             return false;
         };
-        let pos = [at[0] as f32, at[1] as f32, 0.0];
-        events.push(CourtEvent {
-            kind: EventKind::Landing,
-            pts: Some(first.1),
-            track_id: None,
-            pos: Some(pos),
-            speed_kmh: None,
-            inside: Some(inside(court, at[0], at[1])),
-            rally: Some(self.rally),
-        });
-        self.end_rally(first.1, Some(pos), events);
+        self.landed(time, first.1, [at[0], at[1]], court);
         true
+    }
+
+    /// A landing at `pts` (ns) where `at` is, decided at `time`: given (with the rally's end)
+    /// once no new shot comes within `LANDING_CONFIRM` (a low return that was not seen looks
+    /// like a landing until the shuttle flies again).
+    fn landed(&mut self, time: f64, pts: u64, at: [f64; 2], court: &CourtData) {
+        if self.landing.is_some() {
+            return;
+        }
+        self.landing = Some((
+            time + LANDING_CONFIRM,
+            time,
+            CourtEvent {
+                kind: EventKind::Landing,
+                pts: Some(pts),
+                track_id: None,
+                pos: Some([at[0] as f32, at[1] as f32, 0.0]),
+                speed_kmh: None,
+                inside: Some(inside(court, at[0], at[1])),
+                rally: Some(self.rally),
+            },
+        ));
+    }
+
+    /// The landing waiting to be confirmed: given when its time has come, dropped when a shot
+    /// started after it.
+    fn confirm_landing(&mut self, time: f64, events: &mut Vec<CourtEvent>) {
+        let Some((deadline, decided, _)) = self.landing else {
+            return;
+        };
+        let flying = self.current.as_ref().is_some_and(|s| {
+            s.start > decided - 0.1
+                && s.fit
+                    .is_some_and(|f| f.start.v.norm() >= MIN_SHOT_SPEED && f.rms <= MAX_RMS)
+        });
+        if flying {
+            self.landing = None;
+        } else if time >= deadline {
+            let (_, _, e) = self.landing.take().expect("checked");
+            let (pts, pos) = (e.pts.unwrap_or(0), e.pos);
+            events.push(e);
+            self.end_rally(pts, pos, events);
+        }
     }
 
     fn fit_shot(model: &Model, s: &mut Shot, c: &Camera) {
@@ -390,7 +443,7 @@ impl Shots {
         let Some(fit) = s.fit else { return };
         // A shuttle lying on the floor or held before the serve is no shot; a flight that did
         // not start at a player is one seen again after it was lost, not a hit.
-        if fit.start.v.norm() >= MIN_SHOT_SPEED
+        if (MIN_SHOT_SPEED..=MAX_SHOT_SPEED).contains(&fit.start.v.norm())
             && s.obs.len() >= MIN_POINTS
             && s.hitter.is_some()
             && fit.rms <= MAX_RMS
@@ -442,17 +495,7 @@ impl Shots {
         }
         let (x, y) = (at.p[0], at.p[1]);
         let pts = s.pts + (after * 1e9) as u64;
-        let pos = [x as f32, y as f32, 0.0];
-        events.push(CourtEvent {
-            kind: EventKind::Landing,
-            pts: Some(pts),
-            track_id: None,
-            pos: Some(pos),
-            speed_kmh: None,
-            inside: Some(inside(court, x, y)),
-            rally: Some(self.rally),
-        });
-        self.end_rally(pts, Some(pos), events);
+        self.landed(s.last + LOST, pts, [x, y], court);
     }
 
     /// When the shot was hit (seconds) and its state then: where the flight it was hit out
