@@ -1059,7 +1059,11 @@ fn shots(a: &Args) -> Result<Vec<serde_json::Value>, String> {
                 speed_err.push(((es - ts) / ts).abs() as f64);
             }
         }
-        let tl = events_of(&frames, true, EventKind::Landing);
+        // A landing is given once nothing follows it for 0.7 s: the last 1.5 s cannot tell.
+        let tl: Vec<_> = events_of(&frames, true, EventKind::Landing)
+            .into_iter()
+            .filter(|(t, _)| *t + 1_500_000_000 < end)
+            .collect();
         let el = events_of(&frames, false, EventKind::Landing);
         lands_t += tl.len();
         let ml = match_events(&tl, &el, 500_000_000);
@@ -1076,7 +1080,10 @@ fn shots(a: &Args) -> Result<Vec<serde_json::Value>, String> {
         let es = events_of(&frames, false, EventKind::RallyStart);
         let ee = events_of(&frames, false, EventKind::RallyEnd);
         for (start, _) in &ts {
-            let Some((stop, _)) = te.iter().find(|(t, _)| t > start) else {
+            let Some((stop, _)) = te
+                .iter()
+                .find(|(t, _)| t > start && *t + 1_500_000_000 < end)
+            else {
                 continue;
             };
             rallies_t += 1;

@@ -33,7 +33,7 @@ const LANDING_SLACK: f64 = 0.35;
 /// ... and was last seen lower than this, metres.
 const LANDING_HEIGHT: f64 = 1.0;
 /// A landing is given once no shot has followed it for this long, seconds.
-const LANDING_CONFIRM: f64 = 1.0;
+const LANDING_CONFIRM: f64 = 0.7;
 /// An observation this far (pixels, or three times the fit's error) from the fitted flight is
 /// off it.
 const GATE_PX: f64 = 8.0;
