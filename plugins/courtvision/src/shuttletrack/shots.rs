@@ -235,7 +235,9 @@ impl Shots {
             let fresh = self.shots + 1;
             match self.current.as_mut() {
                 None => {
-                    self.current = Some(Shot::new(fresh, time, pts, q, near(q)));
+                    let mut shot = Shot::new(fresh, time, pts, near(q));
+                    shot.obs.push((0.0, q));
+                    self.current = Some(shot);
                     self.shots = fresh;
                 }
                 Some(s) => {
@@ -278,8 +280,7 @@ impl Shots {
                                         .map(|(_, pl)| *pl)
                                 })
                                 .or(hitter);
-                            let mut next = Shot::new(fresh, origin, origin_pts, first.2, hitter);
-                            next.obs.clear();
+                            let mut next = Shot::new(fresh, origin, origin_pts, hitter);
                             next.before = s.fit.map(|f| (f.start, s.start, s.last));
                             for &(t, _, p) in &s.pending {
                                 next.obs.push((t - next.start, p));
@@ -538,12 +539,13 @@ impl Shots {
 }
 
 impl Shot {
-    fn new(id: u64, time: f64, pts: u64, q: [f64; 2], hitter: Option<PlayerAt>) -> Shot {
+    /// A flight from `time` (its time origin, `pts` ns), not yet seen.
+    fn new(id: u64, time: f64, pts: u64, hitter: Option<PlayerAt>) -> Shot {
         Shot {
             id,
             start: time,
             pts,
-            obs: vec![(0.0, q)],
+            obs: Vec::new(),
             pending: Vec::new(),
             fit: None,
             hitter,
