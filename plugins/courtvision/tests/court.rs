@@ -152,17 +152,17 @@ fn a_cut_to_another_camera_is_a_new_view() {
 fn video_without_a_court_has_no_court_meta() {
     for pattern in ["smpte", "snow", "ball"] {
         let run = play(&format!(
-            "videotestsrc pattern={pattern} num-buffers=30 ! video/x-raw,width=1280,height=720 \
+            "videotestsrc pattern={pattern} num-buffers=12 ! video/x-raw,width=1280,height=720 \
              ! courtcalib search-interval=1 ! fakesink name=sink"
         ))
         .unwrap();
-        assert_eq!(run.frames.len(), 30);
+        assert_eq!(run.frames.len(), 12);
         assert!(run.frames.iter().all(|(c, _)| c.is_none()), "{pattern}");
         assert!(run.messages.is_empty());
     }
     // A netball court is not a badminton court.
     let run = play(
-        "courtsrc seed=3 sport=netball players=8 num-buffers=30 \
+        "courtsrc seed=3 sport=netball players=8 num-buffers=12 \
          ! video/x-raw,width=1280,height=720 ! courtcalib search-interval=1 ! fakesink name=sink",
     )
     .unwrap();
