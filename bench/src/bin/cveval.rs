@@ -901,13 +901,6 @@ struct ShotFrame {
     truth_boxes: Vec<(u64, [f32; 4])>,
 }
 
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let i = w * h;
-    i / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - i).max(1e-6)
-}
-
 /// Events of `kind` over frames: (pts, event).
 fn events_of(
     frames: &[ShotFrame],
@@ -1026,7 +1019,7 @@ fn shots(a: &Args) -> Result<Vec<serde_json::Value>, String> {
                 let best = f
                     .boxes
                     .iter()
-                    .map(|(id, b)| (iou(gb, b), *id))
+                    .map(|(id, b)| (courtvision_infer::decode::iou(gb, b), *id))
                     .max_by(|x, y| x.0.total_cmp(&y.0));
                 let Some((v, id)) = best else { continue };
                 if v < 0.5 {

@@ -201,33 +201,15 @@ pub struct CourtFinder {
 const LINE_WIDTH: f64 = 0.045;
 
 fn samples(model: &CourtModel, step: f64) -> Vec<Sample> {
-    let mut out = Vec::new();
-    for (line, (a, b)) in model.lines.iter().enumerate() {
-        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-        let len = dx.hypot(dy);
-        let n = (len / step).ceil().max(1.0) as usize;
-        let dir = [dx / len, dy / len];
-        for i in 0..=n {
-            let s = i as f64 / n as f64;
-            out.push(Sample {
-                p: [a[0] + dx * s, a[1] + dy * s],
-                dir,
-                line,
-            });
-        }
-    }
-    for (k, &(c, r, a0, a1)) in model.arcs.iter().enumerate() {
-        let n = ((a1 - a0).abs() * r / step).ceil().max(4.0) as usize;
-        for i in 0..=n {
-            let a = a0 + (a1 - a0) * i as f64 / n as f64;
-            out.push(Sample {
-                p: [c[0] + r * a.cos(), c[1] + r * a.sin()],
-                dir: [-a.sin(), a.cos()],
-                line: model.lines.len() + k,
-            });
-        }
-    }
-    out
+    model
+        .paths(step)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(line, path)| {
+            path.into_iter()
+                .map(move |(p, dir)| Sample { p, dir, line })
+        })
+        .collect()
 }
 
 impl CourtFinder {
@@ -311,7 +293,7 @@ impl CourtFinder {
     /// Refits `h` (court to pixels) to the lines near where it puts them; `None` where too few
     /// of them are found or the fit does not hold.
     pub fn refine(&self, img: &impl Gray, h: &Homography) -> Option<Calibration> {
-        let mut h = normalised(h)?;
+        let mut h = h.normalised()?;
         for radius in [12.0, 8.0, 5.0, 3.0, 3.0] {
             let found = self.correspondences(img, &h, radius);
             if found.len() < 12 {
@@ -634,12 +616,6 @@ impl Match {
 fn project(h: &Homography, p: Point) -> Option<Point> {
     let v = h.0 * Vector3::new(p[0], p[1], 1.0);
     (v[2] > 1e-9).then(|| [v[0] / v[2], v[1] / v[2]])
-}
-
-/// `h` scaled so that its last entry is 1 (the court's origin in front of the camera).
-fn normalised(h: &Homography) -> Option<Homography> {
-    let s = h.0[(2, 2)];
-    (s.abs() > 1e-12).then(|| Homography(h.0 / s))
 }
 
 /// The homography taking four points to four (an 8x8 linear solve).

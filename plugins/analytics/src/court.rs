@@ -159,6 +159,50 @@ impl CourtModel {
     }
 
     /// The keypoint called `name`.
+    /// The court of a sport by its model's name (`badminton`, `netball`).
+    pub fn named(name: &str) -> Option<CourtModel> {
+        match name {
+            "badminton" => Some(CourtModel::badminton()),
+            "netball" => Some(CourtModel::netball()),
+            _ => None,
+        }
+    }
+
+    /// Each line, then each arc, as points at most `step` metres apart (ends included; an arc
+    /// at least four steps) with the unit direction of the line there.
+    pub fn paths(&self, step: f64) -> Vec<Vec<(Point, Point)>> {
+        let mut out = Vec::with_capacity(self.lines.len() + self.arcs.len());
+        for (a, b) in &self.lines {
+            let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+            let len = dx.hypot(dy);
+            let n = (len / step).ceil().max(1.0) as usize;
+            let dir = [dx / len, dy / len];
+            out.push(
+                (0..=n)
+                    .map(|i| {
+                        let s = i as f64 / n as f64;
+                        ([a[0] + dx * s, a[1] + dy * s], dir)
+                    })
+                    .collect(),
+            );
+        }
+        for &(c, r, a0, a1) in &self.arcs {
+            let n = ((a1 - a0).abs() * r / step).ceil().max(4.0) as usize;
+            out.push(
+                (0..=n)
+                    .map(|i| {
+                        let a = a0 + (a1 - a0) * i as f64 / n as f64;
+                        (
+                            [c[0] + r * a.cos(), c[1] + r * a.sin()],
+                            [-a.sin(), a.cos()],
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+
     pub fn keypoint(&self, name: &str) -> Option<Point> {
         self.keypoints
             .iter()

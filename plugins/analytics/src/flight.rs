@@ -113,6 +113,18 @@ impl Model {
     }
 }
 
+/// The state `dt` seconds after `start` (before it for a negative `dt`: the model runs
+/// backwards as well), in steps of at most 2 ms.
+pub fn state_at(model: &Model, start: State, dt: f64) -> State {
+    let n = (dt.abs() / 0.002).ceil().max(1.0);
+    let h = dt / n;
+    let mut s = start;
+    for _ in 0..n as usize {
+        s = model.step(&s, h);
+    }
+    s
+}
+
 /// The states at `times` (seconds from `start`, ascending), integrated in steps of at most
 /// 4 ms.
 pub fn states_at(model: &Model, start: State, times: &[f64]) -> Vec<State> {

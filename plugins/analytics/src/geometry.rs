@@ -180,6 +180,13 @@ impl Homography {
         apply(&self.0, p)
     }
 
+    /// The same map scaled so that its last entry is 1; `None` where that entry is 0 (the
+    /// origin mapped to infinity).
+    pub fn normalised(&self) -> Option<Homography> {
+        let s = self.0[(2, 2)];
+        (s.abs() > 1e-12).then(|| Homography(self.0 / s))
+    }
+
     /// The map back.
     pub fn inverse(&self) -> Option<Homography> {
         self.0.try_inverse().map(Homography)

@@ -213,6 +213,26 @@ impl CourtData {
         (t > 0.0).then(|| [c.position[0] + t * w[0], c.position[1] + t * w[1], z])
     }
 
+    /// Sets the keypoints: each named court point (metres) where the homography puts it in the
+    /// image.
+    pub fn place_keypoints<'a>(
+        &mut self,
+        points: impl IntoIterator<Item = (&'a Arc<str>, [f64; 2])>,
+    ) {
+        let placed = points
+            .into_iter()
+            .filter_map(|(name, p)| {
+                let q = self.to_image(p)?;
+                Some(CourtKeypoint {
+                    name: name.clone(),
+                    court: [p[0] as f32, p[1] as f32],
+                    image: [q[0] as f32, q[1] as f32],
+                })
+            })
+            .collect();
+        self.keypoints = placed;
+    }
+
     /// The position of a tracked object, where it has one.
     pub fn position(&self, track_id: u64) -> Option<&CourtPosition> {
         self.positions.iter().find(|p| p.track_id == track_id)

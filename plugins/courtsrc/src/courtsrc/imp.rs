@@ -19,11 +19,13 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 
 use courtvision_analytics::court::CourtModel;
+use courtvision_analytics::geometry;
 use courtvision_meta::{
-    BBox, CameraInfo, CourtData, CourtEvent, CourtKeypoint, CourtPosition, CourtTruthMeta,
-    Detection, DetectionList, EventKind, GroundTruthMeta, Keypoint, Shuttle3d,
+    BBox, CameraInfo, CourtData, CourtEvent, CourtPosition, CourtTruthMeta, Detection,
+    DetectionList, EventKind, GroundTruthMeta, Keypoint, Shuttle3d,
 };
-use glam::{Vec2, Vec3};
+use glam::Vec2;
+use nalgebra::{Matrix3, Vector3};
 
 use super::dataset::DatasetWriter;
 use super::render::{write_frame, Layout, Renderer, Truth};
@@ -586,71 +588,41 @@ fn camera_setup(s: Option<&gst::Structure>) -> Result<CameraSetup, String> {
 /// the players' feet points, the shuttle in 3D and this frame's events.
 fn court_truth(s: &mut Stream, events: &[SceneEvent], pts: gst::ClockTime) -> CourtData {
     let cam = &s.scene.camera;
-    let [r0, r1, r2] = cam.rotation();
-    let t = -Vec3::new(r0.dot(cam.pos), r1.dot(cam.pos), r2.dot(cam.pos));
-    let (f, c) = (cam.f as f64, cam.centre());
-    let (cx, cy) = (c.x as f64, c.y as f64);
-    // H = K [r1 r2 t]: the columns for x, y and the translation.
-    let col = |v: [f32; 3]| [v[0] as f64, v[1] as f64, v[2] as f64];
-    let (h1, h2, h3) = (
-        col([r0.x, r1.x, r2.x]),
-        col([r0.y, r1.y, r2.y]),
-        col([t.x, t.y, t.z]),
-    );
-    let row = |k: usize| -> [f64; 3] {
-        match k {
-            0 => [
-                f * h1[0] + cx * h1[2],
-                f * h2[0] + cx * h2[2],
-                f * h3[0] + cx * h3[2],
-            ],
-            1 => [
-                f * h1[1] + cy * h1[2],
-                f * h2[1] + cy * h2[2],
-                f * h3[1] + cy * h3[2],
-            ],
-            _ => [h1[2], h2[2], h3[2]],
-        }
-    };
-    let (a, b, d) = (row(0), row(1), row(2));
-    let w = d[2];
-    let homography = [
-        a[0] / w,
-        a[1] / w,
-        a[2] / w,
-        b[0] / w,
-        b[1] / w,
-        b[2] / w,
-        d[0] / w,
-        d[1] / w,
-        1.0,
-    ];
-    let rotation = [r0, r1, r2]
+    let rotation = cam
+        .rotation()
         .map(|r| [r.x as f64, r.y as f64, r.z as f64])
         .concat();
+    let r = Matrix3::from_row_slice(&rotation);
+    let position = [cam.pos.x as f64, cam.pos.y as f64, cam.pos.z as f64];
+    let centre = cam.centre();
+    let camera = geometry::Camera {
+        f: cam.f as f64,
+        cx: centre.x as f64,
+        cy: centre.y as f64,
+        r,
+        t: -(r * Vector3::from(position)),
+    };
+    let h = camera.homography();
+    let h = h.normalised().unwrap_or(h).0;
     let mut data = CourtData {
         sport: s.sport_name.clone(),
-        homography,
+        homography: std::array::from_fn(|i| h[(i / 3, i % 3)]),
         camera: Some(CameraInfo {
-            focal: f,
-            principal: [cx, cy],
-            position: [cam.pos.x as f64, cam.pos.y as f64, cam.pos.z as f64],
+            focal: camera.f,
+            principal: [camera.cx, camera.cy],
+            position,
             rotation: rotation.try_into().expect("nine entries"),
         }),
-        keypoints: Vec::with_capacity(s.court.keypoints.len()),
         confidence: 1.0,
         view: s.cut + 1,
         ..Default::default()
     };
-    for ((_, p), name) in s.court.keypoints.iter().zip(&s.keypoint_names) {
-        if let Some(q) = data.to_image(*p) {
-            data.keypoints.push(CourtKeypoint {
-                name: name.clone(),
-                court: [p[0] as f32, p[1] as f32],
-                image: [q[0] as f32, q[1] as f32],
-            });
-        }
-    }
+    data.place_keypoints(
+        s.keypoint_names
+            .iter()
+            .zip(&s.court.keypoints)
+            .map(|(n, (_, p))| (n, *p)),
+    );
     let fps = s.info.fps();
     let dt = fps.denom() as f32 / fps.numer() as f32;
     for p in &s.scene.players {

@@ -11,7 +11,7 @@ use glam::{Vec2, Vec3};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use courtvision_analytics::flight::{Model, State};
+use courtvision_analytics::flight::{self, Model, State};
 use nalgebra::Vector3;
 
 /// Which court is drawn.
@@ -484,14 +484,11 @@ impl Flight {
         let t = t.clamp(self.start, self.end());
         match self.path {
             Path::Physical { v0 } => {
-                let model = shuttle_model();
-                let el = (t - self.start) as f64;
-                let n = (el / 0.002).ceil().max(1.0);
-                let h = el / n;
-                let mut s = to_state(self.from, v0);
-                for _ in 0..n as usize {
-                    s = model.step(&s, h);
-                }
+                let s = flight::state_at(
+                    &shuttle_model(),
+                    to_state(self.from, v0),
+                    (t - self.start) as f64,
+                );
                 (to_vec3(&s.p), to_vec3(&s.v))
             }
             Path::Arch { .. } => {

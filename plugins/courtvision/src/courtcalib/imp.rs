@@ -24,10 +24,7 @@ use gst_video::prelude::*;
 
 use courtvision_analytics::calib::{Calibration, CourtFinder, Gray, Luma, PackedRgb};
 use courtvision_analytics::court::CourtModel;
-use courtvision_analytics::geometry::Homography;
-use courtvision_meta::{
-    record_stage, wall_clock_ns, CameraInfo, CourtData, CourtKeypoint, CourtMeta,
-};
+use courtvision_meta::{record_stage, wall_clock_ns, CameraInfo, CourtData, CourtMeta};
 
 use super::CalibSport;
 
@@ -61,6 +58,8 @@ impl Default for Settings {
 /// The view being kept.
 struct View {
     calib: Calibration,
+    /// What every frame of the view carries, made when the estimate changes.
+    meta: CourtData,
     /// Its check score when found (what later checks compare with).
     reference: f64,
     /// Consecutive checks well under the reference.
@@ -300,7 +299,7 @@ impl CourtCalib {
             }
         };
         if let Some(v) = &st.view {
-            CourtMeta::add(buf, court_data(st, v));
+            CourtMeta::add(buf, v.meta.clone());
         }
         drop(guard);
         match change {
@@ -372,6 +371,7 @@ impl State {
             if let Some(c) = self.finder.track(img, &v.calib.homography) {
                 let reference = self.finder.score(img, &c.homography);
                 if !sharp || reference >= 0.8 * v.reference {
+                    v.meta = court_data(&self.sport, &self.names, self.finder.model(), &c, v.id);
                     v.calib = c;
                     v.reference = reference;
                     v.weak = 0;
@@ -411,6 +411,13 @@ impl State {
         let reference = self.finder.score(img, &c.homography);
         let change = Change::Found(self.views, c.score, c.camera.map(|cam| cam.f));
         self.view = Some(View {
+            meta: court_data(
+                &self.sport,
+                &self.names,
+                self.finder.model(),
+                &c,
+                self.views,
+            ),
             calib: c,
             reference,
             weak: 0,
@@ -421,40 +428,33 @@ impl State {
     }
 }
 
-/// The court meta of a view.
-fn court_data(st: &State, v: &View) -> CourtData {
-    let h = normalised(&v.calib.homography);
+/// The court meta of a calibration.
+fn court_data(
+    sport: &Arc<str>,
+    names: &[Arc<str>],
+    model: &CourtModel,
+    calib: &Calibration,
+    view: u64,
+) -> CourtData {
+    let h = calib.homography.normalised().unwrap_or(calib.homography).0;
     let mut data = CourtData {
-        sport: st.sport.clone(),
+        sport: sport.clone(),
         homography: std::array::from_fn(|i| h[(i / 3, i % 3)]),
-        camera: v.calib.camera.map(|c| CameraInfo {
+        camera: calib.camera.map(|c| CameraInfo {
             focal: c.f,
             principal: [c.cx, c.cy],
             position: c.position(),
             rotation: std::array::from_fn(|i| c.r[(i / 3, i % 3)]),
         }),
-        keypoints: Vec::with_capacity(st.names.len()),
-        confidence: v.calib.score as f32,
-        view: v.id,
+        confidence: calib.score as f32,
+        view,
         ..Default::default()
     };
-    for ((_, p), name) in st.finder.model().keypoints.iter().zip(&st.names) {
-        if let Some(q) = data.to_image(*p) {
-            data.keypoints.push(CourtKeypoint {
-                name: name.clone(),
-                court: [p[0] as f32, p[1] as f32],
-                image: [q[0] as f32, q[1] as f32],
-            });
-        }
-    }
+    data.place_keypoints(
+        names
+            .iter()
+            .zip(&model.keypoints)
+            .map(|(n, (_, p))| (n, *p)),
+    );
     data
-}
-
-fn normalised(h: &Homography) -> nalgebra::Matrix3<f64> {
-    let s = h.0[(2, 2)];
-    if s.abs() > 1e-12 {
-        h.0 / s
-    } else {
-        h.0
-    }
 }

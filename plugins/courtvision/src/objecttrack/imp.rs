@@ -386,7 +386,7 @@ impl ObjectTrack {
     fn place(&self, buf: &mut gst::BufferRef) {
         let mut guard = self.state.lock().unwrap();
         let Some(st) = guard.as_mut() else { return };
-        let Some(court) = buf.meta::<CourtMeta>().map(|m| m.data().clone()) else {
+        let Some(court) = buf.meta::<CourtMeta>() else {
             return;
         };
         let time = buf.pts().map_or(0.0, |t| t.nseconds() as f64 / 1e9);
@@ -397,7 +397,7 @@ impl ObjectTrack {
                 if !st.labels.iter().any(|l| **l == *d.label) {
                     continue;
                 }
-                if let Some(xy) = feet(&court, &d.bbox, k) {
+                if let Some(xy) = feet(court.data(), &d.bbox, k) {
                     positions.push(st.court.update(id, d.class_id, xy, time));
                 }
             }

@@ -477,35 +477,13 @@ impl OverlayRender {
             }
         }
         let Some(c) = court else { return out };
-        let model = match &*c.sport {
-            "netball" => CourtModel::netball(),
-            _ => CourtModel::badminton(),
-        };
+        let model = CourtModel::named(&c.sport).unwrap_or_else(CourtModel::badminton);
         // Lines and arcs as polylines of points 25 cm apart.
-        let mut polylines: Vec<Vec<[f64; 2]>> = model
-            .lines
-            .iter()
-            .map(|(a, b)| {
-                let n = ((a[0] - b[0]).hypot(a[1] - b[1]) / 0.25).ceil().max(1.0) as usize;
-                (0..=n)
-                    .map(|i| {
-                        let t = i as f64 / n as f64;
-                        [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]
-                    })
-                    .collect()
-            })
+        let polylines: Vec<Vec<[f64; 2]>> = model
+            .paths(0.25)
+            .into_iter()
+            .map(|path| path.into_iter().map(|(p, _)| p).collect())
             .collect();
-        for &(o, r, a0, a1) in &model.arcs {
-            let n = ((a1 - a0).abs() * r / 0.25).ceil().max(8.0) as usize;
-            polylines.push(
-                (0..=n)
-                    .map(|i| {
-                        let a = a0 + (a1 - a0) * i as f64 / n as f64;
-                        [o[0] + r * a.cos(), o[1] + r * a.sin()]
-                    })
-                    .collect(),
-            );
-        }
         if s.draw_court {
             for line in &polylines {
                 let pts: Vec<(f32, f32)> = line

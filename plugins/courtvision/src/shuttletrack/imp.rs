@@ -443,9 +443,10 @@ impl ShuttleTrack {
         seen: Option<[f64; 2]>,
         is_ball: &dyn Fn(&Detection) -> bool,
     ) -> Vec<CourtEvent> {
-        let Some(court) = buf.meta::<CourtMeta>().map(|m| m.data().clone()) else {
+        let Some(meta) = buf.meta::<CourtMeta>() else {
             return Vec::new();
         };
+        let court = meta.data();
         if court.camera.is_none() || &*court.sport != "badminton" {
             return Vec::new();
         }
@@ -470,9 +471,9 @@ impl ShuttleTrack {
             .unwrap_or_default();
         let pts = buf.pts().map_or(0, |t| t.nseconds());
         let height = st.trajectory.as_ref().map_or(720.0, |t| t.size().1 as f64);
-        let (shuttle, events) =
-            st.shots
-                .step(pts as f64 / 1e9, pts, seen, &players, &court, height);
+        let (shuttle, events) = st
+            .shots
+            .step(pts as f64 / 1e9, pts, seen, &players, court, height);
         if let Some(mut m) = buf.meta_mut::<CourtMeta>() {
             let d = m.data_mut();
             d.shuttle = shuttle;

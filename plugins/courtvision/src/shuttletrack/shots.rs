@@ -15,6 +15,7 @@
 //!   its last sighting landed: where, inside the court's lines or not; the rally ends. A rally
 //!   also ends after `RALLY_PAUSE` without a shuttle.
 
+use courtvision_analytics::court::CourtModel;
 use courtvision_analytics::flight::{self, Fit, Model, State};
 use courtvision_analytics::geometry::Camera;
 use courtvision_meta::{CourtData, CourtEvent, EventKind, Shuttle3d};
@@ -140,11 +141,9 @@ pub fn camera(court: &CourtData) -> Option<Camera> {
 
 /// Within the court's outer lines (badminton: the doubles court).
 fn inside(court: &CourtData, x: f64, y: f64) -> bool {
-    let (hw, hl) = match &*court.sport {
-        "netball" => (7.625, 15.25),
-        _ => (3.05, 6.7),
-    };
-    x.abs() <= hw && y.abs() <= hl
+    CourtModel::named(&court.sport)
+        .unwrap_or_else(CourtModel::badminton)
+        .contains([x, y])
 }
 
 fn box_distance(b: &[f32; 4], q: [f64; 2]) -> f64 {
@@ -216,7 +215,7 @@ impl Shots {
                 if let Some(mut s) = self.lost.take() {
                     // Where its flight says it is now: the same flight seen again.
                     let back = s.fit.and_then(|f| {
-                        let st = flight::states_at(&self.model, f.start, &[time - s.start])[0];
+                        let st = flight::state_at(&self.model, f.start, time - s.start);
                         cam.project([st.p[0], st.p[1], st.p[2]])
                             .map(|(p, _)| (p[0] - q[0]).hypot(p[1] - q[1]))
                     });
@@ -242,7 +241,7 @@ impl Shots {
                 }
                 Some(s) => {
                     let off = s.fit.map(|f| {
-                        let st = flight::states_at(&self.model, f.start, &[time - s.start])[0];
+                        let st = flight::state_at(&self.model, f.start, time - s.start);
                         cam.project([st.p[0], st.p[1], st.p[2]])
                             .map_or(f64::INFINITY, |(p, _)| (p[0] - q[0]).hypot(p[1] - q[1]))
                     });
@@ -268,7 +267,7 @@ impl Shots {
                             // flight had come to.
                             let hitter = s
                                 .fit
-                                .map(|f| state_at(&self.model, f.start, origin - s.start).p)
+                                .map(|f| flight::state_at(&self.model, f.start, origin - s.start).p)
                                 .and_then(|p| {
                                     players
                                         .iter()
@@ -299,7 +298,7 @@ impl Shots {
         let mut shuttle = None;
         if let Some(s) = self.current.as_ref() {
             if let Some(fit) = s.fit {
-                let st = flight::states_at(&self.model, fit.start, &[time - s.start])[0];
+                let st = flight::state_at(&self.model, fit.start, time - s.start);
                 if st.p[2] < LANDING_HEIGHT / 3.0 {
                     self.last_low = time;
                 }
@@ -420,7 +419,7 @@ impl Shots {
         // the hitter's racket (loose).
         let prior = match s.before {
             Some((old, old_start, _)) => {
-                let p = state_at(model, old, s.start - old_start).p;
+                let p = flight::state_at(model, old, s.start - old_start).p;
                 Some(([p[0], p[1], p[2]], [HANDOVER; 3]))
             }
             None => s.hitter.map(|h| {
@@ -484,7 +483,7 @@ impl Shots {
         // It reached the floor soon after it was last seen, low, and within the frame: a
         // landing (not a shuttle lost in the air or behind a player).
         let seen_until = s.last - s.start;
-        let low = state_at(&self.model, fit.start, seen_until).p[2] < LANDING_HEIGHT;
+        let low = flight::state_at(&self.model, fit.start, seen_until).p[2] < LANDING_HEIGHT;
         let in_frame = court.to_image([at.p[0], at.p[1]]).is_some_and(|q| {
             q[0] >= 0.0
                 && q[1] >= 0.0
@@ -511,8 +510,8 @@ impl Shots {
         let steps = (((first - old_last) * 240.0).ceil() as usize).clamp(1, 120);
         for k in 0..=steps {
             let t = old_last + (first - old_last) * k as f64 / steps as f64;
-            let a = state_at(&self.model, old, t - old_start);
-            let b = state_at(&self.model, fit.start, t - s.start);
+            let a = flight::state_at(&self.model, old, t - old_start);
+            let b = flight::state_at(&self.model, fit.start, t - s.start);
             let d = (a.p - b.p).norm();
             if d < best.0 {
                 best = (d, t, b);
@@ -553,17 +552,6 @@ impl Shot {
             before: None,
         }
     }
-}
-
-/// The state `dt` seconds after `start` (before it for a negative `dt`).
-fn state_at(model: &Model, start: State, dt: f64) -> State {
-    let n = (dt.abs() / 0.002).ceil().max(1.0);
-    let h = dt / n;
-    let mut s = start;
-    for _ in 0..n as usize {
-        s = model.step(&s, h);
-    }
-    s
 }
 
 fn shuttle3d(flight: u64, s: &State) -> Shuttle3d {
