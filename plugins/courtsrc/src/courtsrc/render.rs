@@ -629,10 +629,29 @@ impl Renderer {
         if !self.ball {
             return Bounds::new();
         }
-        let samples = if exposure > 0.0 { 7 } else { 1 };
-        let alpha = if samples > 1 { 0.45 } else { 1.0 };
-        let mut bounds = Bounds::new();
         let cam = &scene.camera;
+        // A smear, not a row of copies: samples no more than ~1.5 px apart along the path
+        // (at least 7), each so faint that where they all overlap (a slow shuttle) the sum is
+        // as opaque as 7 at 0.45, and a fast one leaves a fainter, continuous streak.
+        let samples = if exposure > 0.0 {
+            let ends = [-0.5, 0.5].map(|k| {
+                cam.project(scene.shuttle_at(scene.t + exposure * k).pos)
+                    .map(|(q, _)| q)
+            });
+            let travel = match ends {
+                [Some(a), Some(b)] => (a - b).length(),
+                _ => 0.0,
+            };
+            ((travel / 1.5).ceil() as usize + 1).clamp(7, 48)
+        } else {
+            1
+        };
+        let alpha = if samples > 1 {
+            1.0 - 0.55f32.powf(7.0 / samples as f32)
+        } else {
+            1.0
+        };
+        let mut bounds = Bounds::new();
         for i in 0..samples {
             let dt = if samples > 1 {
                 exposure * (i as f32 / (samples - 1) as f32 - 0.5)

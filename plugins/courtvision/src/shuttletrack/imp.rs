@@ -385,7 +385,13 @@ impl ShuttleTrack {
                 "frame {frame}: {outcome:?}, {removed} removed"
             );
         }
-        let events = self.shots(buf, st, seen, &is_ball);
+        let min_score = trajectory.params().min_score;
+        let others: Vec<[f64; 2]> = cands
+            .iter()
+            .filter(|c| c.score >= min_score)
+            .map(|c| [c.x as f64, c.y as f64])
+            .collect();
+        let events = self.shots(buf, st, seen, &others, &is_ball);
         // Upstream hears of every frame of a flight and of its end.
         let in_flight = !matches!(outcome, Outcome::None);
         let changed = in_flight != st.in_flight;
@@ -441,6 +447,7 @@ impl ShuttleTrack {
         buf: &mut gst::BufferRef,
         st: &mut State,
         seen: Option<[f64; 2]>,
+        others: &[[f64; 2]],
         is_ball: &dyn Fn(&Detection) -> bool,
     ) -> Vec<CourtEvent> {
         let Some(meta) = buf.meta::<CourtMeta>() else {
@@ -471,9 +478,9 @@ impl ShuttleTrack {
             .unwrap_or_default();
         let pts = buf.pts().map_or(0, |t| t.nseconds());
         let height = st.trajectory.as_ref().map_or(720.0, |t| t.size().1 as f64);
-        let (shuttle, events) = st
-            .shots
-            .step(pts as f64 / 1e9, pts, seen, &players, court, height);
+        let (shuttle, events) =
+            st.shots
+                .step(pts as f64 / 1e9, pts, seen, others, &players, court, height);
         if let Some(mut m) = buf.meta_mut::<CourtMeta>() {
             let d = m.data_mut();
             d.shuttle = shuttle;

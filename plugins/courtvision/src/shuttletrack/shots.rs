@@ -56,6 +56,9 @@ const MIN_POINTS: usize = 4;
 const HIT_HEIGHT: (f64, f64) = (1.8, 0.8);
 /// How far from the hitter's feet the shuttle is hit, metres.
 const REACH: f64 = 0.6;
+/// A flight seen again elsewhere within this many seconds of its last sighting was hit
+/// while out of sight.
+const HIT_GAP: f64 = 0.5;
 /// How far (metres) a flight's start may be from where the flight it was hit out of had come
 /// to at the same time.
 const HANDOVER: f64 = 0.3;
@@ -84,6 +87,9 @@ struct Shot {
     last: f64,
     /// The flight it was hit out of: that one's fitted start, start time and last sighting.
     before: Option<(State, f64, f64)>,
+    /// It starts where `before` had come to (hit just before its first sighting); else the
+    /// hit came in a gap without sightings and it starts at the hitter's racket.
+    handover: bool,
 }
 
 /// The shots of one stream.
@@ -160,11 +166,16 @@ impl Shots {
     /// One frame at `time` seconds (`pts` ns): the shuttle's pixel where it was seen (`None`
     /// where it was not), the players, the court. Returns the shuttle in 3D (where fitted) and
     /// the events decided in this frame.
+    /// `others`: every detection of the shuttle in the frame; where one of them lies on the
+    /// flight being fitted and `seen` (the image tracker's choice) does not, that one is the
+    /// shuttle (the flight in metres predicts better than the image's curve across a hit).
+    #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
         time: f64,
         pts: u64,
         seen: Option<[f64; 2]>,
+        others: &[[f64; 2]],
         players: &[PlayerAt],
         court: &CourtData,
         height: f64,
@@ -173,6 +184,7 @@ impl Shots {
         let Some(cam) = camera(court) else {
             return (None, events);
         };
+        let seen = self.on_flight(time, &cam, seen, others).or(seen);
         // Out of sight: kept a while to be taken up again.
         if self.current.as_ref().is_some_and(|s| time - s.last > LOST) {
             if let Some(old) = self.lost.take() {
@@ -198,7 +210,8 @@ impl Shots {
         if let Some(q) = seen {
             self.last_seen = time;
             self.last_pts = pts;
-            if self.rest(time, pts, q, court, height, &mut events) {
+            let flying = self.in_the_air(time, &cam, q);
+            if self.rest((time, pts, q), flying, court, height, &mut events) {
                 self.confirm_landing(time, &mut events);
                 return (None, events);
             }
@@ -211,6 +224,7 @@ impl Shots {
                     .min_by(|a, b| a.0.total_cmp(&b.0))
                     .map(|(_, p)| *p)
             };
+            let mut gap_before = None;
             if self.current.is_none() {
                 if let Some(mut s) = self.lost.take() {
                     // Where its flight says it is now: the same flight seen again.
@@ -227,6 +241,12 @@ impl Shots {
                         self.current = Some(s);
                     } else {
                         self.finish(&s, court, true, &mut events);
+                        // Seen again soon elsewhere: hit while out of sight (behind a player,
+                        // blurred past the detector). The flight starting here was hit out of
+                        // that one, where the two meet.
+                        if time - s.last <= HIT_GAP {
+                            gap_before = s.fit.map(|f| (f.start, s.start, s.last));
+                        }
                     }
                 }
             }
@@ -235,6 +255,8 @@ impl Shots {
             match self.current.as_mut() {
                 None => {
                     let mut shot = Shot::new(fresh, time, pts, near(q));
+                    shot.before = gap_before;
+                    shot.handover = gap_before.is_some();
                     shot.obs.push((0.0, q));
                     self.current = Some(shot);
                     self.shots = fresh;
@@ -281,6 +303,7 @@ impl Shots {
                                 .or(hitter);
                             let mut next = Shot::new(fresh, origin, origin_pts, hitter);
                             next.before = s.fit.map(|f| (f.start, s.start, s.last));
+                            next.handover = true;
                             for &(t, _, p) in &s.pending {
                                 next.obs.push((t - next.start, p));
                                 next.last = t;
@@ -308,15 +331,55 @@ impl Shots {
         (shuttle, events)
     }
 
+    /// The detection nearest where the current flight's fit puts the shuttle now, when that
+    /// is within the flight's gate and `seen` is not.
+    fn on_flight(
+        &self,
+        time: f64,
+        cam: &Camera,
+        seen: Option<[f64; 2]>,
+        others: &[[f64; 2]],
+    ) -> Option<[f64; 2]> {
+        let s = self.current.as_ref()?;
+        let fit = s.fit?;
+        let st = flight::state_at(&self.model, fit.start, time - s.start);
+        let (p, _) = cam.project([st.p[0], st.p[1], st.p[2]])?;
+        let gate = (3.0 * fit.rms).max(GATE_PX);
+        let off = |q: &[f64; 2]| (p[0] - q[0]).hypot(p[1] - q[1]);
+        if seen.is_some_and(|q| off(&q) <= gate) {
+            return None;
+        }
+        others
+            .iter()
+            .map(|q| (off(q), *q))
+            .filter(|(e, _)| *e <= gate)
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, q)| q)
+    }
+
+    /// `q` lies on the current flight's fit, which has it in the air now.
+    fn in_the_air(&self, time: f64, cam: &Camera, q: [f64; 2]) -> bool {
+        let Some((s, fit)) = self.current.as_ref().and_then(|s| Some((s, s.fit?))) else {
+            return false;
+        };
+        let st = flight::state_at(&self.model, fit.start, time - s.start);
+        fit.rms <= MAX_RMS
+            && st.p[2] > LANDING_HEIGHT / 3.0
+            && cam
+                .project([st.p[0], st.p[1], st.p[2]])
+                .is_some_and(|(p, _)| {
+                    (p[0] - q[0]).hypot(p[1] - q[1]) <= (3.0 * fit.rms).max(GATE_PX)
+                })
+    }
+
     /// A shuttle that has stopped during a rally is on the floor: it landed there (the pixel
     /// taken to the floor through the homography, more exact than any flight's end), the
     /// flight is over and so is the rally. Out of a rally a still shuttle (held for the serve,
     /// lying between rallies) is no flight. True while it is still.
     fn rest(
         &mut self,
-        time: f64,
-        pts: u64,
-        q: [f64; 2],
+        (time, pts, q): (f64, u64, [f64; 2]),
+        flying: bool,
         court: &CourtData,
         height: f64,
         events: &mut Vec<CourtEvent>,
@@ -325,7 +388,8 @@ impl Shots {
         while self.recent.len() > REST_FRAMES {
             self.recent.pop_front();
         }
-        if self.recent.len() < REST_FRAMES {
+        // Nearly still in the image but on a flight in the air: the top of a lob.
+        if self.recent.len() < REST_FRAMES || flying {
             return false;
         }
         let first = self.recent[0];
@@ -415,9 +479,12 @@ impl Shots {
         if s.obs.len() < MIN_POINTS {
             return;
         }
+        if s.fit.is_none() && s.handover {
+            Self::place_hit(model, s, c);
+        }
         // Hit out of a flight seen: it starts where that flight had come to (tight); else at
         // the hitter's racket (loose).
-        let prior = match s.before {
+        let prior = match s.before.filter(|_| s.handover) {
             Some((old, old_start, _)) => {
                 let p = flight::state_at(model, old, s.start - old_start).p;
                 Some(([p[0], p[1], p[2]], [HANDOVER; 3]))
@@ -432,9 +499,82 @@ impl Shots {
         let Some(init) = s.fit.map(|f| f.start).or_else(|| initial(c, &s.obs, prior)) else {
             return;
         };
-        if let Some(f) = flight::fit(model, c, &s.obs, init, prior) {
-            s.fit = Some(f);
+        let Some(mut f) = flight::fit(model, c, &s.obs, init, prior) else {
+            return;
+        };
+        // One sighting far off a flight that the others agree on is a false detection taken
+        // while the flight was too short to tell (a racket, a line): dropped, then refitted.
+        if s.obs.len() > MIN_POINTS + 1 {
+            let times: Vec<f64> = s.obs.iter().map(|o| o.0).collect();
+            let errors: Vec<f64> = flight::states_at(model, f.start, &times)
+                .iter()
+                .zip(&s.obs)
+                .map(|(st, (_, q))| {
+                    c.project([st.p[0], st.p[1], st.p[2]])
+                        .map_or(f64::INFINITY, |(p, _)| (p[0] - q[0]).hypot(p[1] - q[1]))
+                })
+                .collect();
+            let (worst, e) = errors
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, e)| (i, *e))
+                .expect("observations");
+            let n = errors.len() as f64;
+            let rest = ((errors.iter().map(|e| e * e).sum::<f64>() - e * e) / (n - 1.0))
+                .max(0.0)
+                .sqrt();
+            if e > GATE_PX && e > 3.0 * rest {
+                let mut obs = s.obs.clone();
+                obs.remove(worst);
+                if let Some(g) = flight::fit(model, c, &obs, f.start, prior) {
+                    if g.rms < f.rms {
+                        s.obs = obs;
+                        f = g;
+                    }
+                }
+            }
         }
+        s.fit = Some(f);
+    }
+
+    /// A flight hit out of another one between that one's last sighting and its own first:
+    /// the hit time is where a flight starting from the other's path fits its sightings best
+    /// (tried every 1/120 s across the gap); the flight's time origin moves there.
+    fn place_hit(model: &Model, s: &mut Shot, c: &Camera) {
+        let Some((old, old_start, old_last)) = s.before else {
+            return;
+        };
+        let first = s.start + s.obs[0].0;
+        let steps = (((first - old_last) * 120.0).ceil() as usize).clamp(1, 30);
+        let mut best: Option<(f64, f64, Fit)> = None;
+        for k in 1..=steps {
+            let t0 = old_last + (first - old_last) * k as f64 / steps as f64;
+            let obs: Vec<(f64, [f64; 2])> =
+                s.obs.iter().map(|&(t, q)| (t + s.start - t0, q)).collect();
+            let p = flight::state_at(model, old, t0 - old_start).p;
+            let prior = Some(([p[0], p[1], p[2]], [HANDOVER; 3]));
+            let Some(init) = initial(c, &obs, prior) else {
+                continue;
+            };
+            let Some(f) = flight::fit(model, c, &obs, init, prior) else {
+                continue;
+            };
+            // Pixels and the start's distance from the other flight, as the fit weighs them.
+            let cost =
+                f.rms.powi(2) * obs.len() as f64 + ((f.start.p - p).norm() / HANDOVER).powi(2);
+            if best.as_ref().is_none_or(|b| cost < b.0) {
+                best = Some((cost, t0, f));
+            }
+        }
+        let Some((_, t0, f)) = best else { return };
+        let shift = s.start - t0;
+        for o in s.obs.iter_mut() {
+            o.0 += shift;
+        }
+        s.pts = (s.pts as f64 - shift * 1e9).max(0.0) as u64;
+        s.start = t0;
+        s.fit = Some(f);
     }
 
     /// A flight is over: its hit (if it was a shot), and where it landed when it was lost
@@ -447,6 +587,7 @@ impl Shots {
             && s.obs.len() >= MIN_POINTS
             && s.hitter.is_some()
             && fit.rms <= MAX_RMS
+            && self.turned(s, &fit)
         {
             let (at, hit) = self.hit_time(s, &fit);
             let pts = s.pts.saturating_sub(((s.start - at) * 1e9) as u64);
@@ -496,6 +637,19 @@ impl Shots {
         let (x, y) = (at.p[0], at.p[1]);
         let pts = s.pts + (after * 1e9) as u64;
         self.landed(s.last + LOST, pts, [x, y], court);
+    }
+
+    /// A shot hit out of another flight changes the shuttle's velocity: sent back along the
+    /// court (every return crosses the net) or at least changed by half its speed. A flight
+    /// that goes on as it was is the same flight fitted in two parts (over an apex, a bad
+    /// stretch of sightings), not a hit.
+    fn turned(&self, s: &Shot, fit: &Fit) -> bool {
+        let Some((old, old_start, _)) = s.before else {
+            return true;
+        };
+        let (at, new) = self.hit_time(s, fit);
+        let was = flight::state_at(&self.model, old, at - old_start);
+        was.v[1] * new.v[1] < 0.0 || (new.v - was.v).norm() >= 0.5 * new.v.norm().max(was.v.norm())
     }
 
     /// When the shot was hit (seconds) and its state then: where the flight it was hit out
@@ -550,6 +704,7 @@ impl Shot {
             hitter,
             last: time,
             before: None,
+            handover: false,
         }
     }
 }
@@ -599,4 +754,105 @@ fn initial(
         p: p0,
         v: (pk - p0) / dt,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use courtvision_meta::CameraInfo;
+
+    /// A court seen from 5 m up behind the near baseline, as courtcalib would give it.
+    fn court() -> (CourtData, Camera) {
+        let cam = Camera::looking_at(1100.0, 640.0, 360.0, [0.5, -12.0, 5.0], [0.0, 0.0, 0.0]);
+        let h = cam.homography();
+        let h = h.normalised().unwrap_or(h).0;
+        let data = CourtData {
+            sport: "badminton".into(),
+            homography: std::array::from_fn(|i| h[(i / 3, i % 3)]),
+            camera: Some(CameraInfo {
+                focal: cam.f,
+                principal: [cam.cx, cam.cy],
+                position: cam.position(),
+                rotation: std::array::from_fn(|i| cam.r[(i / 3, i % 3)]),
+            }),
+            confidence: 1.0,
+            view: 1,
+            ..Default::default()
+        };
+        (data, cam)
+    }
+
+    /// A player standing at `feet`: the box around their body in the image.
+    fn player(cam: &Camera, id: u64, feet: [f64; 2]) -> PlayerAt {
+        let q = [0.0, 1.8].map(|z| cam.project([feet[0], feet[1], z]).unwrap().0);
+        let half = 0.25 * (q[0][1] - q[1][1]);
+        PlayerAt {
+            track_id: id,
+            bbox: [
+                (q[0][0] - half) as f32,
+                q[1][1] as f32,
+                (q[0][0] + half) as f32,
+                q[0][1] as f32,
+            ],
+            feet,
+        }
+    }
+
+    /// A clear from the near player, returned by the far one; the shuttle is not seen for the
+    /// five frames after the return (blurred, behind the player). Both hits are found, the
+    /// return at its time (where the two flights meet) with its speed and its hitter.
+    #[test]
+    fn a_return_hit_out_of_sight_is_found_where_the_flights_meet() {
+        let (court, cam) = court();
+        let model = Model::default();
+        let serve = State {
+            p: Vector3::new(0.3, -4.5, 1.6),
+            v: Vector3::new(0.2, 14.0, 9.0),
+        };
+        let hit_at = 1.0;
+        let back = flight::state_at(&model, serve, hit_at);
+        let ret = State {
+            p: back.p,
+            v: Vector3::new(-0.5, -25.0, -2.0),
+        };
+        let players = [
+            player(&cam, 1, [0.3, -5.0]),
+            player(&cam, 2, [back.p[0] + 0.3, back.p[1] + 0.4]),
+        ];
+        let mut shots = Shots::default();
+        let mut hits = Vec::new();
+        let fps = 30.0;
+        for n in 0..48 {
+            let t = n as f64 / fps;
+            let s = if t < hit_at {
+                flight::state_at(&model, serve, t)
+            } else {
+                flight::state_at(&model, ret, t - hit_at)
+            };
+            let frame = (t * fps).round() as i64;
+            let hidden = (30..35).contains(&frame) || s.p[2] < 0.0;
+            let seen = (!hidden).then(|| cam.project([s.p[0], s.p[1], s.p[2]]).unwrap().0);
+            let others: Vec<[f64; 2]> = seen.into_iter().collect();
+            let pts = (t * 1e9) as u64;
+            let (_, events) = shots.step(t, pts, seen, &others, &players, &court, 720.0);
+            hits.extend(events.into_iter().filter(|e| e.kind == EventKind::Hit));
+        }
+        // The return is given when its flight ends (here: no more sightings); flush it.
+        for n in 48..130 {
+            let t = n as f64 / fps;
+            let (_, events) = shots.step(t, (t * 1e9) as u64, None, &[], &players, &court, 720.0);
+            hits.extend(events.into_iter().filter(|e| e.kind == EventKind::Hit));
+        }
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        let frame_of = |e: &CourtEvent| e.pts.unwrap() as f64 / 1e9 * fps;
+        assert!(frame_of(&hits[0]).abs() <= 1.0, "{hits:?}");
+        assert!((frame_of(&hits[1]) - hit_at * fps).abs() <= 2.0, "{hits:?}");
+        assert_eq!(hits[1].track_id, Some(2));
+        let speed = hits[1].speed_kmh.unwrap() as f64;
+        let truth = flight::kmh(ret.v.norm());
+        assert!(
+            (speed - truth).abs() < 0.1 * truth,
+            "{speed} km/h for {truth}"
+        );
+    }
 }

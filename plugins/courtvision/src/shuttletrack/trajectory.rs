@@ -200,6 +200,10 @@ impl Trajectory {
     }
 
     /// The frame size it was made for.
+    pub fn params(&self) -> Params {
+        self.params
+    }
+
     pub fn size(&self) -> (f32, f32) {
         self.size
     }
