@@ -27,6 +27,8 @@ const OUT_OF_SIGHT: f64 = 2.5;
 /// A flight out of sight is taken up again where it is seen within this share of the frame's
 /// height from where its fitted flight puts it.
 const REACQUIRE: f64 = 0.06;
+/// Sightings within this share of the frame's height from its top are at its edge.
+const EDGE: f64 = 0.15;
 /// No shuttle for this long ends a rally.
 const RALLY_PAUSE: f64 = 3.0;
 /// A lost flight that meets the floor within this many seconds of its last sighting landed.
@@ -233,7 +235,14 @@ impl Shots {
                         cam.project([st.p[0], st.p[1], st.p[2]])
                             .map(|(p, _)| (p[0] - q[0]).hypot(p[1] - q[1]))
                     });
-                    if back.is_some_and(|e| e <= REACQUIRE * height) {
+                    // Hit out of the top of the frame before it could be fitted, coming down
+                    // into it again: the same flight.
+                    let edge = EDGE * height;
+                    let over_the_top = s.fit.is_none()
+                        && s.handover
+                        && s.obs.last().is_some_and(|o| o.1[1] < edge)
+                        && q[1] < edge;
+                    if over_the_top || back.is_some_and(|e| e <= REACQUIRE * height) {
                         s.obs.push((time - s.start, q));
                         s.pending.clear();
                         s.last = time;
@@ -580,16 +589,29 @@ impl Shots {
     /// A flight is over: its hit (if it was a shot), and where it landed when it was lost
     /// (`lost`) just as its trajectory met the floor.
     fn finish(&mut self, s: &Shot, court: &CourtData, lost: bool, events: &mut Vec<CourtEvent>) {
-        let Some(fit) = s.fit else { return };
         // A shuttle lying on the floor or held before the serve is no shot; a flight that did
         // not start at a player is one seen again after it was lost, not a hit.
-        if (MIN_SHOT_SPEED..=MAX_SHOT_SPEED).contains(&fit.start.v.norm())
-            && s.obs.len() >= MIN_POINTS
-            && s.hitter.is_some()
-            && fit.rms <= MAX_RMS
-            && self.turned(s, &fit)
-        {
-            let (at, hit) = self.hit_time(s, &fit);
+        let shot = s.fit.filter(|fit| {
+            (MIN_SHOT_SPEED..=MAX_SHOT_SPEED).contains(&fit.start.v.norm())
+                && s.obs.len() >= MIN_POINTS
+                && s.hitter.is_some()
+                && fit.rms <= MAX_RMS
+                && self.turned(s, fit)
+        });
+        let hit = match shot {
+            Some(fit) => Some(self.hit_time(s, &fit)).map(|(at, st)| (at, Some(st))),
+            // Hit off a flight seen (two sightings ran off it at a player) but seen too
+            // little after (gone out of the frame) to be fitted: a hit, speed unknown.
+            None if s.handover
+                && s.hitter.is_some()
+                && s.obs.len() >= 2
+                && s.fit.is_none_or(|f| f.rms > MAX_RMS) =>
+            {
+                Some((s.start, None))
+            }
+            None => None,
+        };
+        if let Some((at, state)) = hit {
             let pts = s.pts.saturating_sub(((s.start - at) * 1e9) as u64);
             if !self.in_rally {
                 self.rally += 1;
@@ -604,17 +626,17 @@ impl Shots {
                     rally: Some(self.rally),
                 });
             }
-            let p = hit.p;
             events.push(CourtEvent {
                 kind: EventKind::Hit,
                 pts: Some(pts),
                 track_id: s.hitter.map(|h| h.track_id),
-                pos: Some([p[0] as f32, p[1] as f32, p[2] as f32]),
-                speed_kmh: Some(flight::kmh(hit.v.norm()) as f32),
+                pos: state.map(|st| [st.p[0] as f32, st.p[1] as f32, st.p[2] as f32]),
+                speed_kmh: state.map(|st| flight::kmh(st.v.norm()) as f32),
                 inside: None,
                 rally: Some(self.rally),
             });
         }
+        let Some(fit) = s.fit else { return };
         if !lost {
             return;
         }
