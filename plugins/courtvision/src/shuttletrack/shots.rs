@@ -4,13 +4,16 @@
 //! lands, and the rallies they make.
 //!
 //! - A flight's start state is fitted to its observed image positions each frame (from the
-//!   previous fit), with a prior that it starts at the hitter's racket: over the feet of the
-//!   player nearest the shuttle in the image, about 1.8 m up.
+//!   previous fit), with a prior that it starts where the flight it was hit out of had come
+//!   to, else at the hitter's racket: over the feet of the player nearest the shuttle in the
+//!   image, about 1.8 m up. One sighting far off what the others agree on is dropped.
 //! - A hit is where the shuttle leaves the fitted flight: two observations running off it
 //!   (more than `GATE_PX` or three times the fit's error) with a player within reach, or four
-//!   anyway. The new flight starts at the first of them. The old flight's hit event (time of
-//!   its first frame, hitter, speed and position at the start) is given then, from all its
-//!   observations. A rally starts with the first shot after a pause.
+//!   anyway; or a lost flight's shuttle seen again elsewhere within `HIT_GAP`. The new flight's
+//!   time origin (the hit) is searched between the two flights' sightings. A flight's hit
+//!   event (time, hitter, speed and position at the hit) is given when the flight is over,
+//!   from all its observations, if the hit changed the shuttle's velocity. A rally starts with
+//!   the first shot after a pause.
 //! - A flight lost (not seen for `LOST`) whose fitted trajectory meets the floor soon after
 //!   its last sighting landed: where, inside the court's lines or not; the rally ends. A rally
 //!   also ends after `RALLY_PAUSE` without a shuttle.
@@ -168,6 +171,7 @@ impl Shots {
     /// One frame at `time` seconds (`pts` ns): the shuttle's pixel where it was seen (`None`
     /// where it was not), the players, the court. Returns the shuttle in 3D (where fitted) and
     /// the events decided in this frame.
+    ///
     /// `others`: every detection of the shuttle in the frame; where one of them lies on the
     /// flight being fitted and `seen` (the image tracker's choice) does not, that one is the
     /// shuttle (the flight in metres predicts better than the image's curve across a hit).
