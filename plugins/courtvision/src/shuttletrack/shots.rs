@@ -157,6 +157,20 @@ fn inside(court: &CourtData, x: f64, y: f64) -> bool {
         .contains([x, y])
 }
 
+/// The pixel where `cam` sees a flight's state.
+fn pixel(cam: &Camera, st: &State) -> Option<[f64; 2]> {
+    cam.project([st.p[0], st.p[1], st.p[2]]).map(|(p, _)| p)
+}
+
+fn distance(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (a[0] - b[0]).hypot(a[1] - b[1])
+}
+
+/// How far (pixels) from a fitted flight a sighting may lie and still be on it.
+fn gate(fit: &Fit) -> f64 {
+    (3.0 * fit.rms).max(GATE_PX)
+}
+
 fn box_distance(b: &[f32; 4], q: [f64; 2]) -> f64 {
     let dx = (b[0] as f64 - q[0]).max(q[0] - b[2] as f64).max(0.0);
     let dy = (b[1] as f64 - q[1]).max(q[1] - b[3] as f64).max(0.0);
@@ -234,11 +248,9 @@ impl Shots {
             if self.current.is_none() {
                 if let Some(mut s) = self.lost.take() {
                     // Where its flight says it is now: the same flight seen again.
-                    let back = s.fit.and_then(|f| {
-                        let st = flight::state_at(&self.model, f.start, time - s.start);
-                        cam.project([st.p[0], st.p[1], st.p[2]])
-                            .map(|(p, _)| (p[0] - q[0]).hypot(p[1] - q[1]))
-                    });
+                    let back = s
+                        .predict(&self.model, &cam, time)
+                        .and_then(|(_, p, _)| Some(distance(p?, q)));
                     // Hit out of the top of the frame before it could be fitted, coming down
                     // into it again: the same flight.
                     let edge = EDGE * height;
@@ -275,13 +287,10 @@ impl Shots {
                     self.shots = fresh;
                 }
                 Some(s) => {
-                    let off = s.fit.map(|f| {
-                        let st = flight::state_at(&self.model, f.start, time - s.start);
-                        cam.project([st.p[0], st.p[1], st.p[2]])
-                            .map_or(f64::INFINITY, |(p, _)| (p[0] - q[0]).hypot(p[1] - q[1]))
-                    });
-                    let gate = s.fit.map_or(0.0, |f| (3.0 * f.rms).max(GATE_PX));
-                    if off.is_none_or(|e| e <= gate) {
+                    let off = s
+                        .predict(&self.model, &cam, time)
+                        .map(|(_, p, fit)| (p.map_or(f64::INFINITY, |p| distance(p, q)), fit));
+                    if off.is_none_or(|(e, fit)| e <= gate(&fit)) {
                         s.obs.push((time - s.start, q));
                         s.pending.clear();
                         s.last = time;
@@ -353,18 +362,14 @@ impl Shots {
         seen: Option<[f64; 2]>,
         others: &[[f64; 2]],
     ) -> Option<[f64; 2]> {
-        let s = self.current.as_ref()?;
-        let fit = s.fit?;
-        let st = flight::state_at(&self.model, fit.start, time - s.start);
-        let (p, _) = cam.project([st.p[0], st.p[1], st.p[2]])?;
-        let gate = (3.0 * fit.rms).max(GATE_PX);
-        let off = |q: &[f64; 2]| (p[0] - q[0]).hypot(p[1] - q[1]);
-        if seen.is_some_and(|q| off(&q) <= gate) {
+        let (_, p, fit) = self.current.as_ref()?.predict(&self.model, cam, time)?;
+        let (p, gate) = (p?, gate(&fit));
+        if seen.is_some_and(|q| distance(p, q) <= gate) {
             return None;
         }
         others
             .iter()
-            .map(|q| (off(q), *q))
+            .map(|q| (distance(p, *q), *q))
             .filter(|(e, _)| *e <= gate)
             .min_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, q)| q)
@@ -372,17 +377,16 @@ impl Shots {
 
     /// `q` lies on the current flight's fit, which has it in the air now.
     fn in_the_air(&self, time: f64, cam: &Camera, q: [f64; 2]) -> bool {
-        let Some((s, fit)) = self.current.as_ref().and_then(|s| Some((s, s.fit?))) else {
+        let Some((st, p, fit)) = self
+            .current
+            .as_ref()
+            .and_then(|s| s.predict(&self.model, cam, time))
+        else {
             return false;
         };
-        let st = flight::state_at(&self.model, fit.start, time - s.start);
         fit.rms <= MAX_RMS
             && st.p[2] > LANDING_HEIGHT / 3.0
-            && cam
-                .project([st.p[0], st.p[1], st.p[2]])
-                .is_some_and(|(p, _)| {
-                    (p[0] - q[0]).hypot(p[1] - q[1]) <= (3.0 * fit.rms).max(GATE_PX)
-                })
+            && p.is_some_and(|p| distance(p, q) <= gate(&fit))
     }
 
     /// A shuttle that has stopped during a rally is on the floor: it landed there (the pixel
@@ -522,10 +526,7 @@ impl Shots {
             let errors: Vec<f64> = flight::states_at(model, f.start, &times)
                 .iter()
                 .zip(&s.obs)
-                .map(|(st, (_, q))| {
-                    c.project([st.p[0], st.p[1], st.p[2]])
-                        .map_or(f64::INFINITY, |(p, _)| (p[0] - q[0]).hypot(p[1] - q[1]))
-                })
+                .map(|(st, (_, q))| pixel(c, st).map_or(f64::INFINITY, |p| distance(p, *q)))
                 .collect();
             let (worst, e) = errors
                 .iter()
@@ -595,15 +596,18 @@ impl Shots {
     fn finish(&mut self, s: &Shot, court: &CourtData, lost: bool, events: &mut Vec<CourtEvent>) {
         // A shuttle lying on the floor or held before the serve is no shot; a flight that did
         // not start at a player is one seen again after it was lost, not a hit.
-        let shot = s.fit.filter(|fit| {
-            (MIN_SHOT_SPEED..=MAX_SHOT_SPEED).contains(&fit.start.v.norm())
-                && s.obs.len() >= MIN_POINTS
-                && s.hitter.is_some()
-                && fit.rms <= MAX_RMS
-                && self.turned(s, fit)
-        });
+        let shot = s
+            .fit
+            .filter(|fit| {
+                (MIN_SHOT_SPEED..=MAX_SHOT_SPEED).contains(&fit.start.v.norm())
+                    && s.obs.len() >= MIN_POINTS
+                    && s.hitter.is_some()
+                    && fit.rms <= MAX_RMS
+            })
+            .map(|fit| self.hit_time(s, &fit))
+            .filter(|&(at, new)| self.turned(s, at, &new));
         let hit = match shot {
-            Some(fit) => Some(self.hit_time(s, &fit)).map(|(at, st)| (at, Some(st))),
+            Some((at, st)) => Some((at, Some(st))),
             // Hit off a flight seen (two sightings ran off it at a player) but seen too
             // little after (gone out of the frame) to be fitted: a hit, speed unknown.
             None if s.handover
@@ -669,11 +673,10 @@ impl Shots {
     /// court (every return crosses the net) or at least changed by half its speed. A flight
     /// that goes on as it was is the same flight fitted in two parts (over an apex, a bad
     /// stretch of sightings), not a hit.
-    fn turned(&self, s: &Shot, fit: &Fit) -> bool {
+    fn turned(&self, s: &Shot, at: f64, new: &State) -> bool {
         let Some((old, old_start, _)) = s.before else {
             return true;
         };
-        let (at, new) = self.hit_time(s, fit);
         let was = flight::state_at(&self.model, old, at - old_start);
         was.v[1] * new.v[1] < 0.0 || (new.v - was.v).norm() >= 0.5 * new.v.norm().max(was.v.norm())
     }
@@ -718,6 +721,18 @@ impl Shots {
 }
 
 impl Shot {
+    /// Where its fit puts the shuttle at `time` (seconds): the state, its pixel, the fit.
+    fn predict(
+        &self,
+        model: &Model,
+        cam: &Camera,
+        time: f64,
+    ) -> Option<(State, Option<[f64; 2]>, Fit)> {
+        let fit = self.fit?;
+        let st = flight::state_at(model, fit.start, time - self.start);
+        Some((st, pixel(cam, &st), fit))
+    }
+
     /// A flight from `time` (its time origin, `pts` ns), not yet seen.
     fn new(id: u64, time: f64, pts: u64, hitter: Option<PlayerAt>) -> Shot {
         Shot {
