@@ -17,7 +17,7 @@ pub enum Device {
 }
 
 impl Device {
-    fn provider(self) -> &'static str {
+    pub fn provider(self) -> &'static str {
         match self {
             Device::Cpu => "cpu",
             Device::Cuda => "cuda",
@@ -56,7 +56,8 @@ pub fn models_dir() -> PathBuf {
     installed.unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")))
 }
 
-fn model(given: &Option<PathBuf>, name: &str) -> Result<String, String> {
+/// The model file a setting names (or the default of the models folder), made absolute.
+pub fn model_path(given: &Option<PathBuf>, name: &str) -> Result<PathBuf, String> {
     let path = given.clone().unwrap_or_else(|| models_dir().join(name));
     if !path.is_file() {
         return Err(format!(
@@ -64,9 +65,11 @@ fn model(given: &Option<PathBuf>, name: &str) -> Result<String, String> {
             path.display()
         ));
     }
-    Ok(gst_quote(
-        &path.canonicalize().unwrap_or(path).display().to_string(),
-    ))
+    Ok(path.canonicalize().unwrap_or(path))
+}
+
+fn model(given: &Option<PathBuf>, name: &str) -> Result<String, String> {
+    model_path(given, name).map(|p| gst_quote(&p.display().to_string()))
 }
 
 /// Quotes a value for a gst-launch description.
@@ -156,7 +159,7 @@ impl Analysis {
                  engine-name=courtvision-pose-{provider}"
             );
         }
-        c += &format!(" ! objecttrack name=players ! shuttletrack name=shuttle ! overlayrender hud=true ! {egress}");
+        c += &format!(" ! courtcalib name=court ! objecttrack name=players ! shuttletrack name=shuttle ! overlayrender hud=true ! {egress}");
         Ok(c)
     }
 }

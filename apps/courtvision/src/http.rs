@@ -5,12 +5,16 @@
 //!     GET    /api/sources          every stream with its state and figures
 //!     POST   /api/sources          {"uri": "...", "name": "..."} adds a live source (live only)
 //!     DELETE /api/sources/NAME     stops and removes a live source (live only)
-//!     GET    /api/jobs             the job queue: counts per state and the jobs
+//!     GET    /api/jobs             the job queue: counts per state, the jobs and (with a
+//!                                  results database) the workers
+//!     GET    /api/matches/ID/timeline               a match's rallies with their shots
+//!     GET    /api/matches/ID/tracks/T/positions?from=F&to=G   a player's court positions
+//!     GET    /api/shots/fastest?limit=N             the fastest shots of every match
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, State as AxState};
+use axum::extract::{Path, Query, State as AxState};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -19,6 +23,7 @@ use nvml_wrapper::Nvml;
 use serde::Deserialize;
 
 use crate::live::Live;
+use crate::store::Store;
 use crate::stream::{Registry, State};
 
 /// What the server serves.
@@ -28,6 +33,8 @@ pub struct App {
     live: Option<Arc<Live>>,
     /// NVML, loaded once; None where there is no NVIDIA driver.
     nvml: Mutex<Option<Nvml>>,
+    /// The results database of the job queue (`courtvision dashboard`).
+    store: Option<Arc<Store>>,
 }
 
 impl App {
@@ -38,6 +45,17 @@ impl App {
             registry,
             live,
             nvml: Mutex::new(nvml),
+            store: None,
+        })
+    }
+
+    /// The dashboard of the job queue: jobs, workers and results from the database.
+    pub fn with_store(registry: Arc<Registry>, store: Arc<Store>) -> Arc<App> {
+        Arc::new(App {
+            registry,
+            live: None,
+            nvml: Mutex::new(Nvml::init().ok()),
+            store: Some(store),
         })
     }
 }
@@ -105,6 +123,9 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/sources", get(sources).post(add_source))
         .route("/api/sources/{name}", delete(remove_source))
         .route("/api/jobs", get(jobs))
+        .route("/api/matches/{id}/timeline", get(timeline))
+        .route("/api/matches/{id}/tracks/{track}/positions", get(positions))
+        .route("/api/shots/fastest", get(fastest))
         .with_state(app)
 }
 
@@ -171,6 +192,33 @@ async fn remove_source(AxState(app): AxState<Arc<App>>, Path(name): Path<String>
 }
 
 async fn jobs(AxState(app): AxState<Arc<App>>) -> Response {
+    if let Some(store) = &app.store {
+        let queue = async {
+            let counts = store.queue().await?;
+            let jobs = store.jobs().await?;
+            let workers = store.workers().await?;
+            Ok::<_, String>((counts, jobs, workers))
+        };
+        return match queue.await {
+            Ok((c, jobs, workers)) => {
+                let now = crate::store::now();
+                let workers: Vec<_> = workers
+                    .into_iter()
+                    .map(|w| {
+                        // A worker is alive while its heartbeat (every 2 s) is fresh.
+                        let alive = now - w.last_seen < 10.0;
+                        serde_json::json!({ "alive": alive, "worker": w })
+                    })
+                    .collect();
+                Json(serde_json::json!({
+                    "waiting": c.waiting, "running": c.running, "done": c.done, "failed": c.failed,
+                    "jobs": jobs, "workers": workers,
+                }))
+                .into_response()
+            }
+            Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        };
+    }
     let all = app.registry.statuses();
     let count = |f: &dyn Fn(State) -> bool| all.iter().filter(|s| f(s.state)).count();
     Json(serde_json::json!({
@@ -181,4 +229,64 @@ async fn jobs(AxState(app): AxState<Arc<App>>) -> Response {
         "jobs": all,
     }))
     .into_response()
+}
+
+fn store(app: &App) -> Result<&Arc<Store>, Response> {
+    app.store.as_ref().ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            "no results database: `courtvision dashboard --db URL` serves them",
+        )
+    })
+}
+
+fn answer<T: serde::Serialize>(r: Result<T, String>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+async fn timeline(AxState(app): AxState<Arc<App>>, Path(id): Path<i64>) -> Response {
+    match store(&app) {
+        Ok(s) => answer(s.timeline(id).await),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct Window {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+async fn positions(
+    AxState(app): AxState<Arc<App>>,
+    Path((id, track)): Path<(i64, i64)>,
+    Query(w): Query<Window>,
+) -> Response {
+    match store(&app) {
+        Ok(s) => answer(
+            s.positions(id, track, (w.from.unwrap_or(0), w.to.unwrap_or(i64::MAX)))
+                .await
+                .map(|rows| {
+                    rows.into_iter()
+                        .map(|(frame, x, y)| serde_json::json!({"frame": frame, "x": x, "y": y}))
+                        .collect::<Vec<_>>()
+                }),
+        ),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct Limit {
+    limit: Option<i64>,
+}
+
+async fn fastest(AxState(app): AxState<Arc<App>>, Query(l): Query<Limit>) -> Response {
+    match store(&app) {
+        Ok(s) => answer(s.fastest_shots(l.limit.unwrap_or(10).clamp(1, 1000)).await),
+        Err(r) => r,
+    }
 }

@@ -5,10 +5,14 @@
 //!
 //!     courtvision analyze IN... [--out DIR] [--jobs N] [--device cpu|cuda|auto]
 //!     courtvision live SOURCE... [--http ADDR] [--record] [--rtsp ADDR]
+//!     courtvision submit VIDEO... [--nats URL] [--db URL] [--camera NAME] [--wait]
+//!     courtvision worker [--nats URL] [--db URL] [--name NAME]
+//!     courtvision dashboard [--db URL] [--http ADDR]
 
 mod analyze;
 mod chain;
 mod http;
+mod jobs;
 mod live;
 mod metrics;
 mod rtsp;
@@ -21,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use clap::{Parser, Subcommand};
+use courtvision::store;
 use indicatif::MultiProgress;
 
 #[derive(Parser)]
@@ -44,6 +49,12 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Analyse live sources (cameras, streams) that reconnect when they drop.
     Live(live::LiveArgs),
+    /// Put analysis jobs on the NATS JetStream queue (answered from the database when cached).
+    Submit(jobs::SubmitArgs),
+    /// Take jobs from the queue and store their results, until stopped.
+    Worker(jobs::WorkerArgs),
+    /// Serve the dashboard of the job queue and its results database.
+    Dashboard(jobs::DashboardArgs),
 }
 
 /// Log lines go above the progress bars, not through them.
@@ -79,7 +90,8 @@ fn main() -> ExitCode {
     let multi = MultiProgress::new();
     let default = match cli.command {
         Command::Analyze(_) => "warn",
-        Command::Live(_) => "info",
+        Command::Live(_) | Command::Worker(_) | Command::Dashboard(_) => "info",
+        Command::Submit(_) => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_new(cli.log.as_deref().unwrap_or(default))
         .unwrap_or_else(|e| {
@@ -104,6 +116,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args, multi),
         Command::Live(args) => live::run(args),
+        Command::Submit(args) => jobs::submit(args),
+        Command::Worker(args) => jobs::worker(args),
+        Command::Dashboard(args) => jobs::dashboard(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

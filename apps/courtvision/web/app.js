@@ -147,6 +147,21 @@ async function renderJobs() {
   const j = await (await fetch("/api/jobs")).json();
   document.getElementById("jobs").innerHTML = ["waiting", "running", "done", "failed"]
     .map((k) => `<span>${k} <b id="jobs-${k}">${j[k]}</b></span>`).join("");
+  // The job queue's workers, where the dashboard reads a results database.
+  const table = document.getElementById("workers");
+  table.hidden = !j.workers;
+  if (!j.workers) return;
+  const body = table.querySelector("tbody");
+  body.replaceChildren(...j.workers.map(({ alive, worker: w }) => {
+    const tr = document.createElement("tr");
+    tr.dataset.worker = w.id;
+    const cells = [w.id, w.host, alive ? (w.job_id ? "working" : "idle") : "gone",
+      w.job_id ? w.job_id.slice(0, 12) : "", w.done, w.failed];
+    tr.innerHTML = cells.map((c) => `<td></td>`).join("");
+    cells.forEach((c, i) => { tr.children[i].textContent = c; });
+    tr.children[2].className = "state state-" + (alive ? "live" : "failed");
+    return tr;
+  }));
 }
 
 async function tick() {

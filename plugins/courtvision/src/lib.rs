@@ -10,6 +10,7 @@ mod caps;
 pub mod courtcalib;
 pub mod detector;
 pub mod metaexport;
+pub mod metapublish;
 pub mod motionskip;
 pub mod objecttrack;
 pub mod overlayrender;
@@ -32,6 +33,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     detector::mark_plugin_api();
     yolodetect::register(plugin)?;
     metaexport::register(plugin)?;
+    metapublish::register(plugin)?;
     motionskip::register(plugin)?;
     timingmeta::register(plugin)?;
     overlayrender::register(plugin)?;

@@ -24,6 +24,7 @@ use gst_video::prelude::*;
 
 use courtvision_analytics::calib::{Calibration, CourtFinder, Gray, Luma, PackedRgb};
 use courtvision_analytics::court::CourtModel;
+use courtvision_analytics::geometry::Homography;
 use courtvision_meta::{record_stage, wall_clock_ns, CameraInfo, CourtData, CourtMeta};
 
 use super::CalibSport;
@@ -42,6 +43,8 @@ struct Settings {
     search_interval: u32,
     refine_interval: u32,
     contrast: f64,
+    /// A court estimate to try first (row-major homography as the court meta gives it).
+    initial: Option<[f64; 9]>,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             search_interval: 15,
             refine_interval: 150,
             contrast: 25.0,
+            initial: None,
         }
     }
 }
@@ -126,6 +130,11 @@ impl ObjectImpl for CourtCalib {
                     .default_value(25.0)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("initial-homography")
+                    .nick("Initial homography")
+                    .blurb("A court estimate of this camera from an earlier analysis (the court meta's homography, 9 comma-separated numbers, row-major): refined on the first frame instead of a full search, which runs only if it does not fit")
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPS.as_ref()
@@ -138,6 +147,25 @@ impl ObjectImpl for CourtCalib {
             "search-interval" => s.search_interval = value.get().expect("type checked upstream"),
             "refine-interval" => s.refine_interval = value.get().expect("type checked upstream"),
             "contrast" => s.contrast = value.get().expect("type checked upstream"),
+            "initial-homography" => {
+                let text: Option<String> = value.get().expect("type checked upstream");
+                s.initial = text.as_deref().and_then(|t| {
+                    let v: Vec<f64> = t
+                        .trim_matches(|c| c == '[' || c == ']')
+                        .split(',')
+                        .filter_map(|x| x.trim().parse().ok())
+                        .collect();
+                    let h: Option<[f64; 9]> = v.try_into().ok();
+                    if h.is_none() && !t.trim().is_empty() {
+                        gst::warning!(
+                            CAT,
+                            imp = self,
+                            "initial-homography '{t}' is not 9 numbers: ignored"
+                        );
+                    }
+                    h
+                });
+            }
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -149,6 +177,10 @@ impl ObjectImpl for CourtCalib {
             "search-interval" => s.search_interval.to_value(),
             "refine-interval" => s.refine_interval.to_value(),
             "contrast" => s.contrast.to_value(),
+            "initial-homography" => s
+                .initial
+                .map(|h| h.map(|v| v.to_string()).join(","))
+                .to_value(),
             other => unreachable!("unknown property {other}"),
         }
     }
@@ -399,6 +431,13 @@ impl State {
                 return Change::None;
             }
             self.since_search = 0;
+            // The camera's earlier court, once: a refit near it costs a fraction of a search.
+            if let Some(h) = self.settings.initial.take() {
+                let h = Homography(nalgebra::Matrix3::from_row_slice(&h));
+                if let Some(c) = self.finder.refine(img, &h) {
+                    return self.found(img, c);
+                }
+            }
             match search(&self.finder, luma()) {
                 Some(c) => self.found(img, c),
                 None => Change::None,

@@ -12,6 +12,8 @@ use gst::prelude::*;
 
 pub use courtvision_meta::DetectionsMeta;
 
+pub mod brokers;
+
 static INIT: Once = Once::new();
 
 /// Initialises GStreamer and registers the plugins built from this workspace (courtsrc for
