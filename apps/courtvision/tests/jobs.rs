@@ -82,7 +82,6 @@ fn text(o: &Output) -> String {
 fn wait_until<T>(
     what: &str,
     secs: u64,
-    rt: &tokio::runtime::Runtime,
     mut f: impl FnMut() -> Option<T>,
 ) -> T {
     let end = Instant::now() + Duration::from_secs(secs);
@@ -91,7 +90,7 @@ fn wait_until<T>(
             return v;
         }
         assert!(Instant::now() < end, "timed out waiting for {what}");
-        rt.block_on(tokio::time::sleep(Duration::from_millis(100)));
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -152,7 +151,7 @@ fn three_workers_one_killed_every_job_stored_once() {
 
     let store = rt.block_on(Store::open(&db)).unwrap();
     // Kill the worker of the first job seen running (not the garbage one).
-    let (victim, job) = wait_until("a running job", 120, &rt, || {
+    let (victim, job) = wait_until("a running job", 120, || {
         rt.block_on(store.jobs())
             .unwrap()
             .into_iter()
@@ -165,7 +164,7 @@ fn three_workers_one_killed_every_job_stored_once() {
     workers[index].kill().unwrap();
     workers[index].wait().unwrap();
 
-    let jobs = wait_until("every job finished", 300, &rt, || {
+    let jobs = wait_until("every job finished", 300, || {
         let jobs = rt.block_on(store.jobs()).unwrap();
         jobs.iter()
             .all(|j| j.state == store::DONE || j.state == store::FAILED)
