@@ -79,11 +79,7 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn wait_until<T>(
-    what: &str,
-    secs: u64,
-    mut f: impl FnMut() -> Option<T>,
-) -> T {
+fn wait_until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     let end = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = f() {

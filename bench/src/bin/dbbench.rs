@@ -45,7 +45,7 @@ async fn measure(store: &Store, rounds: usize, frames: i64) -> Vec<String> {
         ingest.push(t.elapsed().as_secs_f64());
     }
     let time = |f: f64| format!("{:.1} ms", f * 1e3);
-    let mut q =
+    let q =
         |name: &str, v: Vec<f64>| format!("| {} | {name} | {} |", store.kind(), time(median(v)));
     let mut timeline = vec![];
     let mut positions = vec![];

@@ -268,16 +268,19 @@ pub struct CameraCourt {
     pub match_id: i64,
 }
 
+/// A rallies row: rally, start, end, landing x and y, inside.
+pub type RallyRow = (
+    i64,
+    f64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<bool>,
+);
+
 /// Groups rallies and shots rows into the timeline.
 pub fn timeline(
-    rallies: Vec<(
-        i64,
-        f64,
-        Option<f64>,
-        Option<f64>,
-        Option<f64>,
-        Option<bool>,
-    )>,
+    rallies: Vec<RallyRow>,
     shots: Vec<(Option<i64>, TimelineShot)>,
 ) -> Vec<TimelineRally> {
     let mut out: Vec<TimelineRally> = rallies

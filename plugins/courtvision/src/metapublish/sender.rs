@@ -343,15 +343,9 @@ async fn nats(url: String, client_id: String, outbox: Arc<Outbox>, report: Repor
             let (o, r) = (o.clone(), r.clone());
             async move {
                 match ev {
-                    async_nats::Event::Connected => {
-                        if o.set_connected(true) {
-                            r(Report::Connected)
-                        }
-                    }
-                    async_nats::Event::Disconnected => {
-                        if o.set_connected(false) {
-                            r(Report::Disconnected("connection lost".into()))
-                        }
+                    async_nats::Event::Connected if o.set_connected(true) => r(Report::Connected),
+                    async_nats::Event::Disconnected if o.set_connected(false) => {
+                        r(Report::Disconnected("connection lost".into()))
                     }
                     _ => {}
                 }
