@@ -231,13 +231,11 @@ async fn jobs(AxState(app): AxState<Arc<App>>) -> Response {
     .into_response()
 }
 
-fn store(app: &App) -> Result<&Arc<Store>, Response> {
-    app.store.as_ref().ok_or_else(|| {
-        error(
-            StatusCode::NOT_FOUND,
-            "no results database: `courtvision dashboard --db URL` serves them",
-        )
-    })
+fn no_store() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no results database: `courtvision dashboard --db URL` serves them",
+    )
 }
 
 fn answer<T: serde::Serialize>(r: Result<T, String>) -> Response {
@@ -248,9 +246,9 @@ fn answer<T: serde::Serialize>(r: Result<T, String>) -> Response {
 }
 
 async fn timeline(AxState(app): AxState<Arc<App>>, Path(id): Path<i64>) -> Response {
-    match store(&app) {
-        Ok(s) => answer(s.timeline(id).await),
-        Err(r) => r,
+    match &app.store {
+        Some(s) => answer(s.timeline(id).await),
+        None => no_store(),
     }
 }
 
@@ -265,8 +263,8 @@ async fn positions(
     Path((id, track)): Path<(i64, i64)>,
     Query(w): Query<Window>,
 ) -> Response {
-    match store(&app) {
-        Ok(s) => answer(
+    match &app.store {
+        Some(s) => answer(
             s.positions(id, track, (w.from.unwrap_or(0), w.to.unwrap_or(i64::MAX)))
                 .await
                 .map(|rows| {
@@ -275,7 +273,7 @@ async fn positions(
                         .collect::<Vec<_>>()
                 }),
         ),
-        Err(r) => r,
+        None => no_store(),
     }
 }
 
@@ -285,8 +283,8 @@ struct Limit {
 }
 
 async fn fastest(AxState(app): AxState<Arc<App>>, Query(l): Query<Limit>) -> Response {
-    match store(&app) {
-        Ok(s) => answer(s.fastest_shots(l.limit.unwrap_or(10).clamp(1, 1000)).await),
-        Err(r) => r,
+    match &app.store {
+        Some(s) => answer(s.fastest_shots(l.limit.unwrap_or(10).clamp(1, 1000)).await),
+        None => no_store(),
     }
 }
