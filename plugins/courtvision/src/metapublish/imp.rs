@@ -64,7 +64,7 @@ struct State {
     outbox: Arc<Outbox>,
     _sender: Sender,
     topic: String,
-    roles: Roles,
+    roles: Arc<Roles>,
     frame: u64,
     size: (u32, u32),
     flush_timeout: Duration,
@@ -333,10 +333,10 @@ impl BaseTransformImpl for MetaPublish {
             outbox,
             _sender: sender,
             topic,
-            roles: Roles {
+            roles: Arc::new(Roles {
                 players: crate::split_list(&s.player_labels),
                 balls: crate::split_list(&s.ball_labels),
-            },
+            }),
             frame: 0,
             size: (0, 0),
             flush_timeout: Duration::from_millis(s.flush_timeout_ms as u64),
@@ -407,12 +407,18 @@ impl MetaPublish {
     fn publish(&self, buf: &gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut guard = self.state.lock().unwrap();
         let s = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
-        let line = export_json(buf, s.frame, s.size.0, s.size.1, &s.roles);
+        // The record is made by the sender thread from a copy of the buffer's metadata (no
+        // video memory): the streaming thread only copies the metas.
+        let metas = buf
+            .copy_region(
+                gst::BufferCopyFlags::META | gst::BufferCopyFlags::TIMESTAMPS,
+                ..,
+            )
+            .map_err(|_| gst::FlowError::Error)?;
+        let (frame, (w, h), roles) = (s.frame, s.size, s.roles.clone());
         s.frame += 1;
-        if s.outbox.push(Message {
-            topic: s.topic.clone(),
-            payload: line.into_bytes(),
-        }) {
+        let make = move || export_json(&metas, frame, w, h, &roles).into_bytes();
+        if s.outbox.push(Message::later(s.topic.clone(), make)) {
             gst::trace!(CAT, imp = self, "queue full: dropped the oldest record");
         }
         Ok(gst::FlowSuccess::Ok)

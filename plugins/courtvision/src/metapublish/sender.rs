@@ -61,9 +61,24 @@ impl Broker {
     }
 }
 
+/// A record on its way: its topic and what makes its bytes, run by the sender thread so that
+/// the streaming thread does not serialize.
 pub struct Message {
     pub topic: String,
-    pub payload: Vec<u8>,
+    make: Box<dyn FnOnce() -> Vec<u8> + Send>,
+}
+
+impl Message {
+    pub fn later(topic: String, make: impl FnOnce() -> Vec<u8> + Send + 'static) -> Message {
+        Message {
+            topic,
+            make: Box::new(make),
+        }
+    }
+
+    fn into_parts(self) -> (String, Vec<u8>) {
+        (self.topic, (self.make)())
+    }
 }
 
 /// Counters, as the element's properties and messages report them.
@@ -313,12 +328,8 @@ async fn mqtt(
     };
     let pump = async {
         loop {
-            let m = outbox.next().await;
-            if client
-                .publish(m.topic, qos, false, m.payload)
-                .await
-                .is_err()
-            {
+            let (topic, payload) = outbox.next().await.into_parts();
+            if client.publish(topic, qos, false, payload).await.is_err() {
                 return;
             }
         }
@@ -361,8 +372,8 @@ async fn nats(url: String, client_id: String, outbox: Arc<Outbox>, report: Repor
         }
     };
     loop {
-        let m = outbox.next().await;
-        if client.publish(m.topic, m.payload.into()).await.is_err() {
+        let (topic, payload) = outbox.next().await.into_parts();
+        if client.publish(topic, payload.into()).await.is_err() {
             return;
         }
         outbox.published(1);
@@ -404,14 +415,11 @@ mod tests {
     fn a_full_outbox_drops_the_oldest_and_counts() {
         let o = Outbox::new(3);
         for i in 0..5u8 {
-            o.push(Message {
-                topic: "t".into(),
-                payload: vec![i],
-            });
+            o.push(Message::later("t".into(), move || vec![i]));
         }
         let s = o.stats();
         assert_eq!((s.queued, s.dropped), (3, 2));
-        let first = o.inner.lock().unwrap().queue.front().unwrap().payload[0];
-        assert_eq!(first, 2);
+        let first = o.inner.lock().unwrap().queue.pop_front().unwrap();
+        assert_eq!(first.into_parts().1, [2]);
     }
 }
