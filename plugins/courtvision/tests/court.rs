@@ -14,6 +14,8 @@ use gst::prelude::*;
 struct Run {
     frames: Vec<(Option<CourtData>, Option<CourtData>)>,
     messages: Vec<(u64, bool)>,
+    /// For each message: the view came from `initial-homography`.
+    initial: Vec<bool>,
 }
 
 /// Plays `desc` (a sink named `sink`) to its end; `Err` with the bus error's text.
@@ -42,6 +44,7 @@ fn play(desc: &str) -> Result<Run, String> {
     let bus = pipeline.bus().unwrap();
     let _ = pipeline.set_state(gst::State::Playing);
     let mut messages = Vec::new();
+    let mut initial = Vec::new();
     let result = loop {
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_seconds(120)) else {
             break Err("timed out".to_string());
@@ -52,6 +55,7 @@ fn play(desc: &str) -> Result<Run, String> {
             gst::MessageView::Element(e) => {
                 if let Some(s) = e.structure().filter(|s| s.name() == "courtvision-court") {
                     messages.push((s.get::<u64>("view").unwrap(), s.get("found").unwrap()));
+                    initial.push(s.get("initial").unwrap());
                 }
             }
             _ => {}
@@ -60,7 +64,11 @@ fn play(desc: &str) -> Result<Run, String> {
     pipeline.set_state(gst::State::Null).unwrap();
     result?;
     let frames = std::mem::take(&mut *out.lock().unwrap());
-    Ok(Run { frames, messages })
+    Ok(Run {
+        frames,
+        messages,
+        initial,
+    })
 }
 
 /// Median distance (px) between the estimated and the true court keypoints inside the frame.
@@ -128,6 +136,54 @@ fn courtcalib_finds_the_court_and_camera_of_known_cameras() {
             assert!(off < 0.3, "camera {:?} vs {:?}", c.position, t.position);
         }
         assert_eq!(run.messages, vec![(1, true)]);
+    }
+}
+
+#[test]
+fn a_camera_court_found_before_seeds_the_next_match() {
+    let camera = "camera, height=6.0, distance=6.0, offset=0.8";
+    let first = play(&format!(
+        "courtsrc seed=31 players=4 num-buffers=3 camera=\"{camera}\" \
+         ! video/x-raw,width=1280,height=720,framerate=30/1 ! courtcalib ! fakesink name=sink"
+    ))
+    .unwrap();
+    let h = first.frames[2].0.as_ref().expect("a court").homography;
+    let seed = h.map(|v| v.to_string()).join(",");
+    // Another match filmed by the same camera: the seed is refitted on the first frame.
+    let next = |camera: &str| {
+        play(&format!(
+            "courtsrc seed=32 players=4 num-buffers=10 camera=\"{camera}\" \
+             ! video/x-raw,width=1280,height=720,framerate=30/1 \
+             ! courtcalib initial-homography=\"{seed}\" ! fakesink name=sink"
+        ))
+        .unwrap()
+    };
+    let run = next(camera);
+    assert_eq!(run.messages, vec![(1, true)]);
+    assert_eq!(run.initial, vec![true], "the view came from the seed");
+    for (found, truth) in &run.frames {
+        let err = keypoint_error(found.as_ref().unwrap(), truth.as_ref().unwrap());
+        assert!(err < 1.0, "keypoints off by {err:.2} px");
+    }
+    // A camera that moved, and a seed that is no court of this view at all: either the
+    // refit lands on the court or a search finds it; never a wrong court.
+    let moved = next("camera, height=7.5, distance=8.0, offset=-1.4, aim=1.0");
+    let wrong = play(
+        "courtsrc seed=32 players=4 num-buffers=10 ! video/x-raw,width=1280,height=720,framerate=30/1 \
+         ! courtcalib initial-homography=\"2,0,100,0,2,50,0,0,1\" ! fakesink name=sink",
+    )
+    .unwrap();
+    assert_eq!(
+        wrong.initial,
+        vec![false],
+        "a seed that does not fit is not taken"
+    );
+    for run in [moved, wrong] {
+        assert_eq!(run.messages, vec![(1, true)]);
+        for (found, truth) in &run.frames {
+            let err = keypoint_error(found.as_ref().unwrap(), truth.as_ref().unwrap());
+            assert!(err < 1.0, "keypoints off by {err:.2} px");
+        }
     }
 }
 

@@ -59,6 +59,10 @@ impl Default for Settings {
     }
 }
 
+/// How far (median over the court's keypoints, pixels) a refit may move an initial
+/// homography's court: further, the camera has moved and the seed is not this view.
+const SEED_MOVE_PX: f64 = 8.0;
+
 /// The view being kept.
 struct View {
     calib: Calibration,
@@ -275,7 +279,8 @@ impl BaseTransformImpl for CourtCalib {
 /// What changed about the view in a frame, for the bus.
 enum Change {
     None,
-    Found(u64, f64, Option<f64>),
+    /// A new view: id, confidence, focal length, taken from `initial-homography`.
+    Found(u64, f64, Option<f64>, bool),
     Lost(u64),
 }
 
@@ -336,27 +341,28 @@ impl CourtCalib {
         drop(guard);
         match change {
             Change::None => {}
-            Change::Found(view, confidence, focal) => {
+            Change::Found(view, confidence, focal, initial) => {
                 gst::info!(
                     CAT,
                     imp = self,
-                    "court found: view {view}, confidence {confidence:.2}, focal {focal:?}"
+                    "court found: view {view}, confidence {confidence:.2}, focal {focal:?}, from the initial homography: {initial}"
                 );
-                self.post(view, true, confidence, focal);
+                self.post(view, true, confidence, focal, initial);
             }
             Change::Lost(view) => {
                 gst::info!(CAT, imp = self, "court lost (view {view})");
-                self.post(view, false, 0.0, None);
+                self.post(view, false, 0.0, None, false);
             }
         }
         Ok(gst::FlowSuccess::Ok)
     }
 
-    fn post(&self, view: u64, found: bool, confidence: f64, focal: Option<f64>) {
+    fn post(&self, view: u64, found: bool, confidence: f64, focal: Option<f64>, initial: bool) {
         let mut s = gst::Structure::builder("courtvision-court")
             .field("view", view)
             .field("found", found)
             .field("confidence", confidence)
+            .field("initial", initial)
             .build();
         if let Some(f) = focal {
             s.set("focal", f);
@@ -432,10 +438,27 @@ impl State {
             }
             self.since_search = 0;
             // The camera's earlier court, once: a refit near it costs a fraction of a search.
+            // Taken where the refit is accepted as a search's would be and the court stayed
+            // where the seed put it (the camera has not moved), else searched for.
             if let Some(h) = self.settings.initial.take() {
                 let h = Homography(nalgebra::Matrix3::from_row_slice(&h));
-                if let Some(c) = self.finder.refine(img, &h) {
-                    return self.found(img, c);
+                let fit = self.finder.track(img, &h).filter(|c| {
+                    let mut moved: Vec<f64> = self
+                        .finder
+                        .model()
+                        .keypoints
+                        .iter()
+                        .filter_map(|(_, p)| Some((h.apply(*p)?, c.homography.apply(*p)?)))
+                        .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
+                        .collect();
+                    moved.sort_by(f64::total_cmp);
+                    moved.get(moved.len() / 2).is_some_and(|m| *m <= SEED_MOVE_PX)
+                });
+                if let Some(c) = fit {
+                    return match self.found(img, c) {
+                        Change::Found(v, conf, f, _) => Change::Found(v, conf, f, true),
+                        other => other,
+                    };
                 }
             }
             match search(&self.finder, luma()) {
@@ -448,7 +471,7 @@ impl State {
     fn found(&mut self, img: &impl Gray, c: Calibration) -> Change {
         self.views += 1;
         let reference = self.finder.score(img, &c.homography);
-        let change = Change::Found(self.views, c.score, c.camera.map(|cam| cam.f));
+        let change = Change::Found(self.views, c.score, c.camera.map(|cam| cam.f), false);
         self.view = Some(View {
             meta: court_data(
                 &self.sport,
