@@ -3,6 +3,7 @@
 # The job queue and metapublish, measured in one run on this machine:
 # - metapublish's cost a frame (its stage in timingmeta's report) publishing the full analysis
 #   of a rendered match (det, pose, court, tracks) to MQTT QoS 1, to NATS, and to no broker;
+#   and its whole CPU cost a frame (both of its threads) without inference beside it;
 # - a cached job: `courtvision submit` of a stored job, whole process, median of 5;
 # - redelivery: a worker killed in the middle of a job; seconds until another takes it up,
 #   against the ack wait.
@@ -35,6 +36,27 @@ for target in "mqtt://127.0.0.1:$MQ qos=1" "nats://127.0.0.1:$NP" "mqtt://127.0.
   ms=$(grep -o 'pub\\=\\(double\\)[0-9.e-]*' "$OUT/pub.log" | tail -1 | sed 's/.*)//')
   bytes=$(grep -o 'published=(guint64)[0-9]*' "$OUT/pub.log" | tail -1 | cut -d')' -f2)
   echo "| metapublish to ${target%% *} (${target#* }), $FRAMES frames of full analysis: cost a frame | $(python3 -c "print(f'{$ms*1000:.1f} µs')") (published ${bytes:-0}) |"
+done
+
+# metapublish's whole CPU cost a frame (its streaming-thread part and its sender thread,
+# serializing and sending): the process's CPU time with it minus without it, on courtsrc's
+# frames with their ground truth (players with keypoints, the shuttle, the court) as the
+# metadata, 3000 frames at 320x180 so that rendering costs little; 3 rounds, medians.
+cpu() { /usr/bin/time -f "%U %S" gst-launch-1.0 -q courtsrc seed=9402 players=4 num-buffers=3000 \
+  ! video/x-raw,width=320,height=180,framerate=30/1 ! "$@" fakesink 2>&1 >/dev/null | tail -1 | awk '{print $1 + $2}'; }
+declare -A CPU
+for round in 1 2 3; do
+  CPU[none]+=" $(cpu)"
+  CPU[mqtt]+=" $(cpu metapublish location=mqtt://127.0.0.1:$MQ qos=1 flush-timeout=10000 !)"
+  CPU[nats]+=" $(cpu metapublish location=nats://127.0.0.1:$NP flush-timeout=10000 !)"
+done
+for k in mqtt nats; do
+  python3 - "${CPU[none]}" "${CPU[$k]}" "$k" <<'PY'
+import statistics, sys
+base, with_ = (statistics.median(map(float, a.split())) for a in sys.argv[1:3])
+k = sys.argv[3]
+print(f"| metapublish to {k}: CPU a frame, both threads (3000 frames, with minus without, median of 3) | {(with_ - base) / 3000 * 1e6:.0f} µs |")
+PY
 done
 
 # A stored job answered from the cache.

@@ -7,53 +7,19 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use serde_json::Value;
 
+mod common;
+use common::*;
+
 const BIN: &str = env!("CARGO_BIN_EXE_courtvision");
 
 fn here() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Renders `frames` frames of a match (courtsrc seed) into an H.264 MP4.
-fn clip(path: &Path, seed: u64, frames: u32) {
-    init();
-    let p = gst::parse::launch(&format!(
-        "courtsrc seed={seed} num-buffers={frames} ! video/x-raw,width=320,height=180,framerate=30/1 \
-         ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast ! mp4mux \
-         ! filesink location={}",
-        path.display()
-    ))
-    .unwrap();
-    play_to_eos(&p);
-}
-
-/// GStreamer, with courtsrc, for the test's own pipelines.
-fn init() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstcourtsrc::plugin_register_static().unwrap();
-    });
-}
-
-/// Plays `p` to its end, which must be EOS, not an error.
-fn play_to_eos(p: &gst::Element) {
-    p.set_state(gst::State::Playing).unwrap();
-    let msg = p
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("EOS or an error within 60 s");
-    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
-    p.set_state(gst::State::Null).unwrap();
 }
 
 /// Frames of a video file, decoded.

@@ -5,43 +5,17 @@
 
 #[path = "../../../plugins/courtvision/tests/common/brokers.rs"]
 mod brokers;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use brokers::Broker;
+use common::clip;
 use courtvision::store::{self, pg::ScratchSchema, Store};
-use gst::prelude::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_courtvision");
-
-/// Renders `frames` frames of a match (courtsrc seed) into an H.264 MP4.
-fn clip(path: &Path, seed: u64, frames: u32) {
-    static INIT: std::sync::Once = std::sync::Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstcourtsrc::plugin_register_static().unwrap();
-    });
-    let p = gst::parse::launch(&format!(
-        "courtsrc seed={seed} num-buffers={frames} ! video/x-raw,width=320,height=180,framerate=30/1 \
-         ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast ! mp4mux \
-         ! filesink location={}",
-        path.display()
-    ))
-    .unwrap();
-    p.set_state(gst::State::Playing).unwrap();
-    let msg = p
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .unwrap();
-    assert!(matches!(msg.view(), gst::MessageView::Eos(_)), "{msg:?}");
-    p.set_state(gst::State::Null).unwrap();
-}
 
 fn submit(nats: &str, db: &str, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -227,6 +201,54 @@ fn three_workers_one_killed_every_job_stored_once() {
     assert!(out.status.success(), "{}\n{}", text(&out), logs());
     assert!(text(&out).contains("queued, job"), "{}", text(&out));
     assert_eq!(rt.block_on(store.queue()).unwrap().done, 5);
+
+    // The dashboard: the queue, the workers and the stored results through its API.
+    let mut dash = Command::new(BIN)
+        .args(["dashboard", "--db", &db, "--http", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = {
+        use std::io::BufRead;
+        let lines = std::io::BufReader::new(dash.stderr.take().unwrap()).lines();
+        lines
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("dashboard: ")
+                    .map(|u| u.trim_end_matches('/').to_string())
+            })
+            .expect("the dashboard's address")
+    };
+    let get = |path: &str| -> serde_json::Value {
+        ureq::get(&format!("{url}{path}"))
+            .call()
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .into_json()
+            .unwrap()
+    };
+    let q = get("/api/jobs");
+    assert_eq!(
+        (q["done"].as_i64(), q["failed"].as_i64()),
+        (Some(5), Some(1)),
+        "{q}"
+    );
+    assert_eq!(q["jobs"].as_array().unwrap().len(), 6);
+    let ws = q["workers"].as_array().unwrap();
+    assert_eq!(ws.len(), 3, "{q}");
+    let victim_row = ws
+        .iter()
+        .find(|w| w["worker"]["id"] == victim.as_str())
+        .unwrap();
+    assert_eq!(
+        victim_row["alive"], false,
+        "the killed worker is gone: {victim_row}"
+    );
+    let m = matches[0];
+    assert!(get(&format!("/api/matches/{m}/timeline")).is_array());
+    assert!(get(&format!("/api/matches/{m}/tracks/1/positions?from=0&to=44")).is_array());
+    assert!(get("/api/shots/fastest?limit=5").is_array());
+    let _ = dash.kill();
+    let _ = dash.wait();
 
     for mut w in workers {
         let _ = w.kill();

@@ -29,6 +29,35 @@ pub(crate) fn split_list(list: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `player-labels` and `ball-labels` properties of the elements that write frame records
+/// (metaexport, metapublish).
+pub(crate) fn role_properties() -> [glib::ParamSpec; 2] {
+    use gst::prelude::*;
+    let d = courtvision_meta::Roles::default();
+    [
+        glib::ParamSpecString::builder("player-labels")
+            .nick("Player labels")
+            .blurb("Comma-separated labels written as players")
+            .default_value(Some(d.players.join(",").as_str()))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("ball-labels")
+            .nick("Ball labels")
+            .blurb("Comma-separated labels whose most confident detection is the ball/shuttle")
+            .default_value(Some(d.balls.join(",").as_str()))
+            .mutable_ready()
+            .build(),
+    ]
+}
+
+/// The roles those properties give.
+pub(crate) fn roles(player_labels: &str, ball_labels: &str) -> courtvision_meta::Roles {
+    courtvision_meta::Roles {
+        players: split_list(player_labels),
+        balls: split_list(ball_labels),
+    }
+}
+
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     detector::mark_plugin_api();
     yolodetect::register(plugin)?;

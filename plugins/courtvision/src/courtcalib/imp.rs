@@ -452,7 +452,9 @@ impl State {
                         .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
                         .collect();
                     moved.sort_by(f64::total_cmp);
-                    moved.get(moved.len() / 2).is_some_and(|m| *m <= SEED_MOVE_PX)
+                    moved
+                        .get(moved.len() / 2)
+                        .is_some_and(|m| *m <= SEED_MOVE_PX)
                 });
                 if let Some(c) = fit {
                     return match self.found(img, c) {

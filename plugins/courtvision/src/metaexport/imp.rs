@@ -102,7 +102,7 @@ impl ObjectSubclass for MetaExport {
 impl ObjectImpl for MetaExport {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            let mut props = vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
                     .blurb("File to write JSON Lines to ('-' = standard output)")
@@ -115,26 +115,14 @@ impl ObjectImpl for MetaExport {
                     .default_value(false)
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecString::builder("player-labels")
-                    .nick("Player labels")
-                    .blurb("Comma-separated labels exported as players")
-                    .default_value(Some(Settings::default().player_labels.as_str()))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("ball-labels")
-                    .nick("Ball labels")
-                    .blurb(
-                        "Comma-separated labels whose most confident detection is the ball/shuttle",
-                    )
-                    .default_value(Some(Settings::default().ball_labels.as_str()))
-                    .mutable_ready()
-                    .build(),
                 glib::ParamSpecString::builder("summary-location")
                     .nick("Summary location")
                     .blurb("At the end of the stream, write the match summary here as JSON: rallies, shots, the fastest shot, distance per player (from the court elements' meta)")
                     .mutable_ready()
                     .build(),
-            ]
+            ];
+            props.extend(crate::role_properties());
+            props
         });
         PROPS.as_ref()
     }
@@ -225,10 +213,7 @@ impl BaseTransformImpl for MetaExport {
                 })?;
             Box::new(BufWriter::new(f))
         };
-        let roles = Roles {
-            players: crate::split_list(&s.player_labels),
-            balls: crate::split_list(&s.ball_labels),
-        };
+        let roles = crate::roles(&s.player_labels, &s.ball_labels);
         *self.state.lock().unwrap() = Some(State {
             out,
             roles,

@@ -127,7 +127,7 @@ impl ObjectImpl for MetaPublish {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let d = Settings::default();
-            vec![
+            let mut props = vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
                     .blurb("Broker to publish to: mqtt://HOST[:PORT] (1883) or nats://HOST[:PORT] (4222)")
@@ -170,18 +170,6 @@ impl ObjectImpl for MetaPublish {
                     .default_value(d.flush_timeout_ms)
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecString::builder("player-labels")
-                    .nick("Player labels")
-                    .blurb("Comma-separated labels published as players")
-                    .default_value(Some(d.player_labels.as_str()))
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("ball-labels")
-                    .nick("Ball labels")
-                    .blurb("Comma-separated labels whose most confident detection is the ball/shuttle")
-                    .default_value(Some(d.ball_labels.as_str()))
-                    .mutable_ready()
-                    .build(),
                 glib::ParamSpecUInt64::builder("published")
                     .nick("Published")
                     .blurb("Records handed to the broker (QoS 1: acknowledged by it)")
@@ -192,7 +180,9 @@ impl ObjectImpl for MetaPublish {
                     .blurb("Records dropped because the queue was full")
                     .read_only()
                     .build(),
-            ]
+            ];
+            props.extend(crate::role_properties());
+            props
         });
         PROPS.as_ref()
     }
@@ -333,10 +323,7 @@ impl BaseTransformImpl for MetaPublish {
             outbox,
             _sender: sender,
             topic,
-            roles: Arc::new(Roles {
-                players: crate::split_list(&s.player_labels),
-                balls: crate::split_list(&s.ball_labels),
-            }),
+            roles: Arc::new(crate::roles(&s.player_labels, &s.ball_labels)),
             frame: 0,
             size: (0, 0),
             flush_timeout: Duration::from_millis(s.flush_timeout_ms as u64),
