@@ -8,6 +8,7 @@
 //!     GET    /api/jobs             the job queue: counts per state, the jobs and (with a
 //!                                  results database) the workers
 //!     GET    /api/matches/ID/timeline               a match's rallies with their shots
+//!     GET    /api/matches/ID/players                its players: frames, distance, shots
 //!     GET    /api/matches/ID/tracks/T/positions?from=F&to=G   a player's court positions
 //!     GET    /api/shots/fastest?limit=N             the fastest shots of every match
 
@@ -124,6 +125,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/sources/{name}", delete(remove_source))
         .route("/api/jobs", get(jobs))
         .route("/api/matches/{id}/timeline", get(timeline))
+        .route("/api/matches/{id}/players", get(players))
         .route("/api/matches/{id}/tracks/{track}/positions", get(positions))
         .route("/api/shots/fastest", get(fastest))
         .with_state(app)
@@ -248,6 +250,13 @@ fn answer<T: serde::Serialize>(r: Result<T, String>) -> Response {
 async fn timeline(AxState(app): AxState<Arc<App>>, Path(id): Path<i64>) -> Response {
     match &app.store {
         Some(s) => answer(s.timeline(id).await),
+        None => no_store(),
+    }
+}
+
+async fn players(AxState(app): AxState<Arc<App>>, Path(id): Path<i64>) -> Response {
+    match &app.store {
+        Some(s) => answer(s.players(id).await),
         None => no_store(),
     }
 }

@@ -245,6 +245,7 @@ fn three_workers_one_killed_every_job_stored_once() {
     );
     let m = matches[0];
     assert!(get(&format!("/api/matches/{m}/timeline")).is_array());
+    assert!(get(&format!("/api/matches/{m}/players")).is_array());
     assert!(get(&format!("/api/matches/{m}/tracks/1/positions?from=0&to=44")).is_array());
     assert!(get("/api/shots/fastest?limit=5").is_array());
     let _ = dash.kill();

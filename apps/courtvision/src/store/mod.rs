@@ -247,6 +247,17 @@ pub struct TimelineShot {
     pub speed_kmh: Option<f64>,
 }
 
+/// A player (track) of a match with its figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlayerStats {
+    pub track_id: i64,
+    pub label: String,
+    pub frames: i64,
+    pub distance_m: Option<f64>,
+    pub shots: i64,
+    pub fastest_kmh: Option<f64>,
+}
+
 /// One of the fastest shots over all matches.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FastShot {
@@ -420,6 +431,11 @@ impl Store {
         both!(self.fastest_shots(limit))
     }
 
+    /// A match's players: frames seen, distance covered, shots and the fastest of them.
+    pub async fn players(&self, match_id: i64) -> Result<Vec<PlayerStats>, String> {
+        both!(self.players(match_id))
+    }
+
     /// Counts of a match's rows: frames, detections, shots, rallies.
     pub async fn match_counts(&self, match_id: i64) -> Result<[i64; 4], String> {
         both!(self.match_counts(match_id))
@@ -483,6 +499,9 @@ pub mod sql {
     pub const POSITIONS: &str = "SELECT frame, court_x, court_y FROM detections \
         WHERE match_id = $1 AND track_id = $2 AND frame BETWEEN $3 AND $4 AND court_x IS NOT NULL ORDER BY frame";
     pub const FASTEST: &str = "SELECT match_id, shot, t, track_id, speed_kmh FROM shots WHERE speed_kmh IS NOT NULL ORDER BY speed_kmh DESC LIMIT $1";
+    pub const PLAYERS: &str = "SELECT t.track_id, t.label, t.frames, t.distance_m, COUNT(s.shot), MAX(s.speed_kmh) \
+        FROM tracks t LEFT JOIN shots s ON s.match_id = t.match_id AND s.track_id = t.track_id \
+        WHERE t.match_id = $1 GROUP BY t.track_id, t.label, t.frames, t.distance_m ORDER BY t.track_id";
     pub const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM frames WHERE match_id = $1), (SELECT COUNT(*) FROM detections WHERE match_id = $1), \
         (SELECT COUNT(*) FROM shots WHERE match_id = $1), (SELECT COUNT(*) FROM rallies WHERE match_id = $1)";
     pub const CAMERA: &str = "SELECT camera, sport, homography, model, confidence, match_id FROM cameras WHERE camera = $1";

@@ -374,6 +374,22 @@ impl Pg {
             .collect())
     }
 
+    pub async fn players(&self, match_id: i64) -> Result<Vec<super::PlayerStats>, String> {
+        Ok(self
+            .query(sql::PLAYERS, &[&match_id])
+            .await?
+            .iter()
+            .map(|r| super::PlayerStats {
+                track_id: r.get(0),
+                label: r.get(1),
+                frames: r.get(2),
+                distance_m: r.get(3),
+                shots: r.get(4),
+                fastest_kmh: r.get(5),
+            })
+            .collect())
+    }
+
     pub async fn match_counts(&self, match_id: i64) -> Result<[i64; 4], String> {
         let r = &self.query(sql::COUNTS, &[&match_id]).await?[0];
         Ok([r.get(0), r.get(1), r.get(2), r.get(3)])

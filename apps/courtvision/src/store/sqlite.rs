@@ -396,6 +396,24 @@ impl Sqlite {
         .await
     }
 
+    pub async fn players(&self, match_id: i64) -> Result<Vec<super::PlayerStats>, String> {
+        self.with(move |c| {
+            let mut s = c.prepare_cached(&q(sql::PLAYERS))?;
+            let rows = s.query_map([match_id], |r| {
+                Ok(super::PlayerStats {
+                    track_id: r.get(0)?,
+                    label: r.get(1)?,
+                    frames: r.get(2)?,
+                    distance_m: r.get(3)?,
+                    shots: r.get(4)?,
+                    fastest_kmh: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
     pub async fn match_counts(&self, match_id: i64) -> Result<[i64; 4], String> {
         self.with(move |c| {
             c.query_row(&q(sql::COUNTS), [match_id], |r| {

@@ -89,6 +89,18 @@ async fn exercise(store: Store, url: &str) {
     let pos = store.positions(mid, 2, (10, 19)).await.unwrap();
     assert_eq!(pos.len(), 10);
     assert_eq!(pos[0], (10, 2.0, 0.01));
+    let players = store.players(mid).await.unwrap();
+    assert_eq!(players.len(), 2);
+    // Rallies at frames 0, 100, 200, shots by tracks 1, 2, 1 in each.
+    assert_eq!(
+        (players[0].track_id, players[0].shots, players[0].distance_m),
+        (1, 6, Some(12.5))
+    );
+    assert_eq!((players[1].shots, players[1].frames), (3, 300));
+    assert!(
+        (players[0].fastest_kmh.unwrap() - 120.2).abs() < 1e-9,
+        "{players:?}"
+    );
     let fast = store.fastest_shots(2).await.unwrap();
     assert_eq!(fast.len(), 2);
     assert!(fast[0].speed_kmh >= fast[1].speed_kmh && fast[0].speed_kmh > 120.0);
