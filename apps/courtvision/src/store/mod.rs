@@ -76,7 +76,7 @@ CREATE TABLE detections (
   keypoints {blob}
 );
 CREATE INDEX detections_frame ON detections (match_id, frame);
-CREATE INDEX detections_track ON detections (match_id, track_id, frame);
+CREATE INDEX detections_track ON detections (match_id, track_id, frame) WHERE track_id IS NOT NULL;
 CREATE TABLE tracks (
   match_id BIGINT NOT NULL,
   track_id BIGINT NOT NULL,
