@@ -91,6 +91,7 @@ impl MetaPublish {
             .field("event", event)
             .field("published", stats.published)
             .field("dropped", stats.dropped)
+            .field("lost", stats.lost)
             .field("queued", stats.queued)
             .field("reconnects", stats.reconnects);
         if let Some(r) = reason {

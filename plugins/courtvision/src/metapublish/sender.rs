@@ -89,6 +89,8 @@ pub struct Stats {
     pub published: u64,
     /// Dropped from a full outbox while the broker was away or slow.
     pub dropped: u64,
+    /// Written to a connection that failed before the broker confirmed them (NATS).
+    pub lost: u64,
     /// Waiting in the outbox.
     pub queued: u64,
     /// Times the connection came back after it was lost.
@@ -100,7 +102,7 @@ pub struct Stats {
 struct Inner {
     queue: VecDeque<Message>,
     max: usize,
-    /// Taken from the queue by the sender; `taken - published` are on their way.
+    /// Taken from the queue by the sender; `taken - published - lost` are on their way.
     taken: u64,
     stats: Stats,
     ever_connected: bool,
@@ -170,6 +172,11 @@ impl Outbox {
         self.changed.notify_all();
     }
 
+    fn lost(&self, n: u64) {
+        self.inner.lock().unwrap().stats.lost += n;
+        self.changed.notify_all();
+    }
+
     /// The next message to send, once connected.
     async fn next(&self) -> Message {
         loop {
@@ -191,7 +198,7 @@ impl Outbox {
         let end = Instant::now() + timeout;
         let mut g = self.inner.lock().unwrap();
         loop {
-            if g.queue.is_empty() && g.stats.published >= g.taken {
+            if g.queue.is_empty() && g.stats.published + g.stats.lost >= g.taken {
                 return true;
             }
             let now = Instant::now();
@@ -371,17 +378,33 @@ async fn nats(url: String, client_id: String, outbox: Arc<Outbox>, report: Repor
             return;
         }
     };
+    // async-nats writes each message out as it comes; a flush (a round trip to the server)
+    // confirms them, so it is done for a batch: after 64 messages or a pause of 100 ms.
+    let mut unconfirmed = 0u64;
     loop {
-        let (topic, payload) = outbox.next().await.into_parts();
-        if client.publish(topic, payload.into()).await.is_err() {
-            return;
+        let next = if unconfirmed > 0 {
+            tokio::time::timeout(Duration::from_millis(100), outbox.next())
+                .await
+                .ok()
+        } else {
+            Some(outbox.next().await)
+        };
+        if let Some(m) = next {
+            let (topic, payload) = m.into_parts();
+            if client.publish(topic, payload.into()).await.is_err() {
+                return;
+            }
+            unconfirmed += 1;
+            if unconfirmed < 64 {
+                continue;
+            }
         }
-        outbox.published(1);
-        // Written out before the next one is taken while the queue is empty, so a frame is
-        // on the wire when the stream waits for nothing.
-        if outbox.stats().queued == 0 {
-            let _ = client.flush().await;
+        match client.flush().await {
+            Ok(()) => outbox.published(unconfirmed),
+            // Written to a connection that went away: their fate is unknown.
+            Err(_) => outbox.lost(unconfirmed),
         }
+        unconfirmed = 0;
     }
 }
 
