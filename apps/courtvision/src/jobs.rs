@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! Jobs across machines on NATS JetStream. `courtvision submit` records each job in the
 //! results database and puts it on the work-queue stream COURTVISION_JOBS (subject
-//! `courtvision.jobs`, the job id as Nats-Msg-Id so a repeated submit is one message);
+//! `courtvision.jobs`, the job id and submission time as Nats-Msg-Id so that a repeated
+//! publish of one submission is one message);
 //! `courtvision worker` processes, on any machine, take them one at a time from the durable
 //! pull consumer `workers`, extend the ack while they work, store the results in one
 //! transaction keyed by the job id and only then acknowledge. A worker that dies leaves its
@@ -276,13 +277,16 @@ async fn submit_async(args: SubmitArgs) -> Result<bool, String> {
                 js.insert(c)
             }
         };
-        db.submit(&job_row(&job)).await?;
+        let row = job_row(&job);
+        db.submit(&row).await?;
         let payload = serde_json::to_vec(&job).unwrap();
         js.send_publish(
             SUBJECT,
             jetstream::context::Publish::build()
                 .payload(payload.into())
-                .message_id(&job.id),
+                // A repeat of this submission is dropped by JetStream; a job submitted again
+                // after it failed is a new message.
+                .message_id(format!("{}.{}", job.id, (row.submitted_at * 1e3) as u64)),
         )
         .await
         .map_err(|e| format!("publishing job {}: {e}", job.id))?
