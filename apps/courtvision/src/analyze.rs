@@ -14,7 +14,7 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::chain::{self, Analysis, Pace};
-use crate::stream::{Ended, Registry, State, Stream, Watchdog};
+use crate::stream::{Registry, State, Stream};
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -221,31 +221,14 @@ fn run_job(job: &Job, analysis: &Analysis, stall: Duration) {
         ))
     });
     let started = Instant::now();
-    let ended = match desc {
-        Ok(desc) => s.run_once(
-            &desc,
-            Some(Watchdog {
-                first: stall,
-                between: stall,
-            }),
-            |_| {},
-            |_, _| {},
-        ),
-        Err(e) => Ended::Invalid(e),
-    };
-    let error = match ended {
-        Ended::Eos if s.connection_frames() == 0 => Some("no video frames in the file".into()),
-        Ended::Eos => std::fs::rename(&mp4, &job.mp4)
-            .and_then(|_| std::fs::rename(&jsonl, &job.jsonl))
-            .err()
-            .map(|e| format!("cannot write the outputs: {e}")),
-        Ended::Error { text, .. } | Ended::Invalid(text) => Some(text),
-        Ended::Stalled(d) => Some(format!(
-            "stuck: no frame and no error for {:.0} s (a damaged or truncated file?)",
-            d.as_secs_f64()
-        )),
-        Ended::Stopped => Some("interrupted".into()),
-    };
+    let error = desc
+        .and_then(|desc| s.run_file(&desc, stall))
+        .and_then(|()| {
+            std::fs::rename(&mp4, &job.mp4)
+                .and_then(|_| std::fs::rename(&jsonl, &job.jsonl))
+                .map_err(|e| format!("cannot write the outputs: {e}"))
+        })
+        .err();
     tracing::debug!(job = %s.name, secs = started.elapsed().as_secs_f64(), "ended");
     match error {
         None => s.set_state(State::Done),

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::chain::{self, Analysis, Device, Pace};
 use crate::store::{self, JobRow, MatchResults, Store, WorkerRow};
-use crate::stream::{Ended, State, Stream, Watchdog};
+use crate::stream::{State, Stream};
 
 pub const STREAM: &str = "COURTVISION_JOBS";
 pub const SUBJECT: &str = "courtvision.jobs";
@@ -692,30 +692,9 @@ fn analyse(
         chain::gst_quote(&jsonl.display().to_string()),
         chain::gst_quote(&summary.display().to_string()),
     );
-    let stream = Stream::new(&job.id, &job.uri, State::Waiting, vec![]);
-    let ended = stream.run_once(
-        &desc,
-        Some(Watchdog {
-            first: stall,
-            between: stall,
-        }),
-        |_| {},
-        |_, _| {},
-    );
-    match ended {
-        Ended::Eos if stream.connection_frames() == 0 => {
-            return Err(("no video frames in the input".into(), true))
-        }
-        Ended::Eos => {}
-        Ended::Error { text, .. } | Ended::Invalid(text) => return Err((text, true)),
-        Ended::Stalled(d) => {
-            return Err((
-                format!("stuck: no frame for {:.0} s", d.as_secs_f64()),
-                true,
-            ))
-        }
-        Ended::Stopped => return Err(("interrupted".into(), true)),
-    }
+    Stream::new(&job.id, &job.uri, State::Waiting, vec![])
+        .run_file(&desc, stall)
+        .map_err(|e| (e, true))?;
     let file = std::fs::File::open(&jsonl).map_err(|e| (e.to_string(), true))?;
     MatchResults::from_jsonl(
         std::io::BufReader::new(file),

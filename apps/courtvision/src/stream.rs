@@ -265,6 +265,27 @@ impl Stream {
         f.duration_s = secs("duration");
     }
 
+    /// Runs a file's analysis `desc` once to its end, failed as stuck after `stall` without a
+    /// frame; the error says why it did not end well (analyze's jobs and the queue's).
+    pub fn run_file(&self, desc: &str, stall: Duration) -> Result<(), String> {
+        let watchdog = Watchdog {
+            first: stall,
+            between: stall,
+        };
+        match self.run_once(desc, Some(watchdog), |_| {}, |_, _| {}) {
+            Ended::Eos if self.connection_frames() == 0 => {
+                Err("no video frames in the file".into())
+            }
+            Ended::Eos => Ok(()),
+            Ended::Error { text, .. } | Ended::Invalid(text) => Err(text),
+            Ended::Stalled(d) => Err(format!(
+                "stuck: no frame and no error for {:.0} s (a damaged or truncated file?)",
+                d.as_secs_f64()
+            )),
+            Ended::Stopped => Err("interrupted".into()),
+        }
+    }
+
     /// Runs `desc` (whose analysis chain has a timingmeta named `egress`) until EOS, an error,
     /// a stall or a stop request; the state goes live at the first frame out. `on_timing` gets
     /// the pipeline and each egress report (the live policy).

@@ -14,18 +14,23 @@ use gst::prelude::*;
 /// Records received by a subscriber, as JSON.
 type Received = Arc<Mutex<Vec<serde_json::Value>>>;
 
-/// An MQTT subscriber (QoS 1) that subscribes again whenever it reconnects.
+/// An MQTT subscriber (QoS 1) that subscribes again whenever it reconnects; returns once
+/// the broker has acknowledged its first subscription.
 fn mqtt_subscriber(port: u16, topic: &str) -> Received {
     let got: Received = Arc::default();
     let mut o = rumqttc::MqttOptions::new(format!("test-sub-{port}"), "127.0.0.1", port);
     o.set_max_packet_size(1 << 24, 1 << 24);
     let (client, mut conn) = rumqttc::Client::new(o, 100);
     let (g, topic) = (got.clone(), topic.to_string());
+    let (ready, wait) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for ev in conn.iter() {
             match ev {
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
                     client.subscribe(&topic, rumqttc::QoS::AtLeastOnce).unwrap();
+                }
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                    let _ = ready.send(());
                 }
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
                     g.lock()
@@ -37,6 +42,7 @@ fn mqtt_subscriber(port: u16, topic: &str) -> Received {
             }
         }
     });
+    wait.recv_timeout(Duration::from_secs(10)).unwrap();
     got
 }
 
@@ -271,10 +277,6 @@ fn survive_a_restart(broker: Broker, received: Received, extra: &str) {
 fn mqtt_records_survive_a_broker_restart() {
     let broker = Broker::mosquitto();
     let received = mqtt_subscriber(broker.port, "courtvision/court1/frames");
-    wait_for("the subscriber", 5.0, || {
-        std::thread::sleep(Duration::from_millis(300));
-        true
-    });
     survive_a_restart(broker, received, "qos=1");
 }
 

@@ -279,8 +279,8 @@ pub struct CameraCourt {
     pub match_id: i64,
 }
 
-/// A rallies row: rally, start, end, landing x and y, inside.
-pub type RallyRow = (
+/// A rallies row as the timeline query reads it: rally, start, end, landing x and y, inside.
+pub type TimelineRallyRow = (
     i64,
     f64,
     Option<f64>,
@@ -291,7 +291,7 @@ pub type RallyRow = (
 
 /// Groups rallies and shots rows into the timeline.
 pub fn timeline(
-    rallies: Vec<RallyRow>,
+    rallies: Vec<TimelineRallyRow>,
     shots: Vec<(Option<i64>, TimelineShot)>,
 ) -> Vec<TimelineRally> {
     let mut out: Vec<TimelineRally> = rallies

@@ -426,9 +426,6 @@ impl Pg {
         .await
         .map(drop)
     }
-}
-
-impl Pg {
     pub async fn video_hash(
         &self,
         path: &str,
