@@ -249,6 +249,9 @@ fn survive_a_restart(broker: Broker, received: Received, extra: &str) {
         .expect("the counts at EOS");
     assert_eq!(eos.get::<u64>("dropped").unwrap(), run.dropped);
     assert!(eos.get::<u64>("reconnects").unwrap() >= 1);
+    // The element counts its own CPU time (both threads): some, and less than the run took.
+    let cpu_us = eos.get::<u64>("cpu-us").unwrap();
+    assert!(cpu_us > 0 && cpu_us < 30_000_000, "cpu-us {cpu_us}");
     assert!(
         run.warnings.iter().any(|w| w.contains("unreachable")),
         "{:?}",

@@ -17,7 +17,7 @@ use gst_base::subclass::prelude::*;
 
 use courtvision_meta::{export_json, record_stage, wall_clock_ns, Roles};
 
-use super::sender::{Broker, Message, Options, Outbox, Report, Sender, Stats};
+use super::sender::{thread_cpu_ns, Broker, Message, Options, Outbox, Report, Sender, Stats};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -29,6 +29,7 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const DEFAULT_MAX_QUEUE: u32 = 1000;
 const DEFAULT_FLUSH_TIMEOUT_MS: u32 = 2000;
+const DEFAULT_MAX_DELAY_MS: u32 = 100;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -39,6 +40,7 @@ struct Settings {
     qos: u32,
     max_queue: u32,
     flush_timeout_ms: u32,
+    max_delay_ms: u32,
     player_labels: String,
     ball_labels: String,
 }
@@ -54,6 +56,7 @@ impl Default for Settings {
             qos: 0,
             max_queue: DEFAULT_MAX_QUEUE,
             flush_timeout_ms: DEFAULT_FLUSH_TIMEOUT_MS,
+            max_delay_ms: DEFAULT_MAX_DELAY_MS,
             player_labels: roles.players.join(","),
             ball_labels: roles.balls.join(","),
         }
@@ -65,6 +68,8 @@ struct State {
     _sender: Sender,
     topic: String,
     roles: Arc<Roles>,
+    /// The element's name, for its timing stage.
+    name: Arc<str>,
     frame: u64,
     size: (u32, u32),
     flush_timeout: Duration,
@@ -93,7 +98,8 @@ impl MetaPublish {
             .field("dropped", stats.dropped)
             .field("lost", stats.lost)
             .field("queued", stats.queued)
-            .field("reconnects", stats.reconnects);
+            .field("reconnects", stats.reconnects)
+            .field("cpu-us", stats.cpu_ns / 1000);
         if let Some(r) = reason {
             b = b.field("reason", r);
         }
@@ -171,6 +177,13 @@ impl ObjectImpl for MetaPublish {
                     .default_value(d.flush_timeout_ms)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("max-delay")
+                    .nick("Maximum delay")
+                    .blurb("Milliseconds a record may wait to be sent with the next ones in one batch (0: each at once)")
+                    .maximum(10_000)
+                    .default_value(d.max_delay_ms)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecUInt64::builder("published")
                     .nick("Published")
                     .blurb("Records handed to the broker (QoS 1: acknowledged by it)")
@@ -205,6 +218,7 @@ impl ObjectImpl for MetaPublish {
             "qos" => s.qos = value.get().expect("type checked upstream"),
             "max-queue" => s.max_queue = value.get().expect("type checked upstream"),
             "flush-timeout" => s.flush_timeout_ms = value.get().expect("type checked upstream"),
+            "max-delay" => s.max_delay_ms = value.get().expect("type checked upstream"),
             "player-labels" => s.player_labels = text().unwrap_or_default(),
             "ball-labels" => s.ball_labels = text().unwrap_or_default(),
             other => unreachable!("unknown property {other}"),
@@ -227,6 +241,7 @@ impl ObjectImpl for MetaPublish {
             "qos" => s.qos.to_value(),
             "max-queue" => s.max_queue.to_value(),
             "flush-timeout" => s.flush_timeout_ms.to_value(),
+            "max-delay" => s.max_delay_ms.to_value(),
             "player-labels" => s.player_labels.to_value(),
             "ball-labels" => s.ball_labels.to_value(),
             other => unreachable!("unknown property {other}"),
@@ -282,7 +297,10 @@ impl BaseTransformImpl for MetaPublish {
             .client_id
             .clone()
             .unwrap_or_else(|| format!("courtvision-{stream}-{}", std::process::id()));
-        let outbox = Outbox::new(s.max_queue as usize);
+        let outbox = Outbox::new(
+            s.max_queue as usize,
+            Duration::from_millis(s.max_delay_ms.into()),
+        );
         let weak = self.obj().downgrade();
         let out = outbox.clone();
         let report = Arc::new(move |r: Report| {
@@ -325,6 +343,7 @@ impl BaseTransformImpl for MetaPublish {
             _sender: sender,
             topic,
             roles: Arc::new(crate::roles(&s.player_labels, &s.ball_labels)),
+            name: Arc::from(self.obj().name().as_str()),
             frame: 0,
             size: (0, 0),
             flush_timeout: Duration::from_millis(s.flush_timeout_ms as u64),
@@ -383,18 +402,19 @@ impl BaseTransformImpl for MetaPublish {
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Its own cost goes into the timing meta, where timingmeta's egress reports it.
-        let start = wall_clock_ns();
-        self.publish(buf)?;
-        let name: Arc<str> = Arc::from(self.obj().name().as_str());
-        record_stage(buf, &name, start, wall_clock_ns(), 1);
+        let (start, cpu) = (wall_clock_ns(), thread_cpu_ns());
+        let mut guard = self.state.lock().unwrap();
+        let s = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        self.queue(s, buf)?;
+        record_stage(buf, &s.name, start, wall_clock_ns(), 1);
+        s.outbox.add_stream_cpu(thread_cpu_ns().saturating_sub(cpu));
         Ok(gst::FlowSuccess::Ok)
     }
 }
 
 impl MetaPublish {
-    fn publish(&self, buf: &gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let mut guard = self.state.lock().unwrap();
-        let s = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+    /// Queues the buffer's record.
+    fn queue(&self, s: &mut State, buf: &gst::BufferRef) -> Result<(), gst::FlowError> {
         // The record is made by the sender thread from a copy of the buffer's metadata (no
         // video memory): the streaming thread only copies the metas.
         let metas = buf
@@ -409,6 +429,6 @@ impl MetaPublish {
         if s.outbox.push(Message::later(s.topic.clone(), make)) {
             gst::trace!(CAT, imp = self, "queue full: dropped the oldest record");
         }
-        Ok(gst::FlowSuccess::Ok)
+        Ok(())
     }
 }

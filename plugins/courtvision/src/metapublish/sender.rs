@@ -6,7 +6,7 @@
 //! wants the newest frames, and the video must not wait for the broker.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -96,12 +96,44 @@ pub struct Stats {
     /// Times the connection came back after it was lost.
     pub reconnects: u64,
     pub connected: bool,
+    /// CPU time spent by the element: its part on the streaming thread and its sender
+    /// thread (making the records and sending them), in nanoseconds.
+    pub cpu_ns: u64,
 }
+
+/// CPU time of the calling thread, in nanoseconds.
+pub fn thread_cpu_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given and nothing else.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } != 0 {
+        return 0;
+    }
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Puts the calling thread below the streaming threads: on busy cores the video's threads
+/// come first and the sender, whose work is a small part of a core, sends in the gaps.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread's id changes only its nice value.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, SENDER_NICE);
+    }
+}
+
+/// The sender thread's nice value.
+const SENDER_NICE: i32 = 10;
 
 #[derive(Default)]
 struct Inner {
     queue: VecDeque<Message>,
     max: usize,
+    /// How long a record may wait to be sent with the ones after it.
+    delay: Duration,
     /// Taken from the queue by the sender; `taken - published - lost` are on their way.
     taken: u64,
     stats: Stats,
@@ -113,17 +145,25 @@ pub struct Outbox {
     inner: Mutex<Inner>,
     ready: Notify,
     changed: Condvar,
+    /// CPU time of the element's work on the streaming thread, and of the sender thread.
+    stream_cpu_ns: AtomicU64,
+    sender_cpu_ns: AtomicU64,
 }
 
 impl Outbox {
-    pub fn new(max: usize) -> Arc<Outbox> {
+    /// An outbox of at most `max` records, which the sender takes in batches: the first
+    /// record of a batch waits up to `delay` for others to join it (zero: each goes at once).
+    pub fn new(max: usize, delay: Duration) -> Arc<Outbox> {
         Arc::new(Outbox {
             inner: Mutex::new(Inner {
                 max: max.max(1),
+                delay,
                 ..Default::default()
             }),
             ready: Notify::new(),
             changed: Condvar::new(),
+            stream_cpu_ns: AtomicU64::new(0),
+            sender_cpu_ns: AtomicU64::new(0),
         })
     }
 
@@ -135,9 +175,14 @@ impl Outbox {
             g.queue.pop_front();
             g.stats.dropped += 1;
         }
+        // With a delay, the first record of a batch wakes the sender and the others join it
+        // without a wake-up each.
+        let wake = g.queue.is_empty() || g.delay.is_zero();
         g.queue.push_back(m);
         drop(g);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
         full
     }
 
@@ -145,8 +190,19 @@ impl Outbox {
         let g = self.inner.lock().unwrap();
         Stats {
             queued: g.queue.len() as u64,
+            cpu_ns: self.stream_cpu_ns.load(Ordering::Relaxed)
+                + self.sender_cpu_ns.load(Ordering::Relaxed),
             ..g.stats
         }
+    }
+
+    fn delay(&self) -> Duration {
+        self.inner.lock().unwrap().delay
+    }
+
+    /// Adds CPU time that the streaming thread spent on the element.
+    pub fn add_stream_cpu(&self, ns: u64) {
+        self.stream_cpu_ns.fetch_add(ns, Ordering::Relaxed);
     }
 
     /// Marks the connection up or down; returns true where that is a change.
@@ -177,19 +233,33 @@ impl Outbox {
         self.changed.notify_all();
     }
 
-    /// The next message to send, once connected.
-    async fn next(&self) -> Message {
+    /// The next records to send, oldest first, once connected: what has come within the
+    /// delay after the first of them, at most `BATCH` (a backlog is sent without waiting).
+    async fn next(&self) -> Vec<Message> {
+        // Called on the sender thread between batches: its CPU time so far.
+        self.sender_cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+        let mut waited = false;
         loop {
-            {
+            let delay = {
                 let mut g = self.inner.lock().unwrap();
-                if g.stats.connected {
-                    if let Some(m) = g.queue.pop_front() {
-                        g.taken += 1;
-                        return m;
+                if g.stats.connected && !g.queue.is_empty() {
+                    if waited || g.delay.is_zero() || g.queue.len() >= BATCH {
+                        let n = g.queue.len().min(BATCH);
+                        g.taken += n as u64;
+                        return g.queue.drain(..n).collect();
                     }
+                    Some(g.delay)
+                } else {
+                    None
                 }
+            };
+            match delay {
+                Some(d) => {
+                    tokio::time::sleep(d).await;
+                    waited = true;
+                }
+                None => self.ready.notified().await,
             }
-            self.ready.notified().await;
         }
     }
 
@@ -249,6 +319,7 @@ impl Sender {
         let thread = std::thread::Builder::new()
             .name("metapublish".into())
             .spawn(move || {
+                lower_priority();
                 rt.block_on(async move {
                     tokio::select! {
                         _ = run(opts, outbox, report) => {}
@@ -275,6 +346,9 @@ impl Drop for Sender {
         }
     }
 }
+
+/// The most records sent in one batch.
+const BATCH: usize = 64;
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -335,9 +409,11 @@ async fn mqtt(
     };
     let pump = async {
         loop {
-            let (topic, payload) = outbox.next().await.into_parts();
-            if client.publish(topic, qos, false, payload).await.is_err() {
-                return;
+            for m in outbox.next().await {
+                let (topic, payload) = m.into_parts();
+                if client.publish(topic, qos, false, payload).await.is_err() {
+                    return;
+                }
             }
         }
     };
@@ -378,24 +454,25 @@ async fn nats(url: String, client_id: String, outbox: Arc<Outbox>, report: Repor
             return;
         }
     };
-    // async-nats writes each message out as it comes; a flush (a round trip to the server)
-    // confirms them, so it is done for a batch: after 64 messages or a pause of 100 ms.
+    // async-nats writes the messages out as they come; a flush confirms that they were
+    // written, so it is done for a batch: after 64 messages or a pause of 100 ms past the delay.
+    let pause = Duration::from_millis(100) + outbox.delay();
     let mut unconfirmed = 0u64;
     loop {
         let next = if unconfirmed > 0 {
-            tokio::time::timeout(Duration::from_millis(100), outbox.next())
-                .await
-                .ok()
+            tokio::time::timeout(pause, outbox.next()).await.ok()
         } else {
             Some(outbox.next().await)
         };
-        if let Some(m) = next {
-            let (topic, payload) = m.into_parts();
-            if client.publish(topic, payload.into()).await.is_err() {
-                return;
+        if let Some(batch) = next {
+            for m in batch {
+                let (topic, payload) = m.into_parts();
+                if client.publish(topic, payload.into()).await.is_err() {
+                    return;
+                }
+                unconfirmed += 1;
             }
-            unconfirmed += 1;
-            if unconfirmed < 64 {
+            if unconfirmed < BATCH as u64 {
                 continue;
             }
         }
@@ -436,7 +513,7 @@ mod tests {
 
     #[test]
     fn a_full_outbox_drops_the_oldest_and_counts() {
-        let o = Outbox::new(3);
+        let o = Outbox::new(3, Duration::ZERO);
         for i in 0..5u8 {
             o.push(Message::later("t".into(), move || vec![i]));
         }
@@ -444,5 +521,45 @@ mod tests {
         assert_eq!((s.queued, s.dropped), (3, 2));
         let first = o.inner.lock().unwrap().queue.pop_front().unwrap();
         assert_eq!(first.into_parts().1, [2]);
+    }
+
+    #[test]
+    fn records_within_the_delay_go_as_one_batch() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        for (delay, want) in [
+            (Duration::from_millis(60), vec![3, 1]),
+            (Duration::ZERO, vec![1, 2, 1]),
+        ] {
+            let o = Outbox::new(10, delay);
+            o.set_connected(true);
+            let sizes = rt.block_on(async {
+                let p = o.clone();
+                let pusher = async move {
+                    p.push(Message::later("t".into(), || vec![0]));
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                    p.push(Message::later("t".into(), || vec![1]));
+                    p.push(Message::later("t".into(), || vec![2]));
+                    tokio::time::sleep(Duration::from_millis(120)).await;
+                    p.push(Message::later("t".into(), || vec![3]));
+                };
+                let taker = async {
+                    let (start, mut sizes) = (Instant::now(), vec![]);
+                    while sizes.iter().sum::<usize>() < 4 {
+                        let batch = o.next().await;
+                        if !delay.is_zero() && sizes.is_empty() {
+                            assert!(start.elapsed() >= delay, "the first batch waited its delay");
+                        }
+                        sizes.push(batch.len());
+                    }
+                    sizes
+                };
+                tokio::join!(pusher, taker).1
+            });
+            assert_eq!(sizes, want, "batches with a delay of {delay:?}");
+            assert_eq!(o.inner.lock().unwrap().taken, 4);
+        }
     }
 }
