@@ -18,12 +18,20 @@
 #   mp4v = MPEG-4 part 2), 150 frames, whole processes (model load included); batch sizes
 #   1/2/4/8, fixed and adaptive skipping. `identity single-segment=true` after decodebin:
 #   GStreamer 1.22's avenc_mpeg4 writes an empty MP4 when it gets qtdemux's segment unchanged.
+# real: real camera footage (REAL_CLIP=any video file; by default OpenCV's sample vtest.avi,
+#   people walking in a street filmed by a fixed camera, 768x576, from Debian's opencv-doc
+#   package), its first FRAMES frames as H.264 at 2.5 Mbit/s: the annotated pipeline
+#   (batch-size 4, no skipping) against bench/python_loop.py, each with the fp32 models and
+#   with the int8 ones (models/*-int8.onnx), whole processes timed from outside (start-up and
+#   model loading included), ROUNDS rounds interleaved, medians.
 # MODEL defaults to the default detector (models/courtvision-det.onnx), the pose model to
 # models/courtvision-pose.onnx (COURTVISION_POSE_MODEL); CVLAUNCH runs another build's launcher.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT=${1:-all}
+[ "$WHAT" = real ] && [ -z "${3:-}" ] && set -- "$1" "${2:-}" 150 "${4:-3}"
 MODEL=${2:-models/courtvision-det.onnx}
+[ -n "$MODEL" ] || MODEL=models/courtvision-det.onnx
 POSE=${COURTVISION_POSE_MODEL:-models/courtvision-pose.onnx}
 FRAMES=${3:-300}
 ROUNDS=${4:-3}
@@ -119,4 +127,60 @@ print(n)")
   echo "| --- | --- | --- |"
   printf "| Python+OpenCV loop (bench/python_loop.py) | %.1f | 1.00x |\n" "$py_fps"
   printf "%s\n" "${rows[@]}"
+fi
+
+if [ "$WHAT" = real ]; then
+  python3 -c "import cv2" 2>/dev/null || python3 -m pip install -q opencv-python-headless
+  SRC=${REAL_CLIP:-}
+  if [ -z "$SRC" ]; then
+    SRC=$OUT/vtest.avi
+    if [ ! -s "$SRC" ]; then
+      (cd "$OUT" && apt-get download -q opencv-doc >/dev/null)
+      dpkg-deb --fsys-tarfile "$OUT"/opencv-doc_*.deb \
+        | tar -xO ./usr/share/doc/opencv-doc/examples/data/vtest.avi > "$SRC"
+      rm -f "$OUT"/opencv-doc_*.deb
+    fi
+  fi
+  RCLIP=$OUT/real-$(basename "${SRC%.*}")-$FRAMES.mp4
+  [ -s "$RCLIP" ] || gst-launch-1.0 -q filesrc location="$SRC" ! decodebin ! videoconvert \
+    ! identity eos-after="$FRAMES" ! video/x-raw,format=I420 ! x264enc speed-preset=fast bitrate=2500 \
+    ! mp4mux ! filesink location="$RCLIP"
+  n=$(python3 -c "
+import cv2; c = cv2.VideoCapture('$RCLIP'); n = 0
+while c.read()[0]: n += 1
+print(n, int(c.get(cv2.CAP_PROP_FRAME_WIDTH)), int(c.get(cv2.CAP_PROP_FRAME_HEIGHT)))")
+  read -r n rw rh <<<"$n"
+  RLOG=$OUT/real.log
+  : > "$RLOG"
+  whole() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
+  for r in $(seq "$ROUNDS"); do
+    for prec in fp32 int8; do
+      det=models/courtvision-det.onnx pose=models/courtvision-pose.onnx
+      [ $prec = int8 ] && det=models/courtvision-det-int8.onnx pose=models/courtvision-pose-int8.onnx
+      py=$(whole python3 bench/python_loop.py "$RCLIP" "$OUT/real-python.mp4" $det $pose)
+      pl=$(whole $LAUNCH filesrc location="$RCLIP" ! decodebin ! identity single-segment=true ! videoconvert \
+        ! yolodetect model=$det ! posedetect model=$pose ! overlayrender ! videoconvert \
+        ! avenc_mpeg4 bitrate=4000000 ! mp4mux ! filesink location="$OUT/real-annotated.mp4")
+      echo "round $r $prec: python $py s, pipeline $pl s" | tee -a "$RLOG"
+      echo "py_$prec $py" >> "$OUT/real.$$"; echo "pl_$prec $pl" >> "$OUT/real.$$"
+    done
+  done
+  python3 - "$OUT/real.$$" "$n" "$rw" "$rh" "$(basename "$SRC")" "$(nproc)" "$ROUNDS" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    t.setdefault(k, []).append(float(v))
+m = {k: statistics.median(v) for k, v in t.items()}
+n, w, h, name, cores, rounds = sys.argv[2:]
+n = int(n)
+print()
+print(f"| {name}, {w}x{h} H.264, {n} frames, detection + pose + drawing + MPEG-4 encoding, whole processes, {cores}-core CPU, median of {rounds} | seconds | frames/s | vs Python loop fp32 | vs Python loop, same models |")
+print("| --- | --- | --- | --- | --- |")
+for k, what in (("py_fp32", "Python+OpenCV loop, fp32 models"), ("py_int8", "Python+OpenCV loop, int8 models"),
+                ("pl_fp32", "courtvision pipeline, fp32 models"), ("pl_int8", "courtvision pipeline, int8 models")):
+    same = m["py_" + k[3:]]
+    print(f"| {what} | {m[k]:.1f} | {n / m[k]:.1f} | {m['py_fp32'] / m[k]:.2f}x | {same / m[k]:.2f}x |")
+PY
+  rm -f "$OUT/real.$$"
 fi

@@ -29,13 +29,23 @@ fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
 /// every labelled player at IoU ≥ 0.5 and place its keypoints within a tenth of its size.
 #[test]
 fn default_models_find_the_ground_truth_players() {
+    players_found("courtvision-det.onnx", "courtvision-pose.onnx");
+}
+
+/// The same with the int8 models, which load like any other.
+#[test]
+fn int8_models_find_the_ground_truth_players() {
+    players_found("courtvision-det-int8.onnx", "courtvision-pose-int8.onnx");
+}
+
+fn players_found(det: &str, pose: &str) {
     let frames = run(
         &format!(
             "courtsrc seed=9002 players=3 num-buffers=24 ! video/x-raw,width=640,height=360 \
              ! videorate drop-only=true max-rate=5 \
              ! yolodetect name=det model={} ! posedetect name=pose model={} ! fakesink name=sink",
-            default_model("courtvision-det.onnx"),
-            default_model("courtvision-pose.onnx")
+            default_model(det),
+            default_model(pose)
         ),
         no_feed,
     )
@@ -70,11 +80,11 @@ fn default_models_find_the_ground_truth_players() {
     }
     assert!(
         found as f64 >= 0.9 * total as f64,
-        "detector found {found} of {total} players"
+        "{det} found {found} of {total} players"
     );
     assert!(
         near as f64 >= 0.8 * kpts as f64,
-        "{near} of {kpts} keypoints within 0.1"
+        "{pose}: {near} of {kpts} keypoints within 0.1"
     );
 }
 
