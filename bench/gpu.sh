@@ -31,6 +31,12 @@
 #   command  the courtvision command on the GPU (from .device/cmd, staged by gpu-pack.sh):
 #            `live` with rendered sources on CUDA and --http, /metrics read while it runs
 #            (the GPU's series from NVML)
+#   whole    N streams of the 1080p H.264 match through the whole analysis: NVDEC, the frames
+#            downloaded (cudadownload), yolodetect (shuttle) and posedetect (players) fp16 on
+#            CUDA (engines shared by name, letterbox on the GPU), courtcalib, objecttrack,
+#            shuttletrack and metaexport (JSON Lines to /dev/null);
+#            against NVDEC alone in the same run, into CUDA memory and downloaded; the rate
+#            while every stream runs, the start-up until all run
 #   soak     SOAK_N live streams (default 64) as in capacity for SOAK_LOOPS plays of the clip
 #            (default 8: about 2 minutes): the process's resident memory every 5 s
 # Details (every command's output) go to $OUT/details.log, the table to $OUT/table.md.
@@ -236,6 +242,36 @@ case_soak() {
   done
   cp /tmp/rss.txt "$OUT/soak-rss.txt"
   row "soak: $n live streams, ${SOAK_LOOPS:-8} plays of the clip" "$(awk '$2 > 0 && $1 >= 30 {if (!a) a=$2; b=$2; if ($2 > m) m=$2} END {printf "RSS after 30 s %.0f MiB, end %.0f MiB, peak %.0f MiB, drift %+.1f%% (peak %+.1f%%)", a/1024, b/1024, m/1024, 100*(b-a)/a, 100*(m-a)/a}' /tmp/rss.txt)"
+}
+
+case_whole() {
+  local src line dec down whole chain
+  src=$(source_of h264)
+  # courtcalib reads the frame's pixels in system memory, and cudadownload keeps no metadata
+  # of ours: the frames are downloaded after NVDEC, and the detectors upload them again and
+  # letterbox them on the GPU.
+  chain="queue max-size-buffers=64 \
+    ! yolodetect model=$DET16 execution-provider=cuda batch-size=32 engine-name=det classes=shuttle \
+    ! posedetect model=models/courtvision-pose-fp16.onnx execution-provider=cuda batch-size=32 engine-name=pose \
+    ! courtcalib ! objecttrack ! shuttletrack"
+  line=$(launch $(copies "$N" "$src ! $CUDA ! fakesink"))
+  dec=$(field all_streams_fps "$line")
+  row "$N streams h264 1080p, NVDEC alone (CUDA memory)" "$dec frames/s (NVDEC $(field nvdec "$line")% busy); all running after $(field started_s "$line") s"
+  line=$(launch $(copies "$N" "$src ! $CUDA ! cudadownload ! fakesink"))
+  down=$(field all_streams_fps "$line")
+  row "$N streams h264 1080p, NVDEC alone, downloaded to system memory" "$down frames/s; all running after $(field started_s "$line") s"
+  line=$(launch $(copies "$N" "$src ! $CUDA ! cudadownload ! $chain ! metaexport location=/dev/null ! fakesink"))
+  whole=$(field all_streams_fps "$line")
+  # What the chain gives, one stream's first play: tracked players and the court.
+  timeout 120 $BIN/cvlaunch $(source_of h264 1) ! "$CUDA" ! cudadownload ! $chain \
+    ! metaexport location="$OUT/whole.jsonl" ! fakesink >> "$LOG" 2>&1
+  row "the whole analysis, one stream: its records" "$(python3 -c "
+import json
+r = [json.loads(l) for l in open('$OUT/whole.jsonl')]
+p = sum(1 for x in r for q in x['players'] if q.get('track_id') is not None)
+print(f'{len(r)} frames, {p / max(len(r), 1):.1f} tracked players a frame, a shuttle in {sum(1 for x in r if x.get(\"ball\"))}, the court in {sum(1 for x in r if x.get(\"court\"))}')" 2>&1 | tail -1)"
+  row "$N streams h264 1080p, the whole analysis (NVDEC, downloaded; det + pose fp16 b32 shared; courtcalib, objecttrack, shuttletrack, metaexport)" \
+    "$whole frames/s = $(awk -v w="$whole" -v d="$dec" -v o="$down" 'BEGIN {printf "%.2fx NVDEC alone, %.2fx NVDEC downloaded", w/d, w/o}'); all $N running after $(field started_s "$line") s; GPU $(field sm "$line")% busy, NVDEC $(field nvdec "$line")%"
 }
 
 cases=("$@")
