@@ -3,7 +3,7 @@
 # The CPU benchmark: yolodetect against ONNX Runtime's model-only rate, and the whole annotated
 # pipeline against the Python+OpenCV loop doing the same work, measured in the same run.
 #
-#   bench/cpu.sh [model|pipeline|all] [MODEL] [FRAMES] [ROUNDS]
+#   bench/cpu.sh [model|pipeline|all|real] [MODEL] [FRAMES] [ROUNDS]   (FRAMES: 300; real: 150)
 #
 # Clips: a rendered match (courtsrc: players, shuttle, sensor noise, lighting drift) at 854x480,
 # H.264, made once under bench-out/.
@@ -29,11 +29,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT=${1:-all}
-[ "$WHAT" = real ] && [ -z "${3:-}" ] && set -- "$1" "${2:-}" 150 "${4:-3}"
 MODEL=${2:-models/courtvision-det.onnx}
-[ -n "$MODEL" ] || MODEL=models/courtvision-det.onnx
 POSE=${COURTVISION_POSE_MODEL:-models/courtvision-pose.onnx}
-FRAMES=${3:-300}
+FRAMES=${3:-$([ "$WHAT" = real ] && echo 150 || echo 300)}
 ROUNDS=${4:-3}
 OUT=bench-out
 mkdir -p "$OUT"
@@ -44,6 +42,13 @@ clip() {
   [ -s "$2" ] || GST_PLUGIN_PATH=target/release gst-launch-1.0 -q courtsrc seed=9006 players=4 \
     num-buffers="$1" ! video/x-raw,width=854,height=480,framerate=30/1 ! videoconvert \
     ! video/x-raw,format=I420 ! x264enc speed-preset=fast bitrate=2500 ! mp4mux ! filesink location="$2"
+}
+# A video file's frames, width and height, as cv2 reads it.
+frames_of() {
+  python3 -c "
+import cv2; c = cv2.VideoCapture('$1'); n = 0
+while c.read()[0]: n += 1
+print(n, int(c.get(cv2.CAP_PROP_FRAME_WIDTH)), int(c.get(cv2.CAP_PROP_FRAME_HEIGHT)))"
 }
 CLIP=$OUT/match-854x480-$FRAMES.mp4
 clip "$FRAMES" "$CLIP"
@@ -117,10 +122,7 @@ if [ "$WHAT" = pipeline ] || [ "$WHAT" = all ]; then
     echo "motionskip mode=$mode fill=$fill: wall $wall s, $fps fps" | tee -a "$PLOG"
     rows+=("| batch-size=4, motionskip mode=$mode, fill=$fill | $(printf %.1f "$fps") | $(python3 -c "print(f'{$fps/$py_fps:.2f}x')") |")
   done
-  frames_out=$(python3 -c "
-import cv2; c = cv2.VideoCapture('$OUT/annotated.mp4'); n = 0
-while c.read()[0]: n += 1
-print(n)")
+  frames_out=$(frames_of "$OUT/annotated.mp4" | cut -d' ' -f1)
   echo "annotated.mp4 (last run) has $frames_out frames" | tee -a "$PLOG"
   echo
   echo "| annotated pipeline, 854x480 H.264, 150 frames, $(nproc)-core CPU (model load included) | frames/s | vs Python loop |"
@@ -145,11 +147,7 @@ if [ "$WHAT" = real ]; then
   [ -s "$RCLIP" ] || gst-launch-1.0 -q filesrc location="$SRC" ! decodebin ! videoconvert \
     ! identity eos-after="$FRAMES" ! video/x-raw,format=I420 ! x264enc speed-preset=fast bitrate=2500 \
     ! mp4mux ! filesink location="$RCLIP"
-  n=$(python3 -c "
-import cv2; c = cv2.VideoCapture('$RCLIP'); n = 0
-while c.read()[0]: n += 1
-print(n, int(c.get(cv2.CAP_PROP_FRAME_WIDTH)), int(c.get(cv2.CAP_PROP_FRAME_HEIGHT)))")
-  read -r n rw rh <<<"$n"
+  read -r n rw rh <<<"$(frames_of "$RCLIP")"
   RLOG=$OUT/real.log
   : > "$RLOG"
   whole() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }

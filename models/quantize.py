@@ -7,6 +7,7 @@ ONNX Runtime's quantization tools, calibrated on courtsrc frames from the traini
                                                 setup.sh's onnxruntime and numpy)
 
 Writes models/courtvision-det-int8.onnx and models/courtvision-pose-int8.onnx.
+CALIBRATION_CACHE=FILE.npy keeps the letterboxed calibration frames for a later run.
 
 Weights are int8 per output channel and activations uint8 per tensor (the U8S8 kernels of
 ONNX Runtime's CPU provider), calibrated by min/max over the frames. The stem (the first three

@@ -132,8 +132,6 @@ const SENDER_NICE: i32 = 10;
 struct Inner {
     queue: VecDeque<Message>,
     max: usize,
-    /// How long a record may wait to be sent with the ones after it.
-    delay: Duration,
     /// Taken from the queue by the sender; `taken - published - lost` are on their way.
     taken: u64,
     stats: Stats,
@@ -145,6 +143,8 @@ pub struct Outbox {
     inner: Mutex<Inner>,
     ready: Notify,
     changed: Condvar,
+    /// How long a record may wait to be sent with the ones after it.
+    delay: Duration,
     /// CPU time of the element's work on the streaming thread, and of the sender thread.
     stream_cpu_ns: AtomicU64,
     sender_cpu_ns: AtomicU64,
@@ -157,11 +157,11 @@ impl Outbox {
         Arc::new(Outbox {
             inner: Mutex::new(Inner {
                 max: max.max(1),
-                delay,
                 ..Default::default()
             }),
             ready: Notify::new(),
             changed: Condvar::new(),
+            delay,
             stream_cpu_ns: AtomicU64::new(0),
             sender_cpu_ns: AtomicU64::new(0),
         })
@@ -177,7 +177,7 @@ impl Outbox {
         }
         // With a delay, the first record of a batch wakes the sender and the others join it
         // without a wake-up each.
-        let wake = g.queue.is_empty() || g.delay.is_zero();
+        let wake = g.queue.is_empty() || self.delay.is_zero();
         g.queue.push_back(m);
         drop(g);
         if wake {
@@ -194,10 +194,6 @@ impl Outbox {
                 + self.sender_cpu_ns.load(Ordering::Relaxed),
             ..g.stats
         }
-    }
-
-    fn delay(&self) -> Duration {
-        self.inner.lock().unwrap().delay
     }
 
     /// Adds CPU time that the streaming thread spent on the element.
@@ -243,12 +239,12 @@ impl Outbox {
             let delay = {
                 let mut g = self.inner.lock().unwrap();
                 if g.stats.connected && !g.queue.is_empty() {
-                    if waited || g.delay.is_zero() || g.queue.len() >= BATCH {
+                    if waited || self.delay.is_zero() || g.queue.len() >= BATCH {
                         let n = g.queue.len().min(BATCH);
                         g.taken += n as u64;
                         return g.queue.drain(..n).collect();
                     }
-                    Some(g.delay)
+                    Some(self.delay)
                 } else {
                     None
                 }
@@ -456,7 +452,7 @@ async fn nats(url: String, client_id: String, outbox: Arc<Outbox>, report: Repor
     };
     // async-nats writes the messages out as they come; a flush confirms that they were
     // written, so it is done for a batch: after 64 messages or a pause of 100 ms past the delay.
-    let pause = Duration::from_millis(100) + outbox.delay();
+    let pause = Duration::from_millis(100) + outbox.delay;
     let mut unconfirmed = 0u64;
     loop {
         let next = if unconfirmed > 0 {
